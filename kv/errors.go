@@ -1,0 +1,147 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error is an error with a FoundationDB error code. Both engines return these, so
+// errors.Is(err, kv.ErrNotCommitted) answers the same on every engine.
+type Error struct {
+	Code int
+}
+
+// Error formats the code with FoundationDB's name and description.
+func (e Error) Error() string {
+	if info, ok := errorInfo[e.Code]; ok {
+		return fmt.Sprintf("kv: %s (%d): %s", info.name, e.Code, info.desc)
+	}
+	return fmt.Sprintf("kv: error %d", e.Code)
+}
+
+// Name is FoundationDB's name for the code, such as "not_committed", or "" when unknown.
+func (e Error) Name() string { return errorInfo[e.Code].name }
+
+// Is reports whether target is an Error with the same code.
+func (e Error) Is(target error) bool {
+	var t Error
+	if errors.As(target, &t) {
+		return t.Code == e.Code
+	}
+	return false
+}
+
+// Retryable reports whether FoundationDB's retry loop retries this code.
+func (e Error) Retryable() bool { return retryable[e.Code] }
+
+// IsRetryable reports whether err is, or wraps, an Error that FoundationDB's retry loop (and
+// [Transact]) retries: 1007, 1009, 1020, 1021, 1037, 1038, 1042, 1051, 1078, 1213 and 1235.
+func IsRetryable(err error) bool {
+	var e Error
+	return errors.As(err, &e) && e.Retryable()
+}
+
+// IsMaybeCommitted reports whether err means the commit may or may not have happened (1021).
+func IsMaybeCommitted(err error) bool { return errors.Is(err, ErrCommitUnknownResult) }
+
+// AsError returns the code of the Error inside err, and false when there is none.
+func AsError(err error) (Error, bool) {
+	var e Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
+
+// Errors with the codes layers test for. Compare with errors.Is, never with ==, since engines
+// may wrap them with detail.
+var (
+	// ErrOperationFailed is returned for a generic failure (1000).
+	ErrOperationFailed = Error{1000}
+	// ErrTimedOut is returned when an operation timed out (1004).
+	ErrTimedOut = Error{1004}
+	// ErrTransactionTooOld is returned when a transaction reads or commits after its read version
+	// has left the engine's window (five seconds by default) (1007).
+	ErrTransactionTooOld = Error{1007}
+	// ErrFutureVersion is returned when a read version is ahead of the storage (1009).
+	ErrFutureVersion = Error{1009}
+	// ErrNotCommitted is returned by a commit that conflicted with another transaction (1020).
+	ErrNotCommitted = Error{1020}
+	// ErrCommitUnknownResult is returned when a commit may or may not have been applied (1021).
+	ErrCommitUnknownResult = Error{1021}
+	// ErrTransactionCancelled is returned by operations on a cancelled transaction (1025).
+	ErrTransactionCancelled = Error{1025}
+	// ErrTransactionTimedOut is returned when a transaction exceeded its timeout option (1031).
+	ErrTransactionTimedOut = Error{1031}
+	// ErrTooManyWatches is returned when a database has too many outstanding watches (1032).
+	ErrTooManyWatches = Error{1032}
+	// ErrWatchesDisabled is returned by a watch on a transaction without read-your-writes (1034).
+	ErrWatchesDisabled = Error{1034}
+	// ErrAccessedUnreadable is returned when a transaction reads a key it wrote with a
+	// versionstamp, whose bytes are not known before commit (1036).
+	ErrAccessedUnreadable = Error{1036}
+	// ErrProcessBehind is returned when storage is lagging (1037).
+	ErrProcessBehind = Error{1037}
+	// ErrDatabaseLocked is returned when the database is locked (1038).
+	ErrDatabaseLocked = Error{1038}
+	// ErrOperationCancelled is returned by an operation, such as a watch, that was cancelled (1101).
+	ErrOperationCancelled = Error{1101}
+	// ErrUsedDuringCommit is returned by an operation issued while the transaction commits (2017).
+	ErrUsedDuringCommit = Error{2017}
+	// ErrInvertedRange is returned for a range whose begin is after its end (2005).
+	ErrInvertedRange = Error{2005}
+	// ErrKeyOutsideLegalRange is returned for a write to the system keyspace, keys from 0xff (2004).
+	ErrKeyOutsideLegalRange = Error{2004}
+	// ErrInvalidMutationType is returned for an unknown atomic mutation type (2018).
+	ErrInvalidMutationType = Error{2018}
+	// ErrClientInvalidOperation is returned for an invalid API call, such as a versionstamped key or
+	// value whose offset does not
+	// leave room for the ten versionstamp bytes (2000, client_invalid_operation).
+	ErrClientInvalidOperation = Error{2000}
+	// ErrTransactionTooLarge is returned by a commit whose mutations exceed 10,000,000 bytes (2101).
+	ErrTransactionTooLarge = Error{2101}
+	// ErrKeyTooLarge is returned for a key longer than 10,000 bytes (2102).
+	ErrKeyTooLarge = Error{2102}
+	// ErrValueTooLarge is returned for a value longer than 100,000 bytes (2103).
+	ErrValueTooLarge = Error{2103}
+	// ErrInvalidOptionValue is returned for an option set to an invalid value (2006).
+	ErrInvalidOptionValue = Error{2006}
+)
+
+var retryable = map[int]bool{
+	1007: true, 1009: true, 1020: true, 1021: true, 1037: true, 1038: true,
+	1042: true, 1051: true, 1078: true, 1213: true, 1235: true,
+}
+
+type info struct{ name, desc string }
+
+// errorInfo holds FoundationDB's names and descriptions (flow/error_definitions.h) for the codes
+// the engines can return.
+var errorInfo = map[int]info{
+	1000: {"operation_failed", "Operation failed"},
+	1004: {"timed_out", "Operation timed out"},
+	1007: {"transaction_too_old", "Transaction is too old to perform reads or be committed"},
+	1009: {"future_version", "Request for future version"},
+	1020: {"not_committed", "Transaction not committed due to conflict with another transaction"},
+	1021: {"commit_unknown_result", "Transaction may or may not have committed"},
+	1025: {"transaction_cancelled", "Operation aborted because the transaction was cancelled"},
+	1031: {"transaction_timed_out", "Operation aborted because the transaction timed out"},
+	1032: {"too_many_watches", "Too many watches currently set"},
+	1034: {"watches_disabled", "Watches cannot be set if read your writes is disabled"},
+	1036: {"accessed_unreadable", "Read or wrote an unreadable key"},
+	1037: {"process_behind", "Storage process does not have recent mutations"},
+	1038: {"database_locked", "Database is locked"},
+	1042: {"batch_transaction_throttled", "Batch GRV request rate limit exceeded"},
+	1051: {"grv_proxy_memory_limit_exceeded", "GetReadVersion proxy memory limit exceeded"},
+	1078: {"tag_throttled", "Transaction tag is being throttled"},
+	1101: {"operation_cancelled", "Asynchronous operation cancelled"},
+	1213: {"proxy_memory_limit_exceeded", "Commit proxy memory limit exceeded"},
+	1235: {"transaction_rejected_range_locked", "Transaction rejected due to range lock"},
+	2000: {"client_invalid_operation", "Invalid API call"},
+	2004: {"key_outside_legal_range", "Key outside legal range"},
+	2005: {"inverted_range", "Range begin key larger than end key"},
+	2006: {"invalid_option_value", "Option set with an invalid value"},
+	2017: {"used_during_commit", "Operation issued while a commit was outstanding"},
+	2018: {"invalid_mutation_type", "Unrecognized atomic mutation type"},
+	2101: {"transaction_too_large", "Transaction exceeds byte limit"},
+	2102: {"key_too_large", "Key length exceeds limit"},
+	2103: {"value_too_large", "Value length exceeds limit"},
+}

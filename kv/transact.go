@@ -1,0 +1,163 @@
+package kv
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// TransactOption adjusts one call of [Transact] or [ReadTransact] on a [Database]. Options are
+// ignored when the transactor is a transaction (fn then runs in place).
+type TransactOption func(*TransactOptions)
+
+// TransactOptions are the settings of one retry loop. The zero value retries without limit, with
+// no timeout and the engine's backoff.
+type TransactOptions struct {
+	// RetryLimit is the most retries after the first attempt; negative means no limit.
+	RetryLimit int
+	// Timeout bounds each attempt, like FoundationDB's timeout option (1031 when it passes); 0
+	// means none. ctx bounds the whole loop.
+	Timeout time.Duration
+}
+
+// WithRetryLimit allows at most n retries after the first attempt (0: run once). When the limit
+// is reached, the last error is returned.
+func WithRetryLimit(n int) TransactOption {
+	return func(o *TransactOptions) { o.RetryLimit = n }
+}
+
+// WithTimeout makes each attempt fail with [ErrTransactionTimedOut] once d has passed.
+func WithTimeout(d time.Duration) TransactOption {
+	return func(o *TransactOptions) { o.Timeout = d }
+}
+
+// NewTransactOptions applies opts to the defaults.
+func NewTransactOptions(opts ...TransactOption) TransactOptions {
+	o := TransactOptions{RetryLimit: -1}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// Transact runs fn in t and returns its result. When t is a [Database], fn runs in a new
+// transaction that is then committed; a retryable error ([IsRetryable]) from fn or the commit
+// makes the loop back off (exponentially, with jitter), reset the transaction and run fn again,
+// until it succeeds, fails with an error that is not retryable, reaches the retry limit, or ctx
+// ends. When t is a [Transaction], fn runs once in it and nothing is committed, so layer
+// functions compose inside the caller's transaction.
+//
+// fn may run several times and must be safe to retry: a commit that failed with
+// [ErrCommitUnknownResult] may have been applied.
+func Transact[T any](ctx context.Context, t Transactor, fn func(Transaction) (T, error), opts ...TransactOption) (T, error) {
+	var out T
+	err := t.Transact(ctx, func(tr Transaction) error {
+		v, err := fn(tr)
+		out = v
+		return err
+	}, opts...)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// ReadTransact is [Transact] for read-only work: nothing is committed, and on a [Database] the
+// loop retries retryable errors.
+func ReadTransact[T any](ctx context.Context, t ReadTransactor, fn func(ReadTransaction) (T, error), opts ...TransactOption) (T, error) {
+	var out T
+	err := t.ReadTransact(ctx, func(tr ReadTransaction) error {
+		v, err := fn(tr)
+		out = v
+		return err
+	}, opts...)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// RunTransact is the retry loop behind [Database.Transact], shared by the engines: it creates a
+// transaction, runs fn, commits (unless readOnly), and hands every error to
+// [Transaction.OnError], which decides whether to retry.
+func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transaction) error, opts ...TransactOption) error {
+	o := NewTransactOptions(opts...)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tr, err := db.CreateTransaction()
+	if err != nil {
+		return err
+	}
+	defer tr.Cancel()
+	for retries := 0; ; retries++ {
+		if o.Timeout > 0 {
+			tr.SetTimeout(o.Timeout)
+		}
+		err := fn(tr)
+		if err == nil && !readOnly {
+			err = tr.Commit()
+		}
+		if err == nil {
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		if o.RetryLimit >= 0 && retries >= o.RetryLimit {
+			return err
+		}
+		if err := tr.OnError(ctx, err); err != nil {
+			return err
+		}
+	}
+}
+
+// RunInPlace runs fn in an open transaction: the [Transactor] behaviour of a Transaction.
+func RunInPlace[Tr any](ctx context.Context, tr Tr, fn func(Tr) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fn(tr)
+}
+
+// Backoff computes retry delays: Initial doubled on each retry up to Max, with full jitter (a
+// uniform delay between half the bound and the bound), as FoundationDB's client does.
+type Backoff struct {
+	Initial, Max time.Duration
+}
+
+// DefaultBackoff is FoundationDB's: 10 ms doubling to 1 s.
+var DefaultBackoff = Backoff{Initial: 10 * time.Millisecond, Max: time.Second}
+
+// Delay returns the delay before retry number n (0 for the first retry).
+func (b Backoff) Delay(n int) time.Duration {
+	d := b.Initial
+	for i := 0; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	if d > b.Max {
+		d = b.Max
+	}
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// Sleep waits d or until ctx ends, and returns ctx.Err() in the second case.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
