@@ -55,4 +55,3 @@ func (l *lazy[T]) Get() (T, error) {
 	}
 	return l.v, l.err
 }
-
