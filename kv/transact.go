@@ -91,7 +91,14 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 	if err != nil {
 		return err
 	}
-	defer tr.Cancel()
+	// Cancel releases the transaction's resources on the way out, except after a successful
+	// commit: watches set by a committed transaction must outlive it.
+	committed := false
+	defer func() {
+		if !committed {
+			tr.Cancel()
+		}
+	}()
 	for retries := 0; ; retries++ {
 		if o.Timeout > 0 {
 			tr.SetTimeout(o.Timeout)
@@ -101,6 +108,7 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 			err = tr.Commit()
 		}
 		if err == nil {
+			committed = !readOnly
 			return nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
