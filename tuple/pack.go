@@ -1,0 +1,439 @@
+package tuple
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Type codes of design/tuple.md that this package writes or reads.
+const (
+	codeNil          = 0x00
+	codeBytes        = 0x01
+	codeString       = 0x02
+	codeNested       = 0x05
+	codeNegBig       = 0x0b
+	codeIntZero      = 0x14
+	codePosBig       = 0x1d
+	codeFloat        = 0x20
+	codeDouble       = 0x21
+	codeFalse        = 0x26
+	codeTrue         = 0x27
+	codeUUID         = 0x30
+	codeVersionstamp = 0x33
+)
+
+// maxBigLen is the largest integer magnitude, in bytes, that the one-byte length of the big
+// integer codes can describe.
+const maxBigLen = 255
+
+// Pack returns the packed bytes of t in a new slice sized exactly.
+//
+// Pack panics when t cannot be encoded: an element of a Go type no tuple type can hold, a string
+// that is not valid UTF-8, an integer of more than 255 bytes, or an incomplete versionstamp. The
+// panic value is the error AppendPack would return; use AppendPack to handle it.
+func (t Tuple) Pack() []byte {
+	b, err := appendElems(make([]byte, 0, packedLen(t, false)), t, false, nil)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// AppendPack appends the packed bytes of t to dst and returns the extended slice. It allocates
+// only when dst lacks the room. On error it returns dst unchanged (same length; bytes past it
+// may have been written) and an error naming the element: see the Err variables.
+func (t Tuple) AppendPack(dst []byte) ([]byte, error) {
+	out, err := appendElems(dst, t, false, nil)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
+}
+
+// PackWithVersionstamp returns prefix + pack(t) + the position of t's incomplete versionstamp as
+// 4 little-endian bytes (FoundationDB API version 520 and later), the key format of a
+// versionstamped-key mutation. The position counts from the start of the key, prefix included.
+// t must hold exactly one incomplete versionstamp, at any depth; otherwise the error wraps
+// ErrVersionstampCount.
+func (t Tuple) PackWithVersionstamp(prefix []byte) ([]byte, error) {
+	out := make([]byte, 0, len(prefix)+packedLen(t, false)+4)
+	out = append(out, prefix...)
+	pos := -1
+	out, err := appendElems(out, t, false, &pos)
+	if err != nil {
+		return nil, err
+	}
+	if pos < 0 {
+		return nil, &packError{msg: "tuple has no incomplete versionstamp", kind: ErrVersionstampCount}
+	}
+	if pos > math.MaxUint32 {
+		return nil, &packError{msg: "versionstamp position does not fit 4 bytes", kind: ErrVersionstampCount}
+	}
+	return binary.LittleEndian.AppendUint32(out, uint32(pos)), nil
+}
+
+// HasIncompleteVersionstamp reports whether t holds an incomplete versionstamp at any depth. The
+// error (wrapping ErrVersionstampCount) means it holds more than one, which no key can use.
+func (t Tuple) HasIncompleteVersionstamp() (bool, error) {
+	n := countIncomplete(t)
+	if n > 1 {
+		return true, &packError{msg: fmt.Sprintf("tuple holds %d incomplete versionstamps", n), kind: ErrVersionstampCount}
+	}
+	return n == 1, nil
+}
+
+func countIncomplete(t []Element) int {
+	n := 0
+	for _, e := range t {
+		switch e := e.(type) {
+		case Versionstamp:
+			if !e.IsComplete() {
+				n++
+			}
+		case Tuple:
+			n += countIncomplete(e)
+		case []any:
+			n += countIncomplete(e)
+		}
+	}
+	return n
+}
+
+// packError is an encoding failure: which element (a path through nested tuples), what was
+// wrong, and the Err variable it matches.
+type packError struct {
+	path []int
+	msg  string
+	kind error
+}
+
+func (e *packError) Error() string {
+	if len(e.path) == 0 {
+		return "tuple: " + e.msg
+	}
+	var sb strings.Builder
+	sb.WriteString("tuple: element ")
+	for i := len(e.path) - 1; i >= 0; i-- {
+		sb.WriteString(strconv.Itoa(e.path[i]))
+		if i > 0 {
+			sb.WriteByte('.')
+		}
+	}
+	sb.WriteString(": ")
+	sb.WriteString(e.msg)
+	return sb.String()
+}
+
+func (e *packError) Unwrap() error { return e.kind }
+
+// appendElems appends the elements of a tuple. nested selects how nil is written (00 ff inside a
+// nested tuple, 00 at the top). vs is nil for a plain pack; otherwise it receives the offset of
+// the one incomplete versionstamp (-1 until found).
+func appendElems(dst []byte, t []Element, nested bool, vs *int) ([]byte, error) {
+	for i, e := range t {
+		var err error
+		dst, err = appendElem(dst, e, nested, vs)
+		if err != nil {
+			if pe, ok := err.(*packError); ok {
+				pe.path = append(pe.path, i) // innermost index first; Error prints it reversed
+			}
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+func appendElem(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
+	switch v := e.(type) {
+	case nil:
+		if nested {
+			return append(dst, codeNil, 0xff), nil
+		}
+		return append(dst, codeNil), nil
+	case string:
+		if !utf8.ValidString(v) {
+			return dst, &packError{msg: fmt.Sprintf("string %q is not valid UTF-8", v), kind: ErrInvalidUTF8}
+		}
+		return appendString(dst, v), nil
+	case []byte:
+		return appendBytes(dst, v), nil
+	case int:
+		return appendInt(dst, int64(v)), nil
+	case int64:
+		return appendInt(dst, v), nil
+	case int32:
+		return appendInt(dst, int64(v)), nil
+	case int16:
+		return appendInt(dst, int64(v)), nil
+	case int8:
+		return appendInt(dst, int64(v)), nil
+	case uint:
+		return appendUint(dst, uint64(v)), nil
+	case uint64:
+		return appendUint(dst, v), nil
+	case uint32:
+		return appendUint(dst, uint64(v)), nil
+	case uint16:
+		return appendUint(dst, uint64(v)), nil
+	case uint8:
+		return appendUint(dst, uint64(v)), nil
+	case uintptr:
+		return appendUint(dst, uint64(v)), nil
+	case bool:
+		if v {
+			return append(dst, codeTrue), nil
+		}
+		return append(dst, codeFalse), nil
+	case float64:
+		return appendFloat64(dst, v), nil
+	case float32:
+		return appendFloat32(dst, v), nil
+	case Tuple:
+		return appendNested(dst, v, vs)
+	case []any:
+		return appendNested(dst, v, vs)
+	case UUID:
+		dst = append(dst, codeUUID)
+		return append(dst, v[:]...), nil
+	case uuid.UUID:
+		dst = append(dst, codeUUID)
+		return append(dst, v[:]...), nil
+	case Versionstamp:
+		return appendVersionstamp(dst, v, vs)
+	case *big.Int:
+		if v == nil {
+			return dst, &packError{msg: "nil *big.Int", kind: ErrUnsupportedType}
+		}
+		return appendBig(dst, v)
+	case big.Int:
+		return appendBig(dst, &v)
+	default:
+		return dst, &packError{msg: fmt.Sprintf("%T cannot be packed (value %v)", e, e), kind: ErrUnsupportedType}
+	}
+}
+
+func appendNested(dst []byte, t []Element, vs *int) ([]byte, error) {
+	dst = append(dst, codeNested)
+	dst, err := appendElems(dst, t, true, vs)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, 0x00), nil
+}
+
+// appendString writes code 0x02, s with every 00 byte escaped as 00 ff, and the 00 terminator.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, codeString)
+	for {
+		i := strings.IndexByte(s, 0)
+		if i < 0 {
+			break
+		}
+		dst = append(dst, s[:i+1]...)
+		dst = append(dst, 0xff)
+		s = s[i+1:]
+	}
+	dst = append(dst, s...)
+	return append(dst, 0x00)
+}
+
+// appendBytes is appendString for code 0x01.
+func appendBytes(dst []byte, b []byte) []byte {
+	dst = append(dst, codeBytes)
+	for {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			break
+		}
+		dst = append(dst, b[:i+1]...)
+		dst = append(dst, 0xff)
+		b = b[i+1:]
+	}
+	dst = append(dst, b...)
+	return append(dst, 0x00)
+}
+
+// appendInt writes an integer of up to 8 bytes: code 0x14±n, then n big-endian bytes of the
+// value (positive) or of its one's complement (negative).
+func appendInt(dst []byte, v int64) []byte {
+	if v >= 0 {
+		return appendUint(dst, uint64(v))
+	}
+	return appendNegative(dst, uint64(-v)) // -MinInt64 wraps to itself, and uint64 of it is 2^63
+}
+
+func appendUint(dst []byte, v uint64) []byte {
+	if v == 0 {
+		return append(dst, codeIntZero)
+	}
+	n := (bits.Len64(v) + 7) / 8
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], v)
+	dst = append(dst, byte(codeIntZero+n))
+	return append(dst, buf[8-n:]...)
+}
+
+// appendNegative writes −m for 0 < m < 2^64.
+func appendNegative(dst []byte, m uint64) []byte {
+	n := (bits.Len64(m) + 7) / 8
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], ^m) // the low n bytes of ^m are (2^(8n)-1) - m
+	dst = append(dst, byte(codeIntZero-n))
+	return append(dst, buf[8-n:]...)
+}
+
+// appendBig writes an arbitrary-precision integer: in the 8-byte codes while |v| < 2^64 (as the
+// Java and Go bindings do, so 2^64-1 is 1c ff…), else 1d len magnitude or 0b ^len ^magnitude.
+func appendBig(dst []byte, v *big.Int) ([]byte, error) {
+	n := (v.BitLen() + 7) / 8
+	if n > maxBigLen {
+		return dst, &packError{msg: fmt.Sprintf("integer of %d bytes", n), kind: ErrIntegerTooLarge}
+	}
+	if v.Sign() >= 0 {
+		if n <= 8 {
+			return appendUint(dst, v.Uint64()), nil
+		}
+		dst = append(dst, codePosBig, byte(n))
+		dst = append(dst, make([]byte, n)...)
+		v.FillBytes(dst[len(dst)-n:])
+		return dst, nil
+	}
+	if n <= 8 {
+		var m uint64
+		for i, w := range v.Bits() { // Bits is the magnitude, least significant word first
+			m |= uint64(w) << (i * bits.UintSize)
+		}
+		return appendNegative(dst, m), nil
+	}
+	dst = append(dst, codeNegBig, byte(n)^0xff)
+	dst = append(dst, make([]byte, n)...)
+	mag := dst[len(dst)-n:]
+	v.FillBytes(mag) // FillBytes writes |v|
+	for i := range mag {
+		mag[i] = ^mag[i]
+	}
+	return dst, nil
+}
+
+// Floats are written as their big-endian IEEE bits with the sign bit flipped (positive) or
+// every bit flipped (negative), so that the unsigned byte order is the IEEE total order.
+func appendFloat32(dst []byte, f float32) []byte {
+	u := math.Float32bits(f)
+	if u&(1<<31) != 0 {
+		u = ^u
+	} else {
+		u ^= 1 << 31
+	}
+	dst = append(dst, codeFloat)
+	return binary.BigEndian.AppendUint32(dst, u)
+}
+
+func appendFloat64(dst []byte, f float64) []byte {
+	u := math.Float64bits(f)
+	if u&(1<<63) != 0 {
+		u = ^u
+	} else {
+		u ^= 1 << 63
+	}
+	dst = append(dst, codeDouble)
+	return binary.BigEndian.AppendUint64(dst, u)
+}
+
+func appendVersionstamp(dst []byte, v Versionstamp, vs *int) ([]byte, error) {
+	if !v.IsComplete() {
+		if vs == nil {
+			return dst, &packError{msg: "incomplete versionstamp (use PackWithVersionstamp)", kind: ErrIncompleteVersionstamp}
+		}
+		if *vs >= 0 {
+			return dst, &packError{msg: "second incomplete versionstamp", kind: ErrVersionstampCount}
+		}
+		*vs = len(dst) + 1
+	}
+	dst = append(dst, codeVersionstamp)
+	dst = append(dst, v.TransactionVersion[:]...)
+	return binary.BigEndian.AppendUint16(dst, v.UserVersion), nil
+}
+
+// PackedSize returns len(t.Pack()) without packing, for a tuple that packs. It is meant for sizing
+// buffers: for a tuple that fails to pack the answer is meaningless.
+func (t Tuple) PackedSize() int { return packedLen(t, false) }
+
+// packedLen returns the packed size of t, so that Pack allocates once. It returns a best guess
+// (0) for elements that will fail to encode; the encoder reports those.
+func packedLen(t []Element, nested bool) int {
+	n := 0
+	for _, e := range t {
+		switch v := e.(type) {
+		case nil:
+			n++
+			if nested {
+				n++
+			}
+		case string:
+			n += 2 + len(v) + strings.Count(v, "\x00")
+		case []byte:
+			n += 2 + len(v) + bytes.Count(v, []byte{0})
+		case int:
+			n += intLen(int64(v))
+		case int64:
+			n += intLen(v)
+		case int32:
+			n += intLen(int64(v))
+		case int16:
+			n += intLen(int64(v))
+		case int8:
+			n += intLen(int64(v))
+		case uint:
+			n += uintLen(uint64(v))
+		case uint64:
+			n += uintLen(v)
+		case uint32:
+			n += uintLen(uint64(v))
+		case uint16:
+			n += uintLen(uint64(v))
+		case uint8:
+			n += uintLen(uint64(v))
+		case uintptr:
+			n += uintLen(uint64(v))
+		case bool:
+			n++
+		case float32:
+			n += 5
+		case float64:
+			n += 9
+		case Tuple:
+			n += 2 + packedLen(v, true)
+		case []any:
+			n += 2 + packedLen(v, true)
+		case UUID, uuid.UUID:
+			n += 17
+		case Versionstamp:
+			n += 13
+		case *big.Int:
+			if v != nil {
+				n += 2 + (v.BitLen()+7)/8
+			}
+		case big.Int:
+			n += 2 + (v.BitLen()+7)/8
+		}
+	}
+	return n
+}
+
+func intLen(v int64) int {
+	if v < 0 {
+		return 1 + (bits.Len64(uint64(-v))+7)/8
+	}
+	return uintLen(uint64(v))
+}
+
+func uintLen(v uint64) int { return 1 + (bits.Len64(v)+7)/8 }
