@@ -1,0 +1,368 @@
+package record
+
+import (
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/layerkit/layerkit/tuple"
+)
+
+// KeyExpression describes how to compute key tuples from a record: the primary key of a record
+// type, or the indexed values of an index. It is evaluated with protoreflect, so it works on any
+// generated message. An expression yields a list of keys, each with the same number of columns
+// (ColumnCount); fan-out over a repeated field yields one key per element, or none for an empty
+// list.
+//
+// Key expressions are immutable values, safe for concurrent use. Build them with [Field],
+// [FanOut], [Concatenate], [Nest], [NestFanOut], [Concat] and [RecordTypeKey].
+type KeyExpression interface {
+	// ColumnCount is the number of tuple elements in each key the expression yields.
+	ColumnCount() int
+	// String prints the expression, such as concat(branch, shelf, id).
+	String() string
+
+	// evaluate returns the keys for m, a message of the record type rt.
+	evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error)
+	// check validates the expression against the message descriptor it will be evaluated on.
+	check(md protoreflect.MessageDescriptor) error
+	// fansOut reports whether the expression can yield more or fewer than one key.
+	fansOut() bool
+	// flatten appends the single-column parts of the expression, in column order.
+	flatten(dst []KeyExpression) []KeyExpression
+}
+
+// FanType says how a field expression treats a repeated field.
+type FanType int
+
+const (
+	// Scalar reads a single (non-repeated) field.
+	Scalar FanType = iota
+	// FanOutType reads a repeated field and yields one key per element.
+	FanOutType
+	// ConcatenateType reads a repeated field as one nested tuple of all its elements.
+	ConcatenateType
+)
+
+type fieldExpr struct {
+	name string
+	fan  FanType
+}
+
+// Field is the value of a single (non-repeated) field of the record. An unset field with
+// presence (a proto2 or proto3 optional field) is a null element; a proto3 field without presence
+// is its default value.
+func Field(name string) KeyExpression { return fieldExpr{name: name, fan: Scalar} }
+
+// FanOut is a repeated field, yielding one key per element (none for an empty list).
+func FanOut(name string) KeyExpression { return fieldExpr{name: name, fan: FanOutType} }
+
+// Concatenate is a repeated field as one key whose single column is a nested tuple of all the
+// elements.
+func Concatenate(name string) KeyExpression { return fieldExpr{name: name, fan: ConcatenateType} }
+
+func (f fieldExpr) ColumnCount() int { return 1 }
+
+func (f fieldExpr) String() string {
+	switch f.fan {
+	case FanOutType:
+		return f.name + "[*]"
+	case ConcatenateType:
+		return f.name + "[]"
+	}
+	return f.name
+}
+
+func (f fieldExpr) fansOut() bool { return f.fan == FanOutType }
+
+func (f fieldExpr) flatten(dst []KeyExpression) []KeyExpression { return append(dst, f) }
+
+func (f fieldExpr) check(md protoreflect.MessageDescriptor) error {
+	fd, err := lookupField(md, f.name)
+	if err != nil {
+		return err
+	}
+	if fd.IsMap() {
+		return fmt.Errorf("record: field %q of %s is a map, which key expressions do not support", f.name, md.Name())
+	}
+	switch {
+	case f.fan == Scalar && fd.IsList():
+		return fmt.Errorf("record: field %q of %s is repeated: use FanOut or Concatenate", f.name, md.Name())
+	case f.fan != Scalar && !fd.IsList():
+		return fmt.Errorf("record: field %q of %s is not repeated: use Field", f.name, md.Name())
+	}
+	if fd.Kind() == protoreflect.MessageKind || fd.Kind() == protoreflect.GroupKind {
+		return fmt.Errorf("record: field %q of %s is a message (%s): use Nest to index its fields", f.name, md.Name(), fd.Message().Name())
+	}
+	return nil
+}
+
+func lookupField(md protoreflect.MessageDescriptor, name string) (protoreflect.FieldDescriptor, error) {
+	fd := md.Fields().ByName(protoreflect.Name(name))
+	if fd == nil {
+		return nil, fmt.Errorf("record: %s has no field %q", md.Name(), name)
+	}
+	return fd, nil
+}
+
+func (f fieldExpr) evaluate(m protoreflect.Message, _ *RecordType) ([]tuple.Tuple, error) {
+	fd, err := lookupField(m.Descriptor(), f.name)
+	if err != nil {
+		return nil, err
+	}
+	switch f.fan {
+	case FanOutType:
+		list := m.Get(fd).List()
+		out := make([]tuple.Tuple, 0, list.Len())
+		for i := 0; i < list.Len(); i++ {
+			v, err := scalarValue(fd, list.Get(i))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, tuple.Tuple{v})
+		}
+		return out, nil
+	case ConcatenateType:
+		list := m.Get(fd).List()
+		nested := make(tuple.Tuple, 0, list.Len())
+		for i := 0; i < list.Len(); i++ {
+			v, err := scalarValue(fd, list.Get(i))
+			if err != nil {
+				return nil, err
+			}
+			nested = append(nested, v)
+		}
+		return []tuple.Tuple{{nested}}, nil
+	}
+	if fd.IsList() {
+		return nil, fmt.Errorf("record: field %q of %s is repeated: use FanOut or Concatenate", f.name, m.Descriptor().Name())
+	}
+	if fd.HasPresence() && !m.Has(fd) {
+		return []tuple.Tuple{{nil}}, nil
+	}
+	v, err := scalarValue(fd, m.Get(fd))
+	if err != nil {
+		return nil, err
+	}
+	return []tuple.Tuple{{v}}, nil
+}
+
+// scalarValue converts a protobuf field value to the tuple element the Java Record Layer would
+// store for it: every integer kind is a 64-bit signed integer (uint64 values above 2^63-1 wrap to
+// negative numbers, as Java's long does), enums are their numbers.
+func scalarValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) (any, error) {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return v.Bool(), nil
+	case protoreflect.EnumKind:
+		return int64(v.Enum()), nil
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return v.Int(), nil
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return int64(v.Uint()), nil
+	case protoreflect.FloatKind:
+		return float32(v.Float()), nil
+	case protoreflect.DoubleKind:
+		return v.Float(), nil
+	case protoreflect.StringKind:
+		return v.String(), nil
+	case protoreflect.BytesKind:
+		return append([]byte(nil), v.Bytes()...), nil
+	}
+	return nil, fmt.Errorf("record: field %q of %s has kind %v, which key expressions do not support", fd.Name(), fd.ContainingMessage().Name(), fd.Kind())
+}
+
+type nestExpr struct {
+	parent string
+	fan    FanType // Scalar or FanOutType
+	child  KeyExpression
+}
+
+// Nest evaluates child on the message held by the (non-repeated) message field parent. When
+// parent is unset, every column of child is null.
+func Nest(parent string, child KeyExpression) KeyExpression {
+	return nestExpr{parent: parent, fan: Scalar, child: child}
+}
+
+// NestFanOut evaluates child on each message of the repeated message field parent, yielding the
+// keys of every element (none for an empty list).
+func NestFanOut(parent string, child KeyExpression) KeyExpression {
+	return nestExpr{parent: parent, fan: FanOutType, child: child}
+}
+
+func (n nestExpr) ColumnCount() int { return n.child.ColumnCount() }
+
+func (n nestExpr) String() string {
+	p := n.parent
+	if n.fan == FanOutType {
+		p += "[*]"
+	}
+	return p + "." + n.child.String()
+}
+
+func (n nestExpr) fansOut() bool { return n.fan == FanOutType || n.child.fansOut() }
+
+func (n nestExpr) flatten(dst []KeyExpression) []KeyExpression {
+	for _, c := range n.child.flatten(nil) {
+		dst = append(dst, nestExpr{parent: n.parent, fan: n.fan, child: c})
+	}
+	return dst
+}
+
+func (n nestExpr) check(md protoreflect.MessageDescriptor) error {
+	fd, err := lookupField(md, n.parent)
+	if err != nil {
+		return err
+	}
+	if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
+		return fmt.Errorf("record: field %q of %s is not a message field, so it cannot be nested into", n.parent, md.Name())
+	}
+	if n.fan == Scalar && fd.IsList() {
+		return fmt.Errorf("record: field %q of %s is repeated: use NestFanOut", n.parent, md.Name())
+	}
+	if n.fan == FanOutType && !fd.IsList() {
+		return fmt.Errorf("record: field %q of %s is not repeated: use Nest", n.parent, md.Name())
+	}
+	if n.child == nil {
+		return fmt.Errorf("record: nesting into field %q of %s has no child expression", n.parent, md.Name())
+	}
+	if _, ok := n.child.(recordTypeExpr); ok {
+		return fmt.Errorf("record: RecordTypeKey cannot be nested (in field %q of %s)", n.parent, md.Name())
+	}
+	return n.child.check(fd.Message())
+}
+
+func (n nestExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	fd, err := lookupField(m.Descriptor(), n.parent)
+	if err != nil {
+		return nil, err
+	}
+	if n.fan == FanOutType {
+		list := m.Get(fd).List()
+		var out []tuple.Tuple
+		for i := 0; i < list.Len(); i++ {
+			keys, err := n.child.evaluate(list.Get(i).Message(), rt)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, keys...)
+		}
+		return out, nil
+	}
+	if !m.Has(fd) {
+		return []tuple.Tuple{make(tuple.Tuple, n.child.ColumnCount())}, nil
+	}
+	return n.child.evaluate(m.Get(fd).Message(), rt)
+}
+
+type thenExpr struct {
+	children []KeyExpression
+}
+
+// Concat joins the columns of several expressions into one key; when children fan out, the keys
+// are every combination (the cross product).
+func Concat(children ...KeyExpression) KeyExpression {
+	return thenExpr{children: append([]KeyExpression(nil), children...)}
+}
+
+func (t thenExpr) ColumnCount() int {
+	n := 0
+	for _, c := range t.children {
+		n += c.ColumnCount()
+	}
+	return n
+}
+
+func (t thenExpr) String() string {
+	parts := make([]string, len(t.children))
+	for i, c := range t.children {
+		parts[i] = c.String()
+	}
+	return "concat(" + strings.Join(parts, ", ") + ")"
+}
+
+func (t thenExpr) fansOut() bool {
+	for _, c := range t.children {
+		if c.fansOut() {
+			return true
+		}
+	}
+	return false
+}
+
+func (t thenExpr) flatten(dst []KeyExpression) []KeyExpression {
+	for _, c := range t.children {
+		dst = c.flatten(dst)
+	}
+	return dst
+}
+
+func (t thenExpr) check(md protoreflect.MessageDescriptor) error {
+	if len(t.children) == 0 {
+		return fmt.Errorf("record: concat of no expressions on %s", md.Name())
+	}
+	for _, c := range t.children {
+		if c == nil {
+			return fmt.Errorf("record: concat on %s has a nil expression", md.Name())
+		}
+		if err := c.check(md); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t thenExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	keys := []tuple.Tuple{{}}
+	for _, c := range t.children {
+		ck, err := c.evaluate(m, rt)
+		if err != nil {
+			return nil, err
+		}
+		if len(ck) == 1 {
+			for i := range keys {
+				keys[i] = append(keys[i], ck[0]...)
+			}
+			continue
+		}
+		next := make([]tuple.Tuple, 0, len(keys)*len(ck))
+		for _, k := range keys {
+			for _, c := range ck {
+				nk := make(tuple.Tuple, 0, len(k)+len(c))
+				next = append(next, append(append(nk, k...), c...))
+			}
+		}
+		keys = next
+	}
+	return keys, nil
+}
+
+type recordTypeExpr struct{}
+
+// RecordTypeKey is the record type's key: the field number of the record type in the union
+// message, as the Java Record Layer uses by default. Starting a primary key with it keeps the
+// primary keys of different record types apart in the shared record extent.
+func RecordTypeKey() KeyExpression { return recordTypeExpr{} }
+
+func (recordTypeExpr) ColumnCount() int                              { return 1 }
+func (recordTypeExpr) String() string                                { return "recordType" }
+func (recordTypeExpr) fansOut() bool                                 { return false }
+func (r recordTypeExpr) flatten(dst []KeyExpression) []KeyExpression { return append(dst, r) }
+func (recordTypeExpr) check(protoreflect.MessageDescriptor) error    { return nil }
+func (recordTypeExpr) evaluate(_ protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	return []tuple.Tuple{{rt.typeKey}}, nil
+}
+
+// evaluateSingle evaluates an expression that must yield exactly one key (a primary key).
+func evaluateSingle(e KeyExpression, m protoreflect.Message, rt *RecordType) (tuple.Tuple, error) {
+	keys, err := e.evaluate(m, rt)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) != 1 {
+		return nil, fmt.Errorf("record: key expression %s of %s yielded %d keys, want 1", e, rt.name, len(keys))
+	}
+	return keys[0], nil
+}

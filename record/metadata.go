@@ -1,0 +1,334 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// DefaultUnionName is the conventional name of the union message that lists a file's record
+// types, used when [MetaDataBuilder.SetUnion] is not called.
+const DefaultUnionName = "RecordTypeUnion"
+
+// IndexType names how an index is maintained. Only value indexes exist so far; aggregate and
+// version indexes will join them behind the same maintainer interface.
+type IndexType string
+
+// Index types.
+const (
+	// ValueIndex keeps one entry per indexed key: the indexed values followed by the parts of the
+	// primary key that are not already among them, with an empty value.
+	ValueIndex IndexType = "value"
+)
+
+// Index declares a secondary index. It is a plain value given to [MetaDataBuilder.AddIndex];
+// after Build it must not be changed.
+type Index struct {
+	// Name identifies the index and is its subspace key: entries live under S+(2, Name).
+	Name string
+	// RecordTypes are the record types the index covers (at least one).
+	RecordTypes []string
+	// Expression computes the indexed values of a record.
+	Expression KeyExpression
+	// Type is the kind of index; the zero value means ValueIndex.
+	Type IndexType
+	// Unique makes a save fail when another record already has the same indexed values. Keys
+	// with a null column are exempt, as in the Java Record Layer.
+	Unique bool
+	// AddedVersion is the metadata version that introduced the index (0: the builder's version).
+	AddedVersion int
+	// LastModifiedVersion is the metadata version of the index's last change (0: AddedVersion).
+	LastModifiedVersion int
+
+	// pkPositions[i] is the column of the index key that holds primary-key column i, or -1 when
+	// the primary-key column is stored after the indexed values.
+	pkPositions []int
+	columns     []KeyExpression
+	types       []*RecordType
+}
+
+// Columns returns the single-column parts of the index expression, in key order.
+func (ix *Index) Columns() []KeyExpression { return ix.columns }
+
+// RecordType is one record type of a [MetaData]: a message listed in the union.
+type RecordType struct {
+	name       string
+	desc       protoreflect.MessageDescriptor
+	unionField protoreflect.FieldDescriptor
+	primaryKey KeyExpression
+	pkColumns  []KeyExpression
+	typeKey    int64
+	indexes    []*Index
+	newMsg     func() proto.Message
+}
+
+// Name returns the record type's name (its message's short name).
+func (rt *RecordType) Name() string { return rt.name }
+
+// Descriptor returns the record type's message descriptor.
+func (rt *RecordType) Descriptor() protoreflect.MessageDescriptor { return rt.desc }
+
+// PrimaryKey returns the primary key expression.
+func (rt *RecordType) PrimaryKey() KeyExpression { return rt.primaryKey }
+
+// Indexes returns the indexes that cover the record type.
+func (rt *RecordType) Indexes() []*Index { return rt.indexes }
+
+// MetaData describes the record types and indexes of a store. It is immutable and safe for
+// concurrent use.
+type MetaData struct {
+	file    protoreflect.FileDescriptor
+	union   protoreflect.MessageDescriptor
+	version int
+	types   []*RecordType
+	byName  map[string]*RecordType
+	byMsg   map[protoreflect.FullName]*RecordType
+	byField map[protoreflect.FieldNumber]*RecordType
+	indexes []*Index
+	byIndex map[string]*Index
+}
+
+// Version returns the metadata version, stored in the store header.
+func (md *MetaData) Version() int { return md.version }
+
+// Union returns the union message descriptor.
+func (md *MetaData) Union() protoreflect.MessageDescriptor { return md.union }
+
+// RecordType returns the record type called name, or nil.
+func (md *MetaData) RecordType(name string) *RecordType { return md.byName[name] }
+
+// RecordTypes returns every record type in union field order.
+func (md *MetaData) RecordTypes() []*RecordType { return md.types }
+
+// Index returns the index called name, or nil.
+func (md *MetaData) Index(name string) *Index { return md.byIndex[name] }
+
+// Indexes returns every index in declaration order.
+func (md *MetaData) Indexes() []*Index { return md.indexes }
+
+// MetaDataBuilder collects the declarations of a [MetaData]. It is not safe for concurrent use.
+// Its methods record errors instead of returning them; Build reports them all.
+type MetaDataBuilder struct {
+	file      protoreflect.FileDescriptor
+	unionName string
+	version   int
+	pks       map[string]KeyExpression
+	pkOrder   []string
+	indexes   []*Index
+}
+
+// NewMetaDataBuilder starts metadata for the record types of a generated .proto file, such as
+// testpb.File_records_proto. The union message is RecordTypeUnion unless SetUnion names another.
+func NewMetaDataBuilder(file protoreflect.FileDescriptor) *MetaDataBuilder {
+	return &MetaDataBuilder{file: file, unionName: DefaultUnionName, version: 1, pks: map[string]KeyExpression{}}
+}
+
+// SetUnion names the union message of the file.
+func (b *MetaDataBuilder) SetUnion(name string) *MetaDataBuilder { b.unionName = name; return b }
+
+// SetVersion sets the metadata version (default 1). Raise it whenever the metadata changes.
+func (b *MetaDataBuilder) SetVersion(v int) *MetaDataBuilder { b.version = v; return b }
+
+// SetPrimaryKey declares the primary key expression of a record type. Every record type needs
+// one; it must yield exactly one key (no fan-out).
+func (b *MetaDataBuilder) SetPrimaryKey(recordType string, pk KeyExpression) *MetaDataBuilder {
+	if _, ok := b.pks[recordType]; !ok {
+		b.pkOrder = append(b.pkOrder, recordType)
+	}
+	b.pks[recordType] = pk
+	return b
+}
+
+// AddIndex declares an index. The Index is copied.
+func (b *MetaDataBuilder) AddIndex(ix Index) *MetaDataBuilder {
+	c := ix
+	c.RecordTypes = append([]string(nil), ix.RecordTypes...)
+	b.indexes = append(b.indexes, &c)
+	return b
+}
+
+// Build validates the declarations and returns the metadata. The error lists every problem
+// found (joined with errors.Join).
+func (b *MetaDataBuilder) Build() (*MetaData, error) {
+	if b.file == nil {
+		return nil, errors.New("record: metadata needs a file descriptor")
+	}
+	if b.version < 0 {
+		return nil, fmt.Errorf("record: metadata version %d is negative", b.version)
+	}
+	union := b.file.Messages().ByName(protoreflect.Name(b.unionName))
+	if union == nil {
+		return nil, fmt.Errorf("record: file %s has no union message %q", b.file.Path(), b.unionName)
+	}
+	md := &MetaData{
+		file: b.file, union: union, version: b.version,
+		byName:  map[string]*RecordType{},
+		byMsg:   map[protoreflect.FullName]*RecordType{},
+		byField: map[protoreflect.FieldNumber]*RecordType{},
+		byIndex: map[string]*Index{},
+	}
+	var errs []error
+	fields := union.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Kind() != protoreflect.MessageKind || fd.IsList() || fd.IsMap() {
+			errs = append(errs, fmt.Errorf("record: union %s field %q must be a singular message field", union.Name(), fd.Name()))
+			continue
+		}
+		msg := fd.Message()
+		name := string(msg.Name())
+		if _, dup := md.byName[name]; dup {
+			errs = append(errs, fmt.Errorf("record: union %s lists record type %s twice", union.Name(), name))
+			continue
+		}
+		rt := &RecordType{name: name, desc: msg, unionField: fd, typeKey: int64(fd.Number()), newMsg: messageFactory(msg)}
+		md.types = append(md.types, rt)
+		md.byName[name] = rt
+		md.byMsg[msg.FullName()] = rt
+		md.byField[fd.Number()] = rt
+	}
+	if len(md.types) == 0 {
+		errs = append(errs, fmt.Errorf("record: union %s lists no record types", union.Name()))
+	}
+	for _, name := range b.pkOrder {
+		rt := md.byName[name]
+		if rt == nil {
+			errs = append(errs, b.unknownType(union, name, "primary key"))
+			continue
+		}
+		pk := b.pks[name]
+		if pk == nil {
+			errs = append(errs, fmt.Errorf("record: primary key of %s is nil", name))
+			continue
+		}
+		if err := pk.check(rt.desc); err != nil {
+			errs = append(errs, fmt.Errorf("record: primary key of %s: %w", name, err))
+			continue
+		}
+		if pk.fansOut() {
+			errs = append(errs, fmt.Errorf("record: primary key %s of %s fans out; a primary key must yield exactly one key", pk, name))
+			continue
+		}
+		rt.primaryKey = pk
+		rt.pkColumns = pk.flatten(nil)
+	}
+	for _, rt := range md.types {
+		if rt.primaryKey == nil && b.pks[rt.name] == nil {
+			errs = append(errs, fmt.Errorf("record: record type %s has no primary key (call SetPrimaryKey)", rt.name))
+		}
+	}
+	for _, ix := range b.indexes {
+		if err := md.addIndex(b, union, ix); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.SliceStable(md.types, func(i, j int) bool { return md.types[i].typeKey < md.types[j].typeKey })
+	return md, nil
+}
+
+func (b *MetaDataBuilder) unknownType(union protoreflect.MessageDescriptor, name, what string) error {
+	if b.file.Messages().ByName(protoreflect.Name(name)) != nil {
+		return fmt.Errorf("record: %s names %s, which union %s does not list", what, name, union.Name())
+	}
+	return fmt.Errorf("record: %s names unknown record type %q", what, name)
+}
+
+func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescriptor, ix *Index) error {
+	if ix.Name == "" {
+		return errors.New("record: an index has no name")
+	}
+	what := fmt.Sprintf("index %q", ix.Name)
+	if _, dup := md.byIndex[ix.Name]; dup {
+		return fmt.Errorf("record: duplicate index name %q", ix.Name)
+	}
+	if ix.Type == "" {
+		ix.Type = ValueIndex
+	}
+	if ix.Type != ValueIndex {
+		return fmt.Errorf("record: %s has unsupported type %q", what, ix.Type)
+	}
+	if ix.Expression == nil {
+		return fmt.Errorf("record: %s has no expression", what)
+	}
+	if len(ix.RecordTypes) == 0 {
+		return fmt.Errorf("record: %s covers no record types", what)
+	}
+	ix.types = nil
+	var pkCols []KeyExpression
+	for i, name := range ix.RecordTypes {
+		rt := md.byName[name]
+		if rt == nil {
+			return b.unknownType(union, name, what)
+		}
+		if err := ix.Expression.check(rt.desc); err != nil {
+			return fmt.Errorf("record: %s on %s: %w", what, name, err)
+		}
+		if rt.primaryKey == nil {
+			return fmt.Errorf("record: %s covers %s, which has no valid primary key", what, name)
+		}
+		if i == 0 {
+			pkCols = rt.pkColumns
+		} else if !sameColumns(pkCols, rt.pkColumns) {
+			return fmt.Errorf("record: %s covers %s and %s, whose primary keys differ (%s and %s)", what, ix.RecordTypes[0], name, ix.types[0].primaryKey, rt.primaryKey)
+		}
+		ix.types = append(ix.types, rt)
+	}
+	if ix.AddedVersion == 0 {
+		ix.AddedVersion = b.version
+	}
+	if ix.LastModifiedVersion == 0 {
+		ix.LastModifiedVersion = ix.AddedVersion
+	}
+	if ix.AddedVersion > b.version || ix.LastModifiedVersion > b.version {
+		return fmt.Errorf("record: %s was added or modified in version %d, after the metadata version %d", what, max(ix.AddedVersion, ix.LastModifiedVersion), b.version)
+	}
+	ix.columns = ix.Expression.flatten(nil)
+	// A primary-key column already among the indexed columns is not repeated in the entry
+	// (Index.trimPrimaryKey in the Java Record Layer); fan-out columns never count, since they
+	// hold one element of a list rather than the field.
+	ix.pkPositions = make([]int, len(pkCols))
+	for i, pc := range pkCols {
+		ix.pkPositions[i] = -1
+		for j, c := range ix.columns {
+			if c.String() == pc.String() && !c.fansOut() {
+				ix.pkPositions[i] = j
+				break
+			}
+		}
+	}
+	md.indexes = append(md.indexes, ix)
+	md.byIndex[ix.Name] = ix
+	for _, rt := range ix.types {
+		rt.indexes = append(rt.indexes, ix)
+	}
+	return nil
+}
+
+func sameColumns(a, b []KeyExpression) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].String() != b[i].String() {
+			return false
+		}
+	}
+	return true
+}
+
+// messageFactory makes empty messages of the generated type of md when one is registered, or
+// dynamic messages otherwise.
+func messageFactory(md protoreflect.MessageDescriptor) func() proto.Message {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName()); err == nil && mt.Descriptor() == md {
+		return func() proto.Message { return mt.New().Interface() }
+	}
+	return func() proto.Message { return dynamicpb.NewMessage(md) }
+}

@@ -1,0 +1,293 @@
+package record
+
+import (
+	"bytes"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/tuple"
+)
+
+// Record is a stored record: its type, primary key and message.
+type Record struct {
+	// Type is the record type.
+	Type *RecordType
+	// PrimaryKey is the record's primary key.
+	PrimaryKey tuple.Tuple
+	// Message is the record itself (of the generated type when it is linked in, else dynamicpb).
+	Message proto.Message
+	// Size is the size of the stored union message in bytes.
+	Size int
+	// Split reports whether the record is stored in more than one chunk.
+	Split bool
+}
+
+// SaveMode says what a save expects to find.
+type SaveMode int
+
+// Save modes.
+const (
+	// Upsert inserts the record or replaces the one with the same primary key.
+	Upsert SaveMode = iota
+	// InsertOnly fails with ErrRecordExists when the primary key has a record.
+	InsertOnly
+	// UpdateOnly fails with ErrRecordNotFound when the primary key has no record.
+	UpdateOnly
+)
+
+// SaveRecord saves msg, a message of one of the store's record types, with the Upsert mode.
+func (s *Store) SaveRecord(msg proto.Message) (*Record, error) { return s.Save(msg, Upsert) }
+
+// Save stores msg under the primary key its type's expression computes, serialized as the union
+// message, split into 100,000-byte chunks when larger, and maintains every index that is not
+// DISABLED by writing only the entries that changed. Unique indexes are checked before anything
+// is written, so a failed save leaves the transaction as it was. It returns the saved record.
+func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
+	if msg == nil {
+		return nil, fmt.Errorf("record: save of a nil message: %w", ErrUnknownRecordType)
+	}
+	m := msg.ProtoReflect()
+	rt := s.md.byMsg[m.Descriptor().FullName()]
+	if rt == nil {
+		return nil, fmt.Errorf("record: %s: %w", m.Descriptor().FullName(), ErrUnknownRecordType)
+	}
+	pk, err := evaluateSingle(rt.primaryKey, m, rt)
+	if err != nil {
+		return nil, err
+	}
+	pkPrefix, err := s.recordKeyPrefix(pk)
+	if err != nil {
+		return nil, err
+	}
+	oldF := s.loadRaw(pkPrefix, pk)
+	inner, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("record: encode %s %v: %w", rt.name, pk, err)
+	}
+	val := protowire.AppendTag(make([]byte, 0, len(inner)+8), rt.unionField.Number(), protowire.BytesType)
+	val = protowire.AppendBytes(val, inner)
+	old, err := oldF.Get()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case mode == InsertOnly && old != nil:
+		return nil, fmt.Errorf("record: insert %s %v: %w", rt.name, pk, ErrRecordExists)
+	case mode == UpdateOnly && old == nil:
+		return nil, fmt.Errorf("record: update %s %v: %w", rt.name, pk, ErrRecordNotFound)
+	}
+	rec := &Record{Type: rt, PrimaryKey: pk, Message: msg, Size: len(val), Split: len(val) > splitChunkSize}
+	var oldRec *Record
+	if old != nil {
+		if bytes.Equal(old.raw, val) {
+			return rec, nil // nothing changed: no record or index write at all
+		}
+		if oldRec, err = s.decode(old); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := s.planIndexUpdates(oldRec, rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkUnique(plan, pk); err != nil {
+		return nil, err
+	}
+	s.writeRecord(pkPrefix, old, val)
+	s.applyIndexUpdates(plan)
+	return rec, nil
+}
+
+// Load returns the record with primary key pk, or nil when there is none.
+func (s *Store) Load(pk tuple.Tuple) (*Record, error) {
+	f, err := s.LoadFuture(pk)
+	if err != nil {
+		return nil, err
+	}
+	return f.Get()
+}
+
+// LoadFuture issues the read of the record with primary key pk and returns a future of it (nil
+// when there is none), so several loads can be in flight at once.
+func (s *Store) LoadFuture(pk tuple.Tuple) (kv.Future[*Record], error) {
+	pkPrefix, err := s.recordKeyPrefix(pk)
+	if err != nil {
+		return nil, err
+	}
+	rf := s.loadRaw(pkPrefix, pk)
+	return kv.Map(rf, func(r *rawRecord) (*Record, error) {
+		if r == nil {
+			return nil, nil
+		}
+		return s.decode(r)
+	}), nil
+}
+
+// Exists reports whether a record with primary key pk exists.
+func (s *Store) Exists(pk tuple.Tuple) (bool, error) {
+	pkPrefix, err := s.recordKeyPrefix(pk)
+	if err != nil {
+		return false, err
+	}
+	rows, err := s.tr.GetRange(prefixRange(pkPrefix), kv.RangeOptions{Limit: 1}).GetSlice()
+	return len(rows) > 0, err
+}
+
+// Delete removes the record with primary key pk and its index entries, and reports whether there
+// was one.
+func (s *Store) Delete(pk tuple.Tuple) (bool, error) {
+	pkPrefix, err := s.recordKeyPrefix(pk)
+	if err != nil {
+		return false, err
+	}
+	old, err := s.loadRaw(pkPrefix, pk).Get()
+	if err != nil || old == nil {
+		return false, err
+	}
+	oldRec, err := s.decode(old)
+	if err != nil {
+		return false, err
+	}
+	plan, err := s.planIndexUpdates(oldRec, nil)
+	if err != nil {
+		return false, err
+	}
+	s.tr.ClearRange(prefixRange(pkPrefix))
+	s.applyIndexUpdates(plan)
+	return true, nil
+}
+
+// DeleteAllRecords removes every record and index entry of the store, keeping the header and the
+// index states.
+func (s *Store) DeleteAllRecords() {
+	for _, id := range []int{keyRecord, keyIndex, keyIndexSecondary, keyRecordCount, keyIndexRange, keyUniqueViolations, keyRecordVersion, keyIndexBuild} {
+		s.tr.ClearRange(s.subRange(id))
+	}
+}
+
+// rawRecord is a record's stored bytes.
+type rawRecord struct {
+	pk       tuple.Tuple
+	raw      []byte
+	split    bool
+	keyBytes int // bytes of keys read, for scan limits
+}
+
+// recordKeyPrefix returns S+(1)+pack(pk).
+func (s *Store) recordKeyPrefix(pk tuple.Tuple) ([]byte, error) {
+	b, err := pk.AppendPack(append(make([]byte, 0, len(s.records)+32), s.records...))
+	if err != nil {
+		return nil, fmt.Errorf("record: primary key %v: %v: %w", pk, err, ErrInvalidKey)
+	}
+	if len(b)+3 > kv.MaxKeySize {
+		return nil, fmt.Errorf("record: primary key %v packs to %d bytes, over the key limit: %w", pk, len(b), ErrInvalidKey)
+	}
+	return b, nil
+}
+
+func prefixRange(p []byte) kv.Range {
+	return kv.Range{Begin: append(append(make([]byte, 0, len(p)+1), p...), 0x00), End: append(append(make([]byte, 0, len(p)+1), p...), 0xff)}
+}
+
+func (s *Store) loadRaw(pkPrefix []byte, pk tuple.Tuple) kv.Future[*rawRecord] {
+	rr := s.tr.GetRange(prefixRange(pkPrefix), kv.RangeOptions{Mode: kv.StreamingWantAll})
+	return kv.FutureFunc(func() (*rawRecord, error) {
+		rows, err := rr.GetSlice()
+		if err != nil {
+			return nil, err
+		}
+		return assemble(pk, pkPrefix, rows)
+	})
+}
+
+// assemble joins the rows of one primary key into its stored bytes: suffix 0 alone, or chunks
+// 1..n in order. A version row (suffix -1) is skipped.
+func assemble(pk tuple.Tuple, pkPrefix []byte, rows []kv.KeyValue) (*rawRecord, error) {
+	var out *rawRecord
+	next := int64(1)
+	for _, r := range rows {
+		suffix, err := chunkSuffix(r.Key, len(pkPrefix))
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case suffix < 0:
+			continue
+		case suffix == unsplitSuffix:
+			if out != nil {
+				return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", pk, ErrCorruptStore)
+			}
+			out = &rawRecord{pk: pk, raw: r.Value, keyBytes: len(r.Key)}
+			next = -1
+		case suffix == next:
+			if out == nil {
+				out = &rawRecord{pk: pk, split: true}
+			}
+			out.raw = append(out.raw, r.Value...)
+			out.keyBytes += len(r.Key)
+			next++
+		default:
+			return nil, fmt.Errorf("record: record %v has chunk %d out of order: %w", pk, suffix, ErrCorruptStore)
+		}
+	}
+	return out, nil
+}
+
+func chunkSuffix(key []byte, at int) (int64, error) {
+	t, err := tuple.Unpack(key[at:])
+	if err != nil || len(t) != 1 {
+		return 0, fmt.Errorf("record: record key %s has no chunk suffix: %w", kv.Printable(key), ErrCorruptStore)
+	}
+	n, ok := t[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("record: record key %s has suffix %v: %w", kv.Printable(key), t[0], ErrCorruptStore)
+	}
+	return n, nil
+}
+
+// writeRecord stores val under pkPrefix, clearing the old chunks when the layout changes.
+func (s *Store) writeRecord(pkPrefix []byte, old *rawRecord, val []byte) {
+	if len(val) <= splitChunkSize {
+		if old != nil && old.split {
+			s.tr.ClearRange(prefixRange(pkPrefix))
+		}
+		s.tr.Set(chunkKey(pkPrefix, unsplitSuffix), val)
+		return
+	}
+	if old != nil {
+		s.tr.ClearRange(prefixRange(pkPrefix))
+	}
+	for i, n := 0, int64(1); i < len(val); i, n = i+splitChunkSize, n+1 {
+		end := min(i+splitChunkSize, len(val))
+		s.tr.Set(chunkKey(pkPrefix, n), val[i:end])
+	}
+}
+
+func chunkKey(pkPrefix []byte, suffix int64) []byte {
+	b, _ := tuple.Tuple{suffix}.AppendPack(append(make([]byte, 0, len(pkPrefix)+3), pkPrefix...))
+	return b
+}
+
+// decode turns stored union bytes into a Record.
+func (s *Store) decode(r *rawRecord) (*Record, error) {
+	num, typ, n := protowire.ConsumeTag(r.raw)
+	if n < 0 || typ != protowire.BytesType {
+		return nil, fmt.Errorf("record: record %v is not a union message: %w", r.pk, ErrCorruptStore)
+	}
+	inner, m := protowire.ConsumeBytes(r.raw[n:])
+	if m < 0 || n+m != len(r.raw) {
+		return nil, fmt.Errorf("record: record %v is not a union message with one field: %w", r.pk, ErrCorruptStore)
+	}
+	rt := s.md.byField[num]
+	if rt == nil {
+		return nil, fmt.Errorf("record: record %v has union field %d, which names no record type: %w", r.pk, num, ErrCorruptStore)
+	}
+	msg := rt.newMsg()
+	if err := proto.Unmarshal(inner, msg); err != nil {
+		return nil, fmt.Errorf("record: record %v of type %s: %v: %w", r.pk, rt.name, err, ErrCorruptStore)
+	}
+	return &Record{Type: rt, PrimaryKey: r.pk, Message: msg, Size: len(r.raw), Split: r.split}, nil
+}
