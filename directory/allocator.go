@@ -33,8 +33,10 @@ func newAllocator(hca []byte) allocator {
 
 var addOne = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 
-func (a allocator) counterKey(start int64) []byte { return concat(a.counters, tuple.Tuple{start}.Pack()) }
-func (a allocator) recentKey(c int64) []byte      { return concat(a.recent, tuple.Tuple{c}.Pack()) }
+func (a allocator) counterKey(start int64) []byte {
+	return concat(a.counters, tuple.Tuple{start}.Pack())
+}
+func (a allocator) recentKey(c int64) []byte { return concat(a.recent, tuple.Tuple{c}.Pack()) }
 
 func (a allocator) countersRange() kv.Range {
 	return kv.Range{Begin: concat(a.counters, []byte{0x00}), End: concat(a.counters, []byte{0xff})}
