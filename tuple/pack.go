@@ -420,10 +420,10 @@ func packedLen(t []Element, nested bool) int {
 			n += 13
 		case *big.Int:
 			if v != nil {
-				n += 2 + (v.BitLen()+7)/8
+				n += bigLen(v)
 			}
 		case big.Int:
-			n += 2 + (v.BitLen()+7)/8
+			n += bigLen(&v)
 		}
 	}
 	return n
@@ -434,6 +434,14 @@ func intLen(v int64) int {
 		return 1 + (bits.Len64(uint64(-v))+7)/8
 	}
 	return uintLen(uint64(v))
+}
+
+func bigLen(v *big.Int) int {
+	m := (v.BitLen() + 7) / 8
+	if m <= 8 {
+		return 1 + m
+	}
+	return 2 + m
 }
 
 func uintLen(v uint64) int { return 1 + (bits.Len64(v)+7)/8 }
