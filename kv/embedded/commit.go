@@ -1,0 +1,348 @@
+package embedded
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/RaduBerinde/btreemap"
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/layerkit/layerkit/kv"
+)
+
+// maxGroup bounds a commit group: batch orders are two bytes, and a bounded group keeps the
+// latency of its first member bounded.
+const maxGroup = 4096
+
+// Commit commits the transaction: a read-only one without a conflict check, others by joining
+// the next commit group.
+func (tx *transaction) Commit() error {
+	tx.mu.Lock()
+	now := time.Now()
+	if err := tx.check(now); err != nil {
+		if !tx.cancelled {
+			tx.finishPending(err)
+		}
+		tx.mu.Unlock()
+		return err
+	}
+	if tx.committed {
+		tx.mu.Unlock()
+		return nil
+	}
+	fail := func(err error) error {
+		tx.finishPending(err)
+		tx.releaseView()
+		tx.mu.Unlock()
+		return err
+	}
+	if tx.size > kv.MaxTransactionSize {
+		return fail(fmt.Errorf("embedded: commit of %d bytes, limit %d: %w", tx.size, kv.MaxTransactionSize, kv.ErrTransactionTooLarge))
+	}
+	if tx.view != nil && now.Sub(tx.rvTime) > tx.db.window {
+		return fail(kv.ErrTransactionTooOld)
+	}
+	readOnly := tx.writes.empty() && len(tx.wconf) == 0
+	if readOnly && len(tx.watches) == 0 {
+		tx.committed = true
+		tx.commitVersion = -1
+		tx.finishPending(noStampErr())
+		tx.releaseView()
+		tx.mu.Unlock()
+		return nil
+	}
+	if tx.done == nil {
+		tx.done = make(chan struct{}, 1)
+	}
+	tx.committing = true
+	tx.mu.Unlock()
+
+	err := tx.db.commit(tx, readOnly)
+
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	tx.committing = false
+	if err != nil {
+		tx.commitVersion = -1
+		tx.finishPending(err)
+		tx.releaseView()
+		return err
+	}
+	tx.committed = true
+	for _, s := range tx.stamps {
+		if readOnly {
+			s.finish([10]byte{}, noStampErr())
+		} else {
+			s.finish(tx.stamp, nil)
+		}
+	}
+	tx.stamps = nil
+	tx.watches = nil // now owned by the registry
+	tx.releaseView()
+	return nil
+}
+
+// commit queues tx for the next group and waits for its result. The first committer to find no
+// group in progress becomes the leader and runs groups until the queue is empty, so a lone
+// committer never waits for a hand-off to another goroutine.
+func (db *DB) commit(tx *transaction, readOnly bool) error {
+	tx.readOnly = readOnly
+	db.qmu.Lock()
+	if db.qclosed {
+		db.qmu.Unlock()
+		return closedErr()
+	}
+	db.queue = append(db.queue, tx)
+	if db.leading {
+		db.qmu.Unlock()
+		<-tx.done
+		return tx.commitErr
+	}
+	db.leading = true
+	for len(db.queue) > 0 {
+		group := db.queue
+		if len(group) > maxGroup {
+			group = group[:maxGroup]
+			db.queue = append(db.spare[:0], db.queue[maxGroup:]...)
+		} else {
+			db.queue = db.spare[:0]
+		}
+		db.spare = nil
+		db.qmu.Unlock()
+		db.runGroup(group)
+		clear(group)
+		db.qmu.Lock()
+		if db.spare == nil {
+			db.spare = group[:0]
+		}
+	}
+	db.leading = false
+	db.idle.Broadcast()
+	db.qmu.Unlock()
+	<-tx.done
+	return tx.commitErr
+}
+
+// final is the value a key gets from one transaction.
+type final struct {
+	key     []byte
+	value   []byte
+	present bool
+	e       *entry
+}
+
+// runGroup resolves, applies and publishes one commit group, then answers its members.
+func (db *DB) runGroup(group []*transaction) {
+	now := time.Now()
+	prev := db.version.Load()
+	version := prev + 1
+	needRead := false
+	for _, tx := range group {
+		if tx.writes.needsRead || len(tx.watches) > 0 {
+			needRead = true
+		}
+	}
+	var b *pebble.Batch
+	if needRead {
+		b = db.pdb.NewIndexedBatch()
+	} else {
+		b = db.pdb.NewBatch()
+	}
+	defer b.Close()
+
+	watching := db.watches.active()
+	var touched touchedKeys
+	applied := 0
+	for i, tx := range group {
+		tx.commitErr = nil
+		tx.fault = faultNone
+		if tx.readOnly {
+			continue
+		}
+		if tx.view != nil && now.Sub(tx.rvTime) > db.window {
+			tx.commitErr = kv.ErrTransactionTooOld
+			continue
+		}
+		f := db.faults.pick()
+		switch f {
+		case faultNotCommitted:
+			tx.commitErr = fmt.Errorf("embedded: injected fault: %w", kv.ErrNotCommitted)
+			continue
+		case faultUnknownNotApplied:
+			tx.commitErr = fmt.Errorf("embedded: injected fault, not applied: %w", kv.ErrCommitUnknownResult)
+			continue
+		}
+		rv := prev
+		if tx.view != nil {
+			rv = tx.view.version
+		}
+		if len(tx.reads) > 0 && db.resolver.conflicts(tx.reads, rv) {
+			tx.commitErr = kv.ErrNotCommitted
+			continue
+		}
+		var stamp [10]byte
+		binary.BigEndian.PutUint64(stamp[:8], uint64(version))
+		binary.BigEndian.PutUint16(stamp[8:], uint16(i))
+		if err := db.apply(b, tx, stamp, now, watching, &touched); err != nil {
+			tx.commitErr = err
+			continue
+		}
+		tx.fault = f
+		tx.commitVersion = version
+		tx.stamp = stamp
+		applied++
+	}
+
+	if applied > 0 {
+		var vb [8]byte
+		binary.BigEndian.PutUint64(vb[:], uint64(version))
+		b.Set(versionKey, vb[:], nil)
+		opt := pebble.NoSync
+		if db.sync {
+			opt = pebble.Sync
+		}
+		if err := b.Commit(opt); err != nil {
+			// Pebble applies a batch entirely or not at all, so nothing of the group happened.
+			for _, tx := range group {
+				if tx.commitErr == nil && !tx.readOnly {
+					tx.commitErr = fmt.Errorf("embedded: commit: %v: %w", err, kv.ErrOperationFailed)
+				}
+			}
+		} else {
+			db.version.Store(version)
+		}
+	}
+
+	// Watches: first those already waiting, against what this group changed; then the
+	// group's own.
+	if watching && applied > 0 {
+		db.watches.fire(db.pdb, &touched)
+	}
+	for _, tx := range group {
+		if len(tx.watches) > 0 {
+			if tx.commitErr == nil {
+				db.registerWatches(tx)
+			}
+		}
+		if tx.commitErr == nil && tx.fault == faultUnknownApplied {
+			tx.commitErr = fmt.Errorf("embedded: injected fault, applied: %w", kv.ErrCommitUnknownResult)
+		}
+		tx.done <- struct{}{}
+	}
+}
+
+// apply evaluates tx's writes against the latest state (the batch over the database, so earlier
+// members of the group count) and adds them to the batch and its write conflicts to the resolver.
+// On error nothing is added.
+func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, now time.Time, watching bool, touched *touchedKeys) error {
+	w := &tx.writes
+	var finals []final
+	if w.points != nil {
+		finals = make([]final, 0, w.points.Len())
+		for k, e := range w.points.Ascend(btreemap.Min[[]byte](), btreemap.Max[[]byte]()) {
+			f := final{key: k, e: e}
+			if e.known && len(e.ops) == 0 {
+				f.value, f.present = e.value, e.present
+			} else {
+				var v []byte
+				present := false
+				if e.known {
+					v, present = e.value, e.present
+				} else {
+					cur, closer, err := b.Get(k)
+					switch {
+					case err == nil:
+						v, present = bytes.Clone(cur), true
+						closer.Close()
+					case errors.Is(err, pebble.ErrNotFound):
+					default:
+						return fmt.Errorf("embedded: commit: read %s for atomic mutation: %v: %w", kv.Printable(truncate(k)), err, kv.ErrOperationFailed)
+					}
+				}
+				for _, o := range e.ops {
+					if o.typ == kv.SetVersionstampedValue {
+						v, present = fillStamp(o.param, stamp), true
+						continue
+					}
+					nv, np, err := kv.ApplyAtomic(o.typ, v, present, o.param)
+					if err != nil {
+						return fmt.Errorf("embedded: commit: key %s: %w", kv.Printable(truncate(k)), err)
+					}
+					v, present = nv, np
+				}
+				f.value, f.present = v, present
+			}
+			finals = append(finals, f)
+		}
+	}
+	// Watches set by this transaction compare against what it leaves behind.
+	for _, wt := range tx.watches {
+		wt.expect(db, tx, finals, b)
+	}
+
+	for _, r := range w.clears {
+		b.DeleteRange(r.Begin, r.End, nil)
+	}
+	for _, f := range finals {
+		if f.present {
+			b.Set(f.key, f.value, nil)
+		} else {
+			b.Delete(f.key, nil)
+		}
+	}
+	var vsWritten [][]byte
+	for _, vk := range w.vsKeys {
+		key := bytes.Clone(vk.key)
+		copy(key[vk.offset:], stamp[:])
+		dropped := false
+		for _, r := range w.clearLog[vk.clears:] {
+			if r.Contains(key) {
+				dropped = true
+				break
+			}
+		}
+		if dropped {
+			continue
+		}
+		b.Set(key, vk.value, nil)
+		if vk.conflict {
+			vsWritten = append(vsWritten, key)
+		}
+		if watching {
+			touched.points = append(touched.points, key)
+		}
+	}
+
+	// Conflicts: later transactions that read what this one wrote must fail.
+	version := int64(binary.BigEndian.Uint64(stamp[:8]))
+	for _, f := range finals {
+		if f.e.conflict {
+			db.resolver.add(pointRange(f.key), version, now)
+		}
+		if watching {
+			touched.points = append(touched.points, f.key)
+		}
+	}
+	for _, r := range tx.wconf {
+		db.resolver.add(r, version, now)
+	}
+	for _, k := range vsWritten {
+		db.resolver.add(pointRange(k), version, now)
+	}
+	if watching {
+		touched.ranges = append(touched.ranges, w.clears...)
+	}
+	return nil
+}
+
+// fillStamp returns a versionstamped value: the parameter without its offset suffix, with the
+// stamp written at the offset (checked when the mutation was recorded).
+func fillStamp(param []byte, stamp [10]byte) []byte {
+	off := int(binary.LittleEndian.Uint32(param[len(param)-4:]))
+	v := bytes.Clone(param[:len(param)-4])
+	copy(v[off:], stamp[:])
+	return v
+}

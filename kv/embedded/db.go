@@ -1,0 +1,285 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/layerkit/layerkit/kv"
+)
+
+// versionKey holds the last commit version. It lives in the system keyspace (0xff and up), which
+// user reads and writes never reach, so it cannot collide with data.
+var versionKey = []byte("\xff/layerkit/version")
+
+// ErrClosed is returned (wrapped in kv.ErrOperationFailed) by operations on a closed database.
+var ErrClosed = errors.New("embedded: database is closed")
+
+// defaultWindow is FoundationDB's MVCC window: transactions older than this fail with 1007.
+const defaultWindow = 5 * time.Second
+
+// DB is an embedded database: Pebble storage under an optimistic concurrency resolver, with
+// FoundationDB's transaction semantics. It implements kv.Database and kv.FaultInjector and is
+// safe for concurrent use.
+type DB struct {
+	pdb    *pebble.DB
+	opts   Options
+	window time.Duration
+	sync   bool
+
+	// version is the last commit version that is visible to new transactions.
+	version atomic.Int64
+
+	// vmu guards the read views.
+	vmu    sync.Mutex
+	cur    *view
+	views  map[*view]struct{}
+	closed bool
+
+	// qmu guards the commit queue and leadership of the group commit.
+	qmu     sync.Mutex
+	queue   []*transaction
+	spare   []*transaction
+	leading bool
+	idle    *sync.Cond // signalled when a leader stops
+	qclosed bool
+
+	// The fields below are owned by the commit leader.
+	resolver resolver
+
+	faults faultInjector
+
+	watches watchRegistry
+
+	stop     chan struct{}
+	reaperWG sync.WaitGroup
+}
+
+var (
+	_ kv.Database      = (*DB)(nil)
+	_ kv.FaultInjector = (*DB)(nil)
+)
+
+// Open opens the database in the directory path, creating it if needed, or an empty in-memory
+// database when path is "". opts may be nil for the defaults.
+func Open(path string, opts *Options) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	db := &DB{
+		opts:   o,
+		window: o.TransactionWindow,
+		sync:   path != "" && !o.NoSync,
+		views:  make(map[*view]struct{}),
+		stop:   make(chan struct{}),
+	}
+	if db.window <= 0 {
+		db.window = defaultWindow
+	}
+	db.idle = sync.NewCond(&db.qmu)
+	db.faults.init(o.Faults, o.FaultSeed)
+	db.resolver.init(db.window)
+	db.watches.init()
+
+	popts := &pebble.Options{Logger: newLogger(o.Logger)}
+	dir := path
+	if path == "" {
+		popts.FS = vfs.NewMem()
+		// An in-memory store cannot survive a crash, so a write-ahead log only costs time.
+		popts.DisableWAL = true
+		dir = "mem"
+	}
+	pdb, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open %q: %w", path, err)
+	}
+	db.pdb = pdb
+	v, closer, err := pdb.Get(versionKey)
+	switch {
+	case err == nil:
+		if len(v) != 8 {
+			closer.Close()
+			pdb.Close()
+			return nil, fmt.Errorf("embedded: open %q: corrupt version record of %d bytes", path, len(v))
+		}
+		db.version.Store(int64(binary.BigEndian.Uint64(v)))
+		closer.Close()
+	case errors.Is(err, pebble.ErrNotFound):
+	default:
+		pdb.Close()
+		return nil, fmt.Errorf("embedded: open %q: read version: %w", path, err)
+	}
+	db.reaperWG.Add(1)
+	go db.reap()
+	return db, nil
+}
+
+// Close waits for commits in flight, fails pending watches with kv.ErrOperationCancelled, makes
+// open transactions fail, and closes the storage. Calling Close twice is harmless.
+func (db *DB) Close() error {
+	db.qmu.Lock()
+	if db.qclosed {
+		db.qmu.Unlock()
+		return nil
+	}
+	db.qclosed = true
+	for db.leading {
+		db.idle.Wait()
+	}
+	db.qmu.Unlock()
+
+	close(db.stop)
+	db.reaperWG.Wait()
+
+	db.vmu.Lock()
+	db.closed = true
+	views := make([]*view, 0, len(db.views))
+	for v := range db.views {
+		views = append(views, v)
+	}
+	db.views = nil
+	db.cur = nil
+	db.vmu.Unlock()
+	for _, v := range views {
+		v.close()
+	}
+	db.watches.closeAll(kv.ErrOperationCancelled)
+	return db.pdb.Close()
+}
+
+// InjectFaults replaces the probabilities of injected commit faults. It is safe to call at any
+// time; commits already being resolved may use the old ones.
+func (db *DB) InjectFaults(f kv.Faults) { db.faults.set(f) }
+
+// CreateTransaction starts a transaction. Its read version is taken at its first read.
+func (db *DB) CreateTransaction() (kv.Transaction, error) {
+	if db.isClosed() {
+		return nil, closedErr()
+	}
+	return newTransaction(db), nil
+}
+
+// Transact runs fn in a transaction and commits it, retrying retryable errors (see kv.Transact).
+func (db *DB) Transact(ctx context.Context, fn func(kv.Transaction) error, opts ...kv.TransactOption) error {
+	return kv.RunTransact(ctx, db, false, fn, opts...)
+}
+
+// ReadTransact runs fn in a transaction that is not committed, retrying retryable errors.
+func (db *DB) ReadTransact(ctx context.Context, fn func(kv.ReadTransaction) error, opts ...kv.TransactOption) error {
+	return kv.RunTransact(ctx, db, true, func(tr kv.Transaction) error { return fn(tr) }, opts...)
+}
+
+func (db *DB) isClosed() bool {
+	db.vmu.Lock()
+	defer db.vmu.Unlock()
+	return db.closed
+}
+
+func closedErr() error {
+	return fmt.Errorf("%w: %w", ErrClosed, kv.ErrOperationFailed)
+}
+
+// view is a read version: a Pebble snapshot of the state after commit version `version`.
+// Transactions that start while no commit has happened share one view.
+type view struct {
+	version int64
+	snap    *pebble.Snapshot
+
+	// mu is held shared by reads and exclusively by close, so a snapshot is never closed under
+	// a running read.
+	mu     sync.RWMutex
+	closed bool
+
+	// Guarded by DB.vmu.
+	refs    int
+	lastUse time.Time
+}
+
+func (v *view) close() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.closed {
+		v.closed = true
+		v.snap.Close()
+	}
+}
+
+// acquireView returns the view of the latest commit, referenced for the caller.
+func (db *DB) acquireView(now time.Time) (*view, error) {
+	db.vmu.Lock()
+	defer db.vmu.Unlock()
+	if db.closed {
+		return nil, closedErr()
+	}
+	ver := db.version.Load()
+	v := db.cur
+	if v == nil || v.version != ver {
+		v = &view{version: ver, snap: db.pdb.NewSnapshot()}
+		db.views[v] = struct{}{}
+		old := db.cur
+		db.cur = v
+		if old != nil && old.refs == 0 {
+			delete(db.views, old)
+			// Closing takes Pebble's lock; doing it here keeps the bookkeeping simple and
+			// costs a few hundred nanoseconds once per version.
+			defer old.close()
+		}
+	}
+	v.refs++
+	v.lastUse = now
+	return v, nil
+}
+
+// releaseView drops a transaction's reference.
+func (db *DB) releaseView(v *view) {
+	db.vmu.Lock()
+	v.refs--
+	drop := v.refs == 0 && v != db.cur && !db.closed
+	if drop {
+		delete(db.views, v)
+	}
+	db.vmu.Unlock()
+	if drop {
+		v.close()
+	}
+}
+
+// reap closes the snapshots of views that transactions abandoned without finishing: once a view
+// is older than the window every read through it fails with 1007 anyway, and an open snapshot
+// keeps Pebble from compacting away old data.
+func (db *DB) reap() {
+	defer db.reaperWG.Done()
+	every := db.window / 2
+	if every < 10*time.Millisecond {
+		every = 10 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case now := <-t.C:
+			var old []*view
+			db.vmu.Lock()
+			for v := range db.views {
+				if v != db.cur && now.Sub(v.lastUse) > db.window+time.Second {
+					delete(db.views, v)
+					old = append(old, v)
+				}
+			}
+			db.vmu.Unlock()
+			for _, v := range old {
+				v.close()
+			}
+		}
+	}
+}

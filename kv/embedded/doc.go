@@ -1,0 +1,31 @@
+// Package embedded is layerkit's default kv engine: FoundationDB's transaction semantics in
+// process, on Pebble (github.com/cockroachdb/pebble/v2), in memory or in a directory on disk.
+//
+// # Basics
+//
+// [Open] returns a [DB], which implements kv.Database:
+//
+//	db, err := embedded.Open("", nil) // in memory; a path opens a durable store
+//	...
+//	defer db.Close()
+//	err = db.Transact(ctx, func(tr kv.Transaction) error { ... })
+//
+// Each transaction reads a Pebble snapshot of the latest commit (its read version), merged with
+// its own buffered writes, and records the ranges it read. At commit an optimistic resolver
+// checks those ranges against the writes committed since the read version (a hit is
+// kv.ErrNotCommitted). Concurrent committers form a group: one Pebble batch, one sync, one commit
+// version, and a distinct batch order per transaction, so versionstamps stay unique and durable
+// throughput grows with concurrency. A commit becomes visible only after its group is synced,
+// and watches fire after that.
+//
+// [Options] set the transaction window (five seconds, after which reads and commits fail with
+// kv.ErrTransactionTooOld), syncing, a logger for Pebble, and injected commit faults
+// ([DB.InjectFaults]) that prove layers are safe to retry.
+//
+// # Caveats
+//
+// A database directory may be opened by one process at a time. Commit versions are counted
+// from one and persisted, so they keep growing across reopen but are not FoundationDB's
+// time-based versions. Everything the engine holds for the resolver and for open read versions
+// lives in memory for the length of the transaction window.
+package embedded

@@ -1,0 +1,36 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+)
+
+// pebbleLogger sends Pebble's log lines to a slog.Logger, or drops them when there is none, so
+// that by default nothing reaches stdout or stderr.
+type pebbleLogger struct {
+	l *slog.Logger
+}
+
+func newLogger(l *slog.Logger) pebbleLogger { return pebbleLogger{l} }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	if p.l != nil {
+		p.l.Info(fmt.Sprintf(format, args...), slog.String("component", "pebble"))
+	}
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	if p.l != nil {
+		p.l.Error(fmt.Sprintf(format, args...), slog.String("component", "pebble"))
+	}
+}
+
+// Fatalf is called by Pebble on unrecoverable corruption; Pebble expects it not to return.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if p.l != nil {
+		p.l.Log(context.Background(), slog.LevelError+4, msg, slog.String("component", "pebble"))
+	}
+	panic("embedded: pebble: " + msg)
+}
