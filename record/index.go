@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/layerkit/layerkit/kv"
@@ -304,12 +305,14 @@ func (s *Store) scanAllRecords(fn func(*Record) error) error {
 	return fn(rec)
 }
 
-// grouper assembles records from the rows of a forward scan of the record extent.
+// grouper assembles records from the rows of a scan of the record extent, in either direction.
 type grouper struct {
-	records []byte
-	cur     []byte // key prefix of the current primary key
-	pk      tuple.Tuple
-	rows    []kv.KeyValue
+	records  []byte
+	reverse  bool
+	cur      []byte // key prefix of the current primary key
+	pk       tuple.Tuple
+	rows     []kv.KeyValue
+	curBytes int
 }
 
 // add takes the next row and returns the previous record when the row starts a new one.
@@ -328,15 +331,23 @@ func (g *grouper) add(r kv.KeyValue) (*rawRecord, error) {
 		g.cur, g.pk = pkPrefix, pk
 	}
 	g.rows = append(g.rows, r)
+	g.curBytes += len(r.Key) + len(r.Value)
 	return done, nil
 }
 
+// flush returns the record of the rows collected so far (nil if none, or only a version row).
 func (g *grouper) flush() (*rawRecord, error) {
 	if g.cur == nil {
 		return nil, nil
 	}
+	if g.reverse {
+		slices.Reverse(g.rows)
+	}
 	raw, err := assemble(g.pk, g.cur, g.rows)
-	g.cur, g.pk, g.rows = nil, nil, g.rows[:0]
+	if raw != nil {
+		raw.prefix, raw.bytes = g.cur, g.curBytes
+	}
+	g.cur, g.pk, g.rows, g.curBytes = nil, nil, nil, 0
 	return raw, err
 }
 

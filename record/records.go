@@ -170,10 +170,11 @@ func (s *Store) DeleteAllRecords() {
 
 // rawRecord is a record's stored bytes.
 type rawRecord struct {
-	pk       tuple.Tuple
-	raw      []byte
-	split    bool
-	keyBytes int // bytes of keys read, for scan limits
+	pk     tuple.Tuple
+	raw    []byte
+	split  bool
+	prefix []byte // S+(1)+pack(pk), set by scans
+	bytes  int    // key and value bytes read, set by scans
 }
 
 // recordKeyPrefix returns S+(1)+pack(pk).
@@ -220,14 +221,13 @@ func assemble(pk tuple.Tuple, pkPrefix []byte, rows []kv.KeyValue) (*rawRecord, 
 			if out != nil {
 				return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", pk, ErrCorruptStore)
 			}
-			out = &rawRecord{pk: pk, raw: r.Value, keyBytes: len(r.Key)}
+			out = &rawRecord{pk: pk, raw: r.Value}
 			next = -1
 		case suffix == next:
 			if out == nil {
 				out = &rawRecord{pk: pk, split: true}
 			}
 			out.raw = append(out.raw, r.Value...)
-			out.keyBytes += len(r.Key)
 			next++
 		default:
 			return nil, fmt.Errorf("record: record %v has chunk %d out of order: %w", pk, suffix, ErrCorruptStore)
