@@ -1,0 +1,120 @@
+//go:build fdb
+
+package fdbkv_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/layerkit/layerkit/internal/testdb"
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/fdbkv"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests pin the adapter's own decisions on a real cluster; the contract itself is kvtest's.
+
+func TestOpenOtherAPIVersionFails(t *testing.T) {
+	path := skipWithoutCluster(t)
+	_, err := fdbkv.Open(path, nil)
+	require.NoError(t, err)
+	_, err = fdbkv.Open(path, &fdbkv.Options{APIVersion: 710})
+	require.ErrorContains(t, err, "already selected")
+	_, err = fdbkv.Open(path, &fdbkv.Options{APIVersion: 730})
+	require.NoError(t, err, "asking again for the selected version is fine")
+}
+
+func TestUnknownMutationFailsTransaction(t *testing.T) {
+	skipWithoutCluster(t)
+	db := testdb.Open(t)
+	tr, err := db.CreateTransaction()
+	require.NoError(t, err)
+	defer tr.Cancel()
+	tr.Atomic(kv.MutationType(99), []byte("k"), []byte("v"))
+	_, err = tr.Get([]byte("k")).Get()
+	require.ErrorIs(t, err, kv.ErrInvalidMutationType)
+	require.ErrorIs(t, tr.Commit(), kv.ErrInvalidMutationType)
+	tr.Reset()
+	tr.Set([]byte("k"), []byte("v"))
+	require.NoError(t, tr.Commit(), "Reset clears the deferred error")
+}
+
+func TestVersionstampAskedAfterCommit(t *testing.T) {
+	skipWithoutCluster(t)
+	db := testdb.Open(t)
+	tr, err := db.CreateTransaction()
+	require.NoError(t, err)
+	tr.Set([]byte("k"), []byte("v"))
+	require.NoError(t, tr.Commit())
+	vs, err := tr.GetVersionstamp().Get()
+	require.NoError(t, err, "FoundationDB refuses get_versionstamp after commit; the adapter issues it before")
+	cv, err := tr.GetCommittedVersion()
+	require.NoError(t, err)
+	require.Equal(t, cv, int64(vs[0])<<56|int64(vs[1])<<48|int64(vs[2])<<40|int64(vs[3])<<32|
+		int64(vs[4])<<24|int64(vs[5])<<16|int64(vs[6])<<8|int64(vs[7]), "the stamp starts with the commit version")
+}
+
+func TestInvalidRangeOptions(t *testing.T) {
+	skipWithoutCluster(t)
+	db := testdb.Open(t)
+	tr, err := db.CreateTransaction()
+	require.NoError(t, err)
+	defer tr.Cancel()
+	_, err = tr.GetRange(kv.Range{Begin: []byte("a"), End: []byte("b")}, kv.RangeOptions{Limit: -2}).GetSlice()
+	require.ErrorIs(t, err, kv.ErrInvalidOptionValue)
+	it := tr.GetRange(kv.Range{Begin: []byte("a"), End: []byte("b")}, kv.RangeOptions{Mode: 42}).Iterator()
+	require.False(t, it.Next())
+	require.ErrorIs(t, it.Err(), kv.ErrInvalidOptionValue)
+}
+
+func TestWatchWaitHonoursContextAndCancel(t *testing.T) {
+	skipWithoutCluster(t)
+	db := testdb.Open(t)
+	ctx := context.Background()
+	var w kv.Watch
+	require.NoError(t, db.Transact(ctx, func(tr kv.Transaction) error {
+		w = tr.Watch([]byte("w"))
+		return nil
+	}))
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, w.Wait(short), context.DeadlineExceeded)
+
+	require.NoError(t, db.Transact(ctx, func(tr kv.Transaction) error {
+		tr.Set([]byte("w"), []byte("changed"))
+		return nil
+	}))
+	long, cancel2 := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel2()
+	require.NoError(t, w.Wait(long), "the watch stayed armed after the first Wait gave up")
+
+	var w2 kv.Watch
+	require.NoError(t, db.Transact(ctx, func(tr kv.Transaction) error {
+		w2 = tr.Watch([]byte("w"))
+		return nil
+	}))
+	w2.Cancel()
+	require.ErrorIs(t, w2.Wait(long), kv.ErrOperationCancelled)
+}
+
+func TestOnErrorPassesOtherErrorsAndHonoursContext(t *testing.T) {
+	skipWithoutCluster(t)
+	db := testdb.Open(t)
+	tr, err := db.CreateTransaction()
+	require.NoError(t, err)
+	defer tr.Cancel()
+	plain := errors.New("not a FoundationDB error")
+	require.Equal(t, plain, tr.OnError(context.Background(), plain))
+
+	wrapped := errors.Join(errors.New("layer detail"), kv.ErrKeyTooLarge)
+	require.Equal(t, wrapped, tr.OnError(context.Background(), wrapped), "a code FoundationDB does not retry comes back as given")
+
+	require.NoError(t, tr.OnError(context.Background(), kv.ErrNotCommitted), "1020 is retried")
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, tr.OnError(done, kv.ErrNotCommitted), context.Canceled,
+		"the second retry's backoff is not over yet, so the ended ctx wins")
+}

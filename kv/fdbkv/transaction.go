@@ -1,0 +1,341 @@
+//go:build fdb
+
+package fdbkv
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apple/foundationdb/bindings/go/src/fdb"
+	"github.com/layerkit/layerkit/kv"
+)
+
+// transaction is a kv.Transaction over an fdb.Transaction. The binding's transaction is safe for
+// concurrent use; the little state kept here is guarded by mu or atomic.
+type transaction struct {
+	reader
+	tr fdb.Transaction
+
+	// failed holds an error that the binding cannot put into the FoundationDB transaction itself
+	// (an unknown mutation type, a failed option): like FoundationDB's deferred errors, it is
+	// returned by later reads and by Commit, until OnError or Reset.
+	failed atomic.Pointer[error]
+
+	mu sync.Mutex
+	// stamp is the versionstamp future, issued at the latest just before Commit: FoundationDB
+	// refuses get_versionstamp once a commit has started, while kv allows asking afterwards.
+	stamp fdb.FutureKey
+}
+
+var _ kv.Transaction = (*transaction)(nil)
+
+func newTransaction(tr fdb.Transaction) *transaction {
+	t := &transaction{tr: tr}
+	t.reader = reader{rt: tr, owner: t}
+	return t
+}
+
+// deferred returns the transaction's deferred error, if any.
+func (t *transaction) deferred() error {
+	if p := t.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail records err as the deferred error unless one is already recorded.
+func (t *transaction) fail(err error) {
+	t.failed.CompareAndSwap(nil, &err)
+}
+
+// forget drops the state of the previous attempt after FoundationDB reset the transaction.
+func (t *transaction) forget() {
+	t.failed.Store(nil)
+	t.mu.Lock()
+	t.stamp = nil
+	t.mu.Unlock()
+}
+
+// Transact runs fn in this transaction, in place, without committing.
+func (t *transaction) Transact(ctx context.Context, fn func(kv.Transaction) error, _ ...kv.TransactOption) error {
+	return kv.RunInPlace[kv.Transaction](ctx, t, fn)
+}
+
+// ReadTransact runs fn in this transaction, in place.
+func (t *transaction) ReadTransact(ctx context.Context, fn func(kv.ReadTransaction) error, _ ...kv.TransactOption) error {
+	return kv.RunInPlace[kv.ReadTransaction](ctx, t, fn)
+}
+
+// Snapshot returns the binding's snapshot view of this transaction.
+func (t *transaction) Snapshot() kv.ReadTransaction {
+	return &snapshot{reader{rt: t.tr.Snapshot(), owner: t}}
+}
+
+// Cancel cancels the FoundationDB transaction: later operations fail with 1025.
+func (t *transaction) Cancel() { t.tr.Cancel() }
+
+// Set writes value at key.
+func (t *transaction) Set(key, value []byte) { t.tr.Set(fdb.Key(key), value) }
+
+// Clear removes key.
+func (t *transaction) Clear(key []byte) { t.tr.Clear(fdb.Key(key)) }
+
+// ClearRange removes the keys of r.
+func (t *transaction) ClearRange(r kv.Range) { t.tr.ClearRange(keyRange(r)) }
+
+// Atomic applies op through the binding's method of the same name.
+func (t *transaction) Atomic(op kv.MutationType, key, param []byte) {
+	k := fdb.Key(key)
+	switch op {
+	case kv.Add:
+		t.tr.Add(k, param)
+	case kv.BitAnd:
+		t.tr.BitAnd(k, param)
+	case kv.BitOr:
+		t.tr.BitOr(k, param)
+	case kv.BitXor:
+		t.tr.BitXor(k, param)
+	case kv.AppendIfFits:
+		t.tr.AppendIfFits(k, param)
+	case kv.Max:
+		t.tr.Max(k, param)
+	case kv.Min:
+		t.tr.Min(k, param)
+	case kv.SetVersionstampedKey:
+		t.tr.SetVersionstampedKey(k, param)
+	case kv.SetVersionstampedValue:
+		t.tr.SetVersionstampedValue(k, param)
+	case kv.ByteMin:
+		t.tr.ByteMin(k, param)
+	case kv.ByteMax:
+		t.tr.ByteMax(k, param)
+	case kv.CompareAndClear:
+		t.tr.CompareAndClear(k, param)
+	default:
+		// The binding has no call for a raw mutation code; FoundationDB would fail the transaction
+		// with invalid_mutation_type, so the adapter does the same.
+		t.fail(fmt.Errorf("fdbkv: atomic mutation %v on key %s: %w", op, kv.Printable(key), kv.ErrInvalidMutationType))
+	}
+}
+
+// AddReadConflictRange adds r to the read conflict ranges.
+func (t *transaction) AddReadConflictRange(r kv.Range) error {
+	return convertErr(t.tr.AddReadConflictRange(keyRange(r)))
+}
+
+// AddReadConflictKey adds key to the read conflict ranges.
+func (t *transaction) AddReadConflictKey(key []byte) error {
+	return convertErr(t.tr.AddReadConflictKey(fdb.Key(key)))
+}
+
+// AddWriteConflictRange adds r to the write conflict ranges.
+func (t *transaction) AddWriteConflictRange(r kv.Range) error {
+	return convertErr(t.tr.AddWriteConflictRange(keyRange(r)))
+}
+
+// AddWriteConflictKey adds key to the write conflict ranges.
+func (t *transaction) AddWriteConflictKey(key []byte) error {
+	return convertErr(t.tr.AddWriteConflictKey(fdb.Key(key)))
+}
+
+// SetNextWriteNoWriteConflictRange sets FoundationDB's next_write_no_write_conflict_range option.
+func (t *transaction) SetNextWriteNoWriteConflictRange() {
+	if err := t.tr.Options().SetNextWriteNoWriteConflictRange(); err != nil {
+		t.fail(fmt.Errorf("fdbkv: set next_write_no_write_conflict_range: %w", convertErr(err)))
+	}
+}
+
+// SetTimeout sets FoundationDB's timeout option (whole milliseconds, rounded up; 0 removes it).
+func (t *transaction) SetTimeout(d time.Duration) {
+	if err := t.tr.Options().SetTimeout(timeoutMillis(d)); err != nil {
+		t.fail(fmt.Errorf("fdbkv: set timeout %v: %w", d, convertErr(err)))
+	}
+}
+
+// Watch returns a watch on key; its Wait honours ctx and Cancel cancels the FoundationDB future.
+func (t *transaction) Watch(key []byte) kv.Watch {
+	if err := t.deferred(); err != nil {
+		return newWatch(func() error { return err }, func() {})
+	}
+	f := t.tr.Watch(fdb.Key(key))
+	return newWatch(func() error { return convertErr(f.Get()) }, f.Cancel)
+}
+
+// GetVersionstamp returns the versionstamp of this transaction's commit.
+func (t *transaction) GetVersionstamp() kv.Future[[10]byte] {
+	f := t.versionstampFuture()
+	return kv.FutureFunc(func() ([10]byte, error) {
+		b, err := f.Get()
+		runtime.KeepAlive(t) // see keepAlive
+		if err != nil {
+			return [10]byte{}, convertErr(err)
+		}
+		return versionstamp(b)
+	})
+}
+
+// versionstampFuture returns the transaction's versionstamp future, issuing it on first use.
+func (t *transaction) versionstampFuture() fdb.FutureKey {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stamp == nil {
+		t.stamp = t.tr.GetVersionstamp()
+	}
+	return t.stamp
+}
+
+// Commit commits the transaction and waits for the outcome.
+func (t *transaction) Commit() error {
+	if err := t.deferred(); err != nil {
+		return err
+	}
+	t.versionstampFuture() // must be issued before the commit starts; see stamp
+	return convertErr(t.tr.Commit().Get())
+}
+
+// GetCommittedVersion returns the binding's committed version (-1 for a read-only commit).
+func (t *transaction) GetCommittedVersion() (int64, error) {
+	v, err := t.tr.GetCommittedVersion()
+	return v, convertErr(err)
+}
+
+// OnError hands a kv error's code to FoundationDB's OnError, which waits the backoff and resets
+// the transaction for a retryable code and returns the code otherwise. The wait honours ctx: when
+// ctx ends first, the OnError future is cancelled and ctx.Err() returned. Errors without a code
+// are not retryable and come back unchanged.
+func (t *transaction) OnError(ctx context.Context, err error) error {
+	e, ok := kv.AsError(err)
+	if !ok {
+		return err
+	}
+	f := t.tr.OnError(fdb.Error{Code: e.Code})
+	werr := waitCtx(ctx, f.Get, f.Cancel)
+	if werr == nil {
+		t.forget()
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && werr == cerr {
+		return cerr
+	}
+	if ke, ok := kv.AsError(convertErr(werr)); ok && ke.Code == e.Code {
+		return err // not retryable: the caller's error, with its detail
+	}
+	return convertErr(werr)
+}
+
+// Reset resets the FoundationDB transaction to its initial state.
+func (t *transaction) Reset() {
+	t.tr.Reset()
+	t.forget()
+}
+
+// keepAlive: the binding destroys a transaction from a finalizer once nothing refers to it, which
+// cancels its pending reads. A kv future holds only the binding's future, so each one also keeps
+// its transaction reachable until it has been waited for.
+
+// reader implements the reads of a transaction or of its snapshot view: rt is the binding's
+// transaction or snapshot; owner carries the deferred error and Cancel.
+type reader struct {
+	rt    fdb.ReadTransaction
+	owner *transaction
+}
+
+// Get issues the read at once and returns a future over the binding's.
+func (r reader) Get(key []byte) kv.Future[[]byte] {
+	if err := r.owner.deferred(); err != nil {
+		return kv.Ready[[]byte](nil, err)
+	}
+	f, owner := r.rt.Get(fdb.Key(key)), r.owner
+	return kv.FutureFunc(func() ([]byte, error) {
+		v, err := f.Get()
+		runtime.KeepAlive(owner) // see keepAlive
+		return v, convertErr(err)
+	})
+}
+
+// GetKey resolves sel through the binding's GetKey.
+func (r reader) GetKey(sel kv.KeySelector) kv.Future[[]byte] {
+	if err := r.owner.deferred(); err != nil {
+		return kv.Ready[[]byte](nil, err)
+	}
+	f, owner := r.rt.GetKey(selector(sel)), r.owner
+	return kv.FutureFunc(func() ([]byte, error) {
+		k, err := f.Get()
+		runtime.KeepAlive(owner) // see keepAlive
+		return []byte(k), convertErr(err)
+	})
+}
+
+// GetRange issues the range read at once; its rows are fetched in batches as they are consumed.
+func (r reader) GetRange(rg kv.Ranger, opts kv.RangeOptions) kv.RangeResult {
+	if err := r.owner.deferred(); err != nil {
+		return failedRange{err}
+	}
+	if err := checkRangeOptions(opts); err != nil {
+		return failedRange{err}
+	}
+	b, e := rg.Selectors()
+	res := r.rt.GetRange(fdb.SelectorRange{Begin: selector(b), End: selector(e)}, fdb.RangeOptions{
+		Limit:   opts.Limit,
+		Mode:    streamingModes[opts.Mode],
+		Reverse: opts.Reverse,
+	})
+	return rangeResult{res}
+}
+
+// GetReadVersion returns a future of the read version.
+func (r reader) GetReadVersion() kv.Future[int64] {
+	if err := r.owner.deferred(); err != nil {
+		return kv.Ready[int64](0, err)
+	}
+	f, owner := r.rt.GetReadVersion(), r.owner
+	return kv.FutureFunc(func() (int64, error) {
+		v, err := f.Get()
+		runtime.KeepAlive(owner) // see keepAlive
+		return v, convertErr(err)
+	})
+}
+
+// snapshot is the kv view of the binding's Snapshot: reads without read conflicts.
+type snapshot struct {
+	reader
+}
+
+var _ kv.ReadTransaction = (*snapshot)(nil)
+
+// Snapshot returns s itself.
+func (s *snapshot) Snapshot() kv.ReadTransaction { return s }
+
+// Cancel cancels the transaction the snapshot belongs to.
+func (s *snapshot) Cancel() { s.owner.Cancel() }
+
+// ReadTransact runs fn on the snapshot view, in place.
+func (s *snapshot) ReadTransact(ctx context.Context, fn func(kv.ReadTransaction) error, _ ...kv.TransactOption) error {
+	return kv.RunInPlace[kv.ReadTransaction](ctx, s, fn)
+}
+
+// keyRange converts a kv range for the binding's calls that take exact keys.
+func keyRange(r kv.Range) fdb.KeyRange {
+	return fdb.KeyRange{Begin: fdb.Key(r.Begin), End: fdb.Key(r.End)}
+}
+
+// selector converts a kv key selector. The key is copied: the binding's range iterator keeps the
+// selectors to fetch later batches, after the caller may have reused its slice.
+func selector(s kv.KeySelector) fdb.KeySelector {
+	return fdb.KeySelector{Key: fdb.Key(append([]byte(nil), s.Key...)), OrEqual: s.OrEqual, Offset: s.Offset}
+}
+
+// streamingModes maps kv's streaming modes onto the binding's constants (whose numbering differs).
+var streamingModes = [...]fdb.StreamingMode{
+	kv.StreamingIterator: fdb.StreamingModeIterator,
+	kv.StreamingWantAll:  fdb.StreamingModeWantAll,
+	kv.StreamingExact:    fdb.StreamingModeExact,
+	kv.StreamingSmall:    fdb.StreamingModeSmall,
+	kv.StreamingMedium:   fdb.StreamingModeMedium,
+	kv.StreamingLarge:    fdb.StreamingModeLarge,
+	kv.StreamingSerial:   fdb.StreamingModeSerial,
+}
