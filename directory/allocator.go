@@ -33,6 +33,10 @@ func newAllocator(hca []byte) allocator {
 
 var addOne = []byte{1, 0, 0, 0, 0, 0, 0, 0}
 
+// drawCandidate returns a uniform integer in [0, n). Tests replace it to make allocation
+// deterministic.
+var drawCandidate = rand.Int64N
+
 func (a allocator) counterKey(start int64) []byte {
 	return concat(a.counters, tuple.Tuple{start}.Pack())
 }
@@ -123,7 +127,7 @@ restart:
 		}
 		for {
 			// The window was less than half full at the snapshot, so this takes about two tries.
-			c := start + rand.Int64N(window)
+			c := start + drawCandidate(window)
 			key := a.recentKey(c)
 			allocMu.Lock()
 			latestR := a.latest(snap)

@@ -1,0 +1,20 @@
+package directory
+
+// SetCandidates makes the allocator draw the given offsets within its window, in order, and
+// random ones after them. It returns a function that restores the random source. Tests that use
+// it must not run in parallel.
+func SetCandidates(offsets ...int64) (restore func()) {
+	old := drawCandidate
+	queue := append([]int64(nil), offsets...)
+	drawCandidate = func(n int64) int64 {
+		if len(queue) > 0 {
+			c := queue[0]
+			queue = queue[1:]
+			if c < n {
+				return c
+			}
+		}
+		return old(n)
+	}
+	return func() { drawCandidate = old }
+}
