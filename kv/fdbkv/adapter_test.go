@@ -102,19 +102,34 @@ func TestWatchWaitHonoursContextAndCancel(t *testing.T) {
 func TestOnErrorPassesOtherErrorsAndHonoursContext(t *testing.T) {
 	skipWithoutCluster(t)
 	db := testdb.Open(t)
-	tr, err := db.CreateTransaction()
-	require.NoError(t, err)
-	defer tr.Cancel()
+	ctx := context.Background()
+	newTr := func() kv.Transaction {
+		tr, err := db.CreateTransaction()
+		require.NoError(t, err)
+		t.Cleanup(tr.Cancel)
+		return tr
+	}
 	plain := errors.New("not a FoundationDB error")
-	require.Equal(t, plain, tr.OnError(context.Background(), plain))
+	require.Equal(t, plain, newTr().OnError(ctx, plain))
 
+	// FoundationDB cancels a transaction whose error it does not retry, so each case gets its own.
 	wrapped := errors.Join(errors.New("layer detail"), kv.ErrKeyTooLarge)
-	require.Equal(t, wrapped, tr.OnError(context.Background(), wrapped), "a code FoundationDB does not retry comes back as given")
+	require.Equal(t, wrapped, newTr().OnError(ctx, wrapped), "a code FoundationDB does not retry comes back as given")
 
-	require.NoError(t, tr.OnError(context.Background(), kv.ErrNotCommitted), "1020 is retried")
+	tr := newTr()
+	require.NoError(t, tr.OnError(ctx, kv.ErrNotCommitted), "1020 is retried")
+	waiting, cancel := context.WithCancel(ctx)
+	time.AfterFunc(time.Millisecond, cancel)
+	start := time.Now()
+	var err error
+	for i := 0; i < 20 && err == nil; i++ { // the backoff grows towards a second; ctx ends long before
+		err = tr.OnError(waiting, kv.ErrNotCommitted)
+	}
+	require.ErrorIs(t, err, context.Canceled, "OnError returns ctx.Err() once ctx ends during the backoff")
+	require.Less(t, time.Since(start), 5*time.Second, "a backoff is cut short by ctx")
 
-	done, cancel := context.WithCancel(context.Background())
-	cancel()
-	require.ErrorIs(t, tr.OnError(done, kv.ErrNotCommitted), context.Canceled,
-		"the second retry's backoff is not over yet, so the ended ctx wins")
+	done, cancel2 := context.WithCancel(ctx)
+	cancel2()
+	require.ErrorIs(t, newTr().OnError(done, kv.ErrNotCommitted), context.Canceled)
+	require.Equal(t, kv.ErrKeyTooLarge, newTr().OnError(done, kv.ErrKeyTooLarge))
 }

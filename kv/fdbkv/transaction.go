@@ -206,10 +206,19 @@ func (t *transaction) GetCommittedVersion() (int64, error) {
 // OnError hands a kv error's code to FoundationDB's OnError, which waits the backoff and resets
 // the transaction for a retryable code and returns the code otherwise. The wait honours ctx: when
 // ctx ends first, the OnError future is cancelled and ctx.Err() returned. Errors without a code
-// are not retryable and come back unchanged.
+// are not retryable and come back unchanged. For a code it does not retry, FoundationDB (API
+// version 610 and later) also cancels the transaction.
 func (t *transaction) OnError(ctx context.Context, err error) error {
 	e, ok := kv.AsError(err)
 	if !ok {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		// No backoff to wait for: decide without FoundationDB, so that the outcome does not
+		// depend on whether its future or ctx is seen first.
+		if e.Retryable() {
+			return cerr
+		}
 		return err
 	}
 	f := t.tr.OnError(fdb.Error{Code: e.Code})
