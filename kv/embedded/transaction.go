@@ -241,6 +241,10 @@ func (tx *transaction) Atomic(typ kv.MutationType, key, param []byte) {
 	if !tx.mutable() {
 		return
 	}
+	if typ != kv.SetVersionstampedKey && len(key) > 0 && key[0] == 0xff {
+		tx.fail(checkWriteKey("atomic "+typ.String(), key))
+		return
+	}
 	if !typ.Valid() {
 		tx.fail(fmt.Errorf("embedded: atomic mutation %v on key %s: %w", typ, kv.Printable(truncate(key)), kv.ErrInvalidMutationType))
 		return
@@ -334,6 +338,9 @@ func pointRange(key []byte) kv.Range {
 }
 
 func checkConflictRange(r kv.Range) error {
+	if bytes.Compare(r.Begin, maxReadKey) > 0 || bytes.Compare(r.End, maxReadKey) > 0 {
+		return fmt.Errorf("embedded: conflict range %s reaches into the system keyspace: %w", r, kv.ErrKeyOutsideLegalRange)
+	}
 	if bytes.Compare(r.Begin, r.End) > 0 {
 		return fmt.Errorf("embedded: conflict range %s: %w", r, kv.ErrInvertedRange)
 	}
@@ -364,6 +371,9 @@ func (tx *transaction) AddReadConflictKey(key []byte) error {
 	if err := tx.check(time.Now()); err != nil {
 		return err
 	}
+	if err := checkConflictRange(pointRange(key)); err != nil {
+		return err
+	}
 	tx.reads = append(tx.reads, pointRange(key))
 	return nil
 }
@@ -391,6 +401,9 @@ func (tx *transaction) AddWriteConflictKey(key []byte) error {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	if err := tx.check(time.Now()); err != nil {
+		return err
+	}
+	if err := checkConflictRange(pointRange(key)); err != nil {
 		return err
 	}
 	tx.wconf = append(tx.wconf, pointRange(key))

@@ -1,0 +1,194 @@
+package embedded_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/embedded"
+)
+
+// benchKeys is the key space of the read-write benchmarks: large enough that goroutines rarely
+// touch the same key, so the figures measure the engine and not conflicts.
+const benchKeys = 100_000
+
+func benchKey(buf []byte, i int) []byte {
+	buf = append(buf[:0], "bench/"...)
+	return binary.BigEndian.AppendUint64(buf, uint64(i))
+}
+
+// BenchmarkTransaction measures the transaction of the targets: one read, one write and
+// a commit, through the engine and through raw Pebble doing the same work (a read, and a batch
+// of one write committed), so the engine's overhead reads as a ratio.
+func BenchmarkTransaction(b *testing.B) {
+	for _, c := range []struct {
+		store      string
+		goroutines int
+	}{
+		{"memory", 1},
+		{"disk", 1},
+		{"disk", 64},
+	} {
+		name := fmt.Sprintf("engine=embedded,store=%s,sync=%v,goroutines=%d", c.store, c.store == "disk", c.goroutines)
+		b.Run(name, func(b *testing.B) { benchEngine(b, c.store, c.goroutines) })
+		name = fmt.Sprintf("engine=pebble,store=%s,sync=%v,goroutines=%d", c.store, c.store == "disk", c.goroutines)
+		b.Run(name, func(b *testing.B) { benchPebble(b, c.store, c.goroutines) })
+	}
+}
+
+func benchEngine(b *testing.B, store string, goroutines int) {
+	path := ""
+	if store == "disk" {
+		path = b.TempDir()
+	}
+	db, err := embedded.Open(path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	var failures atomic.Int64
+	work := func(rng *rand.Rand, key []byte) {
+		key = benchKey(key, rng.IntN(benchKeys))
+		tr, err := db.CreateTransaction()
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		if _, err := tr.Get(key).Get(); err != nil {
+			b.Error(err)
+		}
+		tr.Set(key, value)
+		if err := tr.Commit(); err != nil {
+			if !errors.Is(err, kv.ErrNotCommitted) {
+				b.Error(err)
+			}
+			failures.Add(1)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	runWorkers(b, goroutines, work)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
+	b.ReportMetric(float64(failures.Load())/float64(b.N), "conflicts/op")
+}
+
+func benchPebble(b *testing.B, store string, goroutines int) {
+	opts := &pebble.Options{Logger: quietLogger{}}
+	dir := b.TempDir()
+	wo := pebble.Sync
+	if store == "memory" {
+		opts.FS, opts.DisableWAL, dir, wo = vfs.NewMem(), true, "", pebble.NoSync
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	work := func(rng *rand.Rand, key []byte) {
+		key = benchKey(key, rng.IntN(benchKeys))
+		if v, closer, err := db.Get(key); err == nil {
+			_ = append([]byte(nil), v...)
+			closer.Close()
+		} else if !errors.Is(err, pebble.ErrNotFound) {
+			b.Error(err)
+		}
+		batch := db.NewBatch()
+		batch.Set(key, value, nil)
+		if err := batch.Commit(wo); err != nil {
+			b.Error(err)
+		}
+		batch.Close()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	runWorkers(b, goroutines, work)
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
+}
+
+// runWorkers runs b.N calls of work spread over the given number of goroutines.
+func runWorkers(b *testing.B, goroutines int, work func(rng *rand.Rand, key []byte)) {
+	var next atomic.Int64
+	done := make(chan struct{})
+	for g := range goroutines {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			rng := rand.New(rand.NewPCG(uint64(g), 7))
+			key := make([]byte, 0, 16)
+			for next.Add(1) <= int64(b.N) {
+				work(rng, key)
+			}
+		}()
+	}
+	for range goroutines {
+		<-done
+	}
+}
+
+// BenchmarkRangeRead reads 1,000 keys with 100-byte values in one range read.
+func BenchmarkRangeRead(b *testing.B) {
+	const rows = 1000
+	for _, mode := range []string{"slice", "iterator"} {
+		b.Run(fmt.Sprintf("rows=%d,value=100B,read=%s", rows, mode), func(b *testing.B) {
+			db, err := embedded.Open("", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			value := make([]byte, 100)
+			tr, _ := db.CreateTransaction()
+			for i := range rows {
+				tr.Set(benchKey(nil, i), value)
+			}
+			if err := tr.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			r := kv.Range{Begin: []byte("bench/"), End: []byte("bench0")}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				tr, _ := db.CreateTransaction()
+				n := 0
+				res := tr.GetRange(r, kv.RangeOptions{})
+				if mode == "slice" {
+					kvs, err := res.GetSlice()
+					if err != nil {
+						b.Fatal(err)
+					}
+					n = len(kvs)
+				} else {
+					it := res.Iterator()
+					for it.Next() {
+						n++
+					}
+					if err := it.Err(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if n != rows {
+					b.Fatalf("read %d rows, want %d", n, rows)
+				}
+				tr.Cancel()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/key")
+		})
+	}
+}
+
+// quietLogger keeps raw Pebble's log lines out of benchmark output.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)         {}
+func (quietLogger) Errorf(string, ...any)        {}
+func (quietLogger) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
