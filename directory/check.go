@@ -19,8 +19,8 @@ const maxProblems = 20
 
 // Check reads the whole tree of the layer in one read transaction and verifies its invariants:
 //   - the version key is absent or a readable version this layer can open;
-//   - every child entry has a string name and a non-empty prefix inside the content subspace and
-//     outside the node subspace, and its node has a layer key;
+//   - every child entry has a string name and a non-empty prefix outside the node subspace (and,
+//     without manual prefixes, inside the content subspace), and its node has a layer key;
 //   - no prefix is used twice and none is a prefix of another;
 //   - every node in the node subspace belongs to a directory reachable from the root;
 //   - the allocator's counters and marks decode, the marks at or after the current window start
@@ -98,7 +98,7 @@ func (c *checker) layer(rtr kv.ReadTransaction, l *Layer) error {
 			case bytes.HasPrefix(p, l.nodePrefix):
 				c.fail("%s: directory %s has prefix %s inside the node subspace", where, formatPath(join(l.path, path)), kv.Printable(p))
 				continue
-			case !bytes.HasPrefix(p, l.contentPrefix):
+			case !l.allowManual && !bytes.HasPrefix(p, l.contentPrefix):
 				c.fail("%s: directory %s has prefix %s outside the content subspace %s", where,
 					formatPath(join(l.path, path)), kv.Printable(p), kv.Printable(l.contentPrefix))
 			}
@@ -227,6 +227,9 @@ func (c *checker) allocator(rtr kv.ReadTransaction, l *Layer, where string, dirs
 		return nil // a manual prefix may look like an allocated one
 	}
 	for _, d := range dirs {
+		if !bytes.HasPrefix(d.prefix, l.contentPrefix) {
+			continue // reported by the walk
+		}
 		t, err := tuple.Unpack(d.prefix[len(l.contentPrefix):])
 		if err != nil || len(t) != 1 {
 			c.fail("%s: directory %s has prefix %s, which the allocator cannot have chosen", where,

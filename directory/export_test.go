@@ -18,3 +18,11 @@ func SetCandidates(offsets ...int64) (restore func()) {
 	}
 	return func() { drawCandidate = old }
 }
+
+// SetCandidateFunc makes the allocator draw offsets from f, and returns a function that
+// restores the previous source.
+func SetCandidateFunc(f func(n int64) int64) (restore func()) {
+	old := drawCandidate
+	drawCandidate = f
+	return func() { drawCandidate = old }
+}

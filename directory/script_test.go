@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -131,15 +132,18 @@ func runScript(t *testing.T, file string) {
 }
 
 type scriptState struct {
-	t       *testing.T
-	db      kv.Database
-	layer   *directory.Layer
-	restore func()
+	t     *testing.T
+	db    kv.Database
+	layer *directory.Layer
 }
 
+// reset starts a new database and makes the allocator's draws deterministic, so scripts can
+// print prefixes; "candidates" overrides the next draws.
 func (s *scriptState) reset() {
 	s.db = openExactDB(s.t)
 	s.layer = directory.Root()
+	rng := rand.New(rand.NewPCG(1, 2))
+	s.t.Cleanup(directory.SetCandidateFunc(func(n int64) int64 { return rng.Int64N(n) }))
 }
 
 func parsePath(p string) []string {
@@ -231,11 +235,7 @@ func (s *scriptState) run(cmd string) string {
 			require.NoError(s.t, err)
 			offs = append(offs, n)
 		}
-		if s.restore != nil {
-			s.restore()
-		}
-		s.restore = directory.SetCandidates(offs...)
-		s.t.Cleanup(s.restore)
+		s.t.Cleanup(directory.SetCandidates(offs...))
 		return "ok"
 	case "create_or_open":
 		return result(s.layer.CreateOrOpen(ctx, s.db, parsePath(pos[0]), layer))
