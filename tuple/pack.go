@@ -3,6 +3,7 @@ package tuple
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -41,11 +42,47 @@ const maxBigLen = 255
 // that is not valid UTF-8, an integer of more than 255 bytes, or an incomplete versionstamp. The
 // panic value is the error AppendPack would return; use AppendPack to handle it.
 func (t Tuple) Pack() []byte {
-	b, err := appendElems(make([]byte, 0, packedLen(t, false)), t, false, nil)
-	if err != nil {
-		panic(err)
+	// Pack into a buffer on the stack and copy the result once: cheaper than a sizing pass for
+	// the short, flat tuples most keys are. Only the non-recursive scalar encoder writes into
+	// the stack buffer, so it provably stays there, and only elements known to fit: at a
+	// nested tuple, a long string or byte string, a big integer, or once the buffer is nearly
+	// full, the rest of the tuple is sized and packed into an exact heap buffer.
+	const maxShort = 32 // a short string packs to at most 2+2*maxShort bytes
+	var buf [128]byte
+	b := buf[:0]
+	for i, e := range t {
+		short := len(b) <= len(buf)-(2+2*maxShort)
+		switch v := e.(type) {
+		case string:
+			short = short && len(v) <= maxShort
+		case []byte:
+			short = short && len(v) <= maxShort
+		case *big.Int, big.Int:
+			short = false
+		}
+		var err error
+		if short {
+			b, err = appendScalar(b, e, false, nil)
+		}
+		if !short || err == errNested {
+			out := make([]byte, len(b), len(b)+packedLen(t[i:], false))
+			copy(out, b)
+			out, err = appendElems(out, t[i:], false, nil)
+			if err != nil {
+				if pe, ok := err.(*packError); ok && len(pe.path) > 0 {
+					pe.path[len(pe.path)-1] += i // the index was counted from t[i]
+				}
+				panic(err)
+			}
+			return out
+		}
+		if err != nil {
+			panic(withIndex(err, i))
+		}
 	}
-	return b
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
 }
 
 // AppendPack appends the packed bytes of t to dst and returns the extended slice. It allocates
@@ -141,18 +178,31 @@ func (e *packError) Unwrap() error { return e.kind }
 func appendElems(dst []byte, t []Element, nested bool, vs *int) ([]byte, error) {
 	for i, e := range t {
 		var err error
-		dst, err = appendElem(dst, e, nested, vs)
+		dst, err = appendScalar(dst, e, nested, vs)
+		if err == errNested {
+			dst, err = appendNested(dst, e, vs)
+		}
 		if err != nil {
-			if pe, ok := err.(*packError); ok {
-				pe.path = append(pe.path, i) // innermost index first; Error prints it reversed
-			}
-			return dst, err
+			return dst, withIndex(err, i)
 		}
 	}
 	return dst, nil
 }
 
-func appendElem(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
+// errNested is appendScalar's answer for a nested tuple, which it leaves to appendNested; it
+// never reaches a caller.
+var errNested = errors.New("tuple: nested tuple")
+
+func withIndex(err error, i int) error {
+	if pe, ok := err.(*packError); ok {
+		pe.path = append(pe.path, i) // innermost index first; Error prints it reversed
+	}
+	return err
+}
+
+// appendScalar appends every element but a nested tuple. It does not recurse, so a caller's
+// stack buffer passed as dst can stay on the stack.
+func appendScalar(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
 	switch v := e.(type) {
 	case nil:
 		if nested {
@@ -160,10 +210,7 @@ func appendElem(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
 		}
 		return append(dst, codeNil), nil
 	case string:
-		if !utf8.ValidString(v) {
-			return dst, &packError{msg: fmt.Sprintf("string %q is not valid UTF-8", v), kind: ErrInvalidUTF8}
-		}
-		return appendString(dst, v), nil
+		return appendString(dst, v)
 	case []byte:
 		return appendBytes(dst, v), nil
 	case int:
@@ -197,10 +244,6 @@ func appendElem(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
 		return appendFloat64(dst, v), nil
 	case float32:
 		return appendFloat32(dst, v), nil
-	case Tuple:
-		return appendNested(dst, v, vs)
-	case []any:
-		return appendNested(dst, v, vs)
 	case UUID:
 		dst = append(dst, codeUUID)
 		return append(dst, v[:]...), nil
@@ -216,12 +259,19 @@ func appendElem(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
 		return appendBig(dst, v)
 	case big.Int:
 		return appendBig(dst, &v)
+	case Tuple, []any:
+		return dst, errNested
 	default:
 		return dst, &packError{msg: fmt.Sprintf("%T cannot be packed (value %v)", e, e), kind: ErrUnsupportedType}
 	}
 }
 
-func appendNested(dst []byte, t []Element, vs *int) ([]byte, error) {
+// appendNested appends a nested tuple, e being a Tuple or []any.
+func appendNested(dst []byte, e Element, vs *int) ([]byte, error) {
+	t, ok := e.(Tuple)
+	if !ok {
+		t = e.([]any)
+	}
 	dst = append(dst, codeNested)
 	dst, err := appendElems(dst, t, true, vs)
 	if err != nil {
@@ -230,8 +280,24 @@ func appendNested(dst []byte, t []Element, vs *int) ([]byte, error) {
 	return append(dst, 0x00), nil
 }
 
-// appendString writes code 0x02, s with every 00 byte escaped as 00 ff, and the 00 terminator.
-func appendString(dst []byte, s string) []byte {
+// appendString writes code 0x02, s with every 00 byte escaped as 00 ff, and the 00 terminator,
+// or fails if s is not UTF-8.
+func appendString(dst []byte, s string) ([]byte, error) {
+	// Most keys hold short ASCII strings without NUL: one pass finds them, one copy writes them.
+	if len(s) <= 32 {
+		i := 0
+		for i < len(s) && s[i] != 0 && s[i] < utf8.RuneSelf {
+			i++
+		}
+		if i == len(s) {
+			dst = append(dst, codeString)
+			dst = append(dst, s...)
+			return append(dst, 0x00), nil
+		}
+	}
+	if !utf8.ValidString(s) {
+		return dst, &packError{msg: fmt.Sprintf("string %q is not valid UTF-8", s), kind: ErrInvalidUTF8}
+	}
 	dst = append(dst, codeString)
 	for {
 		i := strings.IndexByte(s, 0)
@@ -243,7 +309,7 @@ func appendString(dst []byte, s string) []byte {
 		s = s[i+1:]
 	}
 	dst = append(dst, s...)
-	return append(dst, 0x00)
+	return append(dst, 0x00), nil
 }
 
 // appendBytes is appendString for code 0x01.
@@ -275,20 +341,36 @@ func appendUint(dst []byte, v uint64) []byte {
 	if v == 0 {
 		return append(dst, codeIntZero)
 	}
-	n := (bits.Len64(v) + 7) / 8
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], v)
-	dst = append(dst, byte(codeIntZero+n))
-	return append(dst, buf[8-n:]...)
+	return appendIntBytes(dst, codeIntZero+(bits.Len64(v)+7)/8, v)
 }
 
 // appendNegative writes −m for 0 < m < 2^64.
 func appendNegative(dst []byte, m uint64) []byte {
 	n := (bits.Len64(m) + 7) / 8
-	var buf [8]byte
-	binary.BigEndian.PutUint64(buf[:], ^m) // the low n bytes of ^m are (2^(8n)-1) - m
-	dst = append(dst, byte(codeIntZero-n))
-	return append(dst, buf[8-n:]...)
+	return appendIntBytes(dst, codeIntZero-n, ^m) // the low n bytes of ^m are (2^(8n)-1) - m
+}
+
+// appendIntBytes writes code and the low n bytes of v big-endian, where n is how far code is
+// from 0x14, with one 8-byte store instead of a copy.
+func appendIntBytes(dst []byte, code int, v uint64) []byte {
+	n := code - codeIntZero
+	if n < 0 {
+		n = -n
+	}
+	l := len(dst)
+	if cap(dst)-l < 9 {
+		// Too little room for the 8-byte store: append byte by byte rather than grow a
+		// buffer that was sized exactly.
+		dst = append(dst, byte(code))
+		for i := n - 1; i >= 0; i-- {
+			dst = append(dst, byte(v>>(8*i)))
+		}
+		return dst
+	}
+	dst = dst[:l+9]
+	dst[l] = byte(code)
+	binary.BigEndian.PutUint64(dst[l+1:], v<<(64-8*n))
+	return dst[:l+1+n]
 }
 
 // appendBig writes an arbitrary-precision integer: in the 8-byte codes while |v| < 2^64 (as the
