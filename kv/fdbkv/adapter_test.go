@@ -4,6 +4,7 @@ package fdbkv_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"testing"
 	"time"
@@ -52,8 +53,7 @@ func TestVersionstampAskedAfterCommit(t *testing.T) {
 	require.NoError(t, err, "FoundationDB refuses get_versionstamp after commit; the adapter issues it before")
 	cv, err := tr.GetCommittedVersion()
 	require.NoError(t, err)
-	require.Equal(t, cv, int64(vs[0])<<56|int64(vs[1])<<48|int64(vs[2])<<40|int64(vs[3])<<32|
-		int64(vs[4])<<24|int64(vs[5])<<16|int64(vs[6])<<8|int64(vs[7]), "the stamp starts with the commit version")
+	require.Equal(t, uint64(cv), binary.BigEndian.Uint64(vs[:8]), "the stamp starts with the commit version")
 }
 
 func TestInvalidRangeOptions(t *testing.T) {

@@ -19,15 +19,18 @@ const minAPIVersion = 610
 var ErrUnavailable = errors.New("fdbkv: built without FoundationDB support: rebuild with -tags fdb " +
 	"on a machine with the FoundationDB 7.3 client library (package foundationdb-clients)")
 
-// Options configure Open. The zero value (or nil) gives the defaults.
+// Options configure Open. The zero value (or nil) gives the defaults. The binding keeps one
+// database handle per cluster file, so TransactionTimeout and MaxRetryDelay apply to that shared
+// handle: the last Open of the file that sets them wins.
 type Options struct {
 	// APIVersion is the FoundationDB API version to select; 0 means DefaultAPIVersion. The
 	// version is chosen once per process, by the first Open, and the installed client library
 	// must support it.
 	APIVersion int
 	// TransactionTimeout, when positive, is the default timeout of every transaction of the
-	// database (FoundationDB's transaction_timeout database option). Operations of a transaction
-	// older than this fail with kv.ErrTransactionTimedOut. Transaction.SetTimeout overrides it.
+	// database (FoundationDB's transaction_timeout database option): operations of a transaction
+	// older than this, counted from its creation or Reset and across retries, fail with
+	// kv.ErrTransactionTimedOut. Transaction.SetTimeout overrides it.
 	TransactionTimeout time.Duration
 	// MaxRetryDelay, when positive, caps the backoff FoundationDB's OnError waits between retries
 	// (its transaction_max_retry_delay option; one second by default).
