@@ -305,18 +305,22 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 			if oi < len(overlay) && (!valid || bytes.Compare(overlay[oi].key, it.Key()) <= 0) {
 				o := overlay[oi]
 				oi++
-				var base []byte
-				present := false
-				if valid && bytes.Equal(o.key, it.Key()) {
-					base, present = it.Value(), true
-					valid = it.Next()
-				}
 				if o.e.unreadable() {
 					return nil, nil, fmt.Errorf("embedded: range read meets key %s written with a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
 				}
+				var base []byte
+				present := false
+				stored := valid && bytes.Equal(o.key, it.Key())
+				if stored {
+					base, present = it.Value(), true
+				}
+				// Resolve before moving: the iterator's value is only valid until then.
 				if val, ok := o.e.resolve(base, present); ok {
 					emit(o.key, val)
 					got++
+				}
+				if stored {
+					valid = it.Next()
 				}
 				if truncated && oi == len(overlay) {
 					return rows, kv.KeyAfter(o.key), nil
@@ -357,18 +361,22 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		if oi < len(overlay) && (!valid || bytes.Compare(overlay[oi].key, it.Key()) >= 0) {
 			o := overlay[oi]
 			oi++
-			var base []byte
-			present := false
-			if valid && bytes.Equal(o.key, it.Key()) {
-				base, present = it.Value(), true
-				valid = it.Prev()
-			}
 			if o.e.unreadable() {
 				return nil, nil, fmt.Errorf("embedded: range read meets key %s written with a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
 			}
+			var base []byte
+			present := false
+			stored := valid && bytes.Equal(o.key, it.Key())
+			if stored {
+				base, present = it.Value(), true
+			}
+			// Resolve before moving: the iterator's value is only valid until then.
 			if val, ok := o.e.resolve(base, present); ok {
 				emit(o.key, val)
 				got++
+			}
+			if stored {
+				valid = it.Prev()
 			}
 			if truncated && oi == len(overlay) {
 				return rows, bytes.Clone(o.key), nil
