@@ -109,11 +109,7 @@ func Check(md *MetaData, prefix Prefix) func(ctx context.Context, db kv.Database
 			if err != nil {
 				return err
 			}
-			if err := s.CheckConsistency(); err != nil {
-				return err
-			}
-			tr.Cancel() // read only: nothing to commit
-			return nil
+			return s.CheckConsistency()
 		})
 	}
 }

@@ -229,7 +229,7 @@ func (s *Store) applyIndexUpdates(up *indexUpdates) {
 		s.tr.Clear(w.key)
 	}
 	for _, w := range up.sets {
-		s.tr.Set(w.key, nil)
+		s.tr.Set(w.key, emptyValue)
 	}
 }
 
@@ -260,7 +260,7 @@ func (s *Store) RebuildIndex(name string) error {
 				}
 				seen[vk] = rec.PrimaryKey
 			}
-			s.tr.Set(w.key, nil)
+			s.tr.Set(w.key, emptyValue)
 		}
 		return nil
 	})
@@ -360,3 +360,7 @@ func splitRecordKey(records, key []byte) ([]byte, tuple.Tuple, error) {
 	suffix := tuple.Tuple{t[len(t)-1]}.Pack()
 	return key[:len(key)-len(suffix)], t[:len(t)-1], nil
 }
+
+// emptyValue is the value of a value-index entry: empty, and not nil, so no engine can mistake
+// it for an absent value.
+var emptyValue = []byte{}

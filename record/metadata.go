@@ -40,7 +40,8 @@ type Index struct {
 	// Unique makes a save fail when another record already has the same indexed values. Keys
 	// with a null column are exempt, as in the Java Record Layer.
 	Unique bool
-	// AddedVersion is the metadata version that introduced the index (0: the builder's version).
+	// AddedVersion is the metadata version that introduced the index (0: the builder's version
+	// when AddIndex is called, so call SetVersion before adding the indexes of a new version).
 	AddedVersion int
 	// LastModifiedVersion is the metadata version of the index's last change (0: AddedVersion).
 	LastModifiedVersion int
@@ -148,6 +149,9 @@ func (b *MetaDataBuilder) SetPrimaryKey(recordType string, pk KeyExpression) *Me
 func (b *MetaDataBuilder) AddIndex(ix Index) *MetaDataBuilder {
 	c := ix
 	c.RecordTypes = append([]string(nil), ix.RecordTypes...)
+	if c.AddedVersion == 0 {
+		c.AddedVersion = b.version
+	}
 	b.indexes = append(b.indexes, &c)
 	return b
 }
@@ -280,9 +284,6 @@ func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescr
 			return fmt.Errorf("record: %s covers %s and %s, whose primary keys differ (%s and %s)", what, ix.RecordTypes[0], name, ix.types[0].primaryKey, rt.primaryKey)
 		}
 		ix.types = append(ix.types, rt)
-	}
-	if ix.AddedVersion == 0 {
-		ix.AddedVersion = b.version
 	}
 	if ix.LastModifiedVersion == 0 {
 		ix.LastModifiedVersion = ix.AddedVersion

@@ -145,6 +145,7 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 	}
 	for _, c := range cands {
 		c.used = map[int]bool{}
+		matched := 0
 		for _, col := range c.cols {
 			if _, ok := col.(recordTypeExpr); ok && len(checkTypes) == 1 {
 				c.eq = append(c.eq, first.typeKey)
@@ -160,6 +161,7 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 			}
 			c.eq = append(c.eq, v)
 			c.used[j] = true
+			matched++
 		}
 		if n := len(c.eq); n < len(c.cols) && !c.cols[n].fansOut() {
 			key := c.cols[n].String()
@@ -197,7 +199,7 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 			sc = sc[1:]
 		}
 		c.sortOK = len(sc) == 0 || (len(c.cols) >= len(c.eq)+len(sc) && sameColumns(c.cols[len(c.eq):len(c.eq)+len(sc)], sc) && !anyFansOut(sc))
-		c.score = len(c.eq) * 4
+		c.score = matched * 4 // an equality on the record type alone does not narrow an index
 		if c.low != nil || c.high != nil || c.prefix != nil {
 			c.score += 2
 		}

@@ -32,7 +32,9 @@ type SaveMode int
 const (
 	// Upsert inserts the record or replaces the one with the same primary key.
 	Upsert SaveMode = iota
-	// InsertOnly fails with ErrRecordExists when the primary key has a record.
+	// InsertOnly fails with ErrRecordExists when the primary key has a different record. An
+	// identical record counts as this insert already done, so an insert retried after
+	// commit_unknown_result succeeds.
 	InsertOnly
 	// UpdateOnly fails with ErrRecordNotFound when the primary key has no record.
 	UpdateOnly
@@ -74,6 +76,10 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 		return nil, err
 	}
 	switch {
+	case mode == InsertOnly && old != nil && bytes.Equal(old.raw, val):
+		// The same bytes are already stored: most likely this insert committed in an attempt
+		// that reported commit_unknown_result and is now being retried. Succeed without writes.
+		return &Record{Type: rt, PrimaryKey: pk, Message: msg, Size: len(val), Split: old.split}, nil
 	case mode == InsertOnly && old != nil:
 		return nil, fmt.Errorf("record: insert %s %v: %w", rt.name, pk, ErrRecordExists)
 	case mode == UpdateOnly && old == nil:
