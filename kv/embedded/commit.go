@@ -141,7 +141,7 @@ func (db *DB) runGroup(group []*transaction) {
 	version := prev + 1
 	needRead := false
 	for _, tx := range group {
-		if tx.writes.needsRead || len(tx.watches) > 0 {
+		if tx.writes.needsRead {
 			needRead = true
 		}
 	}
@@ -278,11 +278,6 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, now time.T
 			finals = append(finals, f)
 		}
 	}
-	// Watches set by this transaction compare against what it leaves behind.
-	for _, wt := range tx.watches {
-		wt.expect(db, tx, finals, b)
-	}
-
 	for _, r := range w.clears {
 		b.DeleteRange(r.Begin, r.End, nil)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,10 +26,9 @@ type watch struct {
 	done chan struct{}
 	err  error
 
-	// The value the key had for the watching transaction; set by the commit leader.
-	value    []byte
-	present  bool
-	expected bool
+	// The value the key had for the watching transaction when the watch was created.
+	value   []byte
+	present bool
 }
 
 // Wait blocks until the key changes, the watch fails or is cancelled, or ctx ends.
@@ -82,35 +80,17 @@ func (tx *transaction) Watch(key []byte) kv.Watch {
 		return failedWatch(fmt.Errorf("embedded: more than %d outstanding watches: %w", maxWatches, kv.ErrTooManyWatches))
 	}
 	w := &watch{reg: reg, key: bytes.Clone(key), done: make(chan struct{})}
+	// As in FoundationDB, the watch compares against the value this transaction sees now: its
+	// read version merged with its own writes so far. A later commit, or a later write of this
+	// same transaction, that leaves a different value fires it once it is armed.
+	v, err := tx.getLocked(key, true)
+	if err != nil {
+		w.finish(err)
+		return w
+	}
+	w.value, w.present = v, v != nil
 	tx.watches = append(tx.watches, w)
 	return w
-}
-
-// expect records the value the key has once tx commits: its own write, its snapshot value,
-// or (without a read version) the latest value.
-func (w *watch) expect(db *DB, tx *transaction, finals []final, b *pebble.Batch) {
-	i := sort.Search(len(finals), func(i int) bool { return bytes.Compare(finals[i].key, w.key) >= 0 })
-	switch {
-	case i < len(finals) && bytes.Equal(finals[i].key, w.key):
-		w.value, w.present = finals[i].value, finals[i].present
-	case tx.writes.cleared(w.key):
-		w.value, w.present = nil, false
-	case tx.view != nil:
-		v, present, err := tx.view.get(w.key)
-		if err != nil {
-			w.finish(err)
-			return
-		}
-		w.value, w.present = v, present
-	default:
-		v, present, err := getFrom(b, w.key)
-		if err != nil {
-			w.finish(err)
-			return
-		}
-		w.value, w.present = v, present
-	}
-	w.expected = true
 }
 
 type getter interface {
@@ -138,19 +118,6 @@ func getFrom(r getter, key []byte) ([]byte, bool, error) {
 // already differs from what the transaction saw. Called by the commit leader after publishing.
 func (db *DB) registerWatches(tx *transaction) {
 	for _, w := range tx.watches {
-		if !w.expected {
-			var err error
-			if tx.view != nil {
-				w.value, w.present, err = tx.view.get(w.key)
-			} else {
-				w.value, w.present, err = getFrom(db.pdb, w.key)
-			}
-			if err != nil {
-				w.finish(err)
-				continue
-			}
-			w.expected = true
-		}
 		db.watches.add(w, db.pdb)
 	}
 }
