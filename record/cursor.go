@@ -194,15 +194,16 @@ func (c *Cursor) init() error {
 func (c *Cursor) Next() bool {
 	c.rec = nil
 	for !c.done {
-		o := c.opts
+		// Every page reads at least one record, so paging always makes progress.
+		o, progress := c.opts, c.scanned > 0
 		switch {
 		case o.ReturnLimit > 0 && c.returned >= o.ReturnLimit:
 			c.stop(ReturnLimitReached)
-		case o.ScanLimit > 0 && c.scanned >= o.ScanLimit:
+		case progress && o.ScanLimit > 0 && c.scanned >= o.ScanLimit:
 			c.stop(ScanLimitReached)
-		case o.ByteLimit > 0 && c.bytes >= o.ByteLimit:
+		case progress && o.ByteLimit > 0 && c.bytes >= o.ByteLimit:
 			c.stop(ByteLimitReached)
-		case o.TimeLimit > 0 && time.Since(c.start) >= o.TimeLimit:
+		case progress && o.TimeLimit > 0 && time.Since(c.start) >= o.TimeLimit:
 			c.stop(TimeLimitReached)
 		}
 		if c.done {

@@ -222,7 +222,10 @@ func TestIndexStates(t *testing.T) {
 	e.must(func(st *record.Store) error { return st.SetIndexState("by_tag", record.Disabled) })
 	require.Equal(t, []byte{0x15, 0x02}, e.stateValue("by_tag"))
 	require.Empty(t, e.indexEntries("by_tag"))
-	e.must(func(st *record.Store) error { _, err := st.SaveRecord(book("b", 1, 10, "t", "a", 1, "tag")); return err })
+	e.must(func(st *record.Store) error {
+		_, err := st.SaveRecord(book("b", 1, 10, "t", "a", 1, "tag"))
+		return err
+	})
 	require.Empty(t, e.indexEntries("by_tag"))
 	require.Equal(t, `Scan(records eq=(1)) | Filter(tags[*] == "tag")`, explain())
 

@@ -16,7 +16,9 @@ import (
 	"github.com/layerkit/layerkit/tuple"
 )
 
-func bookPK(branch string, shelf, id int64) tuple.Tuple { return tuple.Tuple{int64(1), branch, shelf, id} }
+func bookPK(branch string, shelf, id int64) tuple.Tuple {
+	return tuple.Tuple{int64(1), branch, shelf, id}
+}
 
 func TestSaveLoadDeleteExists(t *testing.T) {
 	e := newEnv(t)
