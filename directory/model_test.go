@@ -23,7 +23,9 @@ type mnode struct {
 	partition bool
 }
 
-func newMnode(partition bool) *mnode { return &mnode{children: map[string]*mnode{}, partition: partition} }
+func newMnode(partition bool) *mnode {
+	return &mnode{children: map[string]*mnode{}, partition: partition}
+}
 
 // walk follows path from layer the way a directory layer resolves it: it stops at a missing
 // directory or at a partition (whose inside is another layer). It returns the node reached,
