@@ -51,7 +51,9 @@ func registerCheck(t testing.TB, db kv.Database, extra ...*directory.Layer) {
 func dump(t testing.TB, db kv.Database) []string {
 	t.Helper()
 	rows, err := kv.ReadTransact(context.Background(), db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
-		return tr.GetRange(kv.Range{Begin: []byte{}, End: []byte{0xff}}, kv.RangeOptions{}).GetSlice()
+		// From 00, not the empty key: under -race Pebble's invariants reject a seek to an empty
+		// key in the embedded engine (reported to its owner). No test writes the empty key.
+		return tr.GetRange(kv.Range{Begin: []byte{0x00}, End: []byte{0xff}}, kv.RangeOptions{}).GetSlice()
 	})
 	require.NoError(t, err)
 	out := make([]string, len(rows))

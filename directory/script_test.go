@@ -167,6 +167,9 @@ func splitArgs(fields []string) (pos []string, opts map[string]string) {
 }
 
 func (s *scriptState) hexArg(v string) []byte {
+	if v == "''" {
+		return []byte{}
+	}
 	b, err := hex.DecodeString(v)
 	require.NoError(s.t, err)
 	return b
