@@ -41,13 +41,22 @@ func (s Subspace) Bytes() []byte {
 	return s.prefix[:len(s.prefix):len(s.prefix)]
 }
 
-// Pack returns the prefix followed by the packed tuple t, in one allocation. It panics where
-// tuple.Tuple.Pack does.
+// Pack returns the prefix followed by the packed tuple t, sized exactly: one allocation for a
+// key of at most 256 bytes, two beyond. It panics where tuple.Tuple.Pack does.
 func (s Subspace) Pack(t tuple.Tuple) []byte {
-	out, err := t.AppendPack(append(make([]byte, 0, len(s.prefix)+t.PackedSize()), s.prefix...))
+	// As tuple.Tuple.Pack: encode on the stack, copy out once; AppendPack does not let its
+	// buffer escape. A key longer than buf is sized and packed again.
+	var buf [256]byte
+	b, err := t.AppendPack(append(buf[:0], s.prefix...))
 	if err != nil {
 		panic(err)
 	}
+	if len(b) > len(buf) {
+		exact, _ := t.AppendPack(append(make([]byte, 0, len(s.prefix)+t.PackedSize()), s.prefix...))
+		return exact
+	}
+	out := make([]byte, len(b))
+	copy(out, b)
 	return out
 }
 

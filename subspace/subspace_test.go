@@ -3,6 +3,7 @@ package subspace_test
 import (
 	"bytes"
 	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,4 +99,32 @@ func TestPackPanics(t *testing.T) {
 	require.Panics(t, func() { s.Pack(tuple.Tuple{"\xff"}) })
 	require.Panics(t, func() { s.Sub(struct{}{}) })
 	require.Panics(t, func() { subspace.Sub(tuple.IncompleteVersionstamp(0)) })
+}
+
+func TestPackAllocs(t *testing.T) {
+	s := subspace.Sub("app", "users")
+	// One allocation for a key of up to 256 bytes; a longer one is packed twice (two).
+	for _, c := range []struct {
+		t      tuple.Tuple
+		allocs float64
+	}{
+		{tuple.Tuple{"lib", 2, 5, 201}, 1},
+		{tuple.Tuple{strings.Repeat("long", 50), tuple.Tuple{1, nil}}, 1},
+		{tuple.Tuple{strings.Repeat("long", 100), tuple.Tuple{1, nil}}, 2},
+	} {
+		tp := c.t
+		require.Equal(t, c.allocs, testing.AllocsPerRun(100, func() { s.Pack(tp) }), "%v", tp)
+		key := s.Pack(tp)
+		require.Equal(t, append(bytes.Clone(s.Bytes()), tp.Pack()...), key)
+		require.Equal(t, len(key), cap(key))
+	}
+}
+
+func BenchmarkPack(b *testing.B) {
+	s := subspace.Sub("app", "users")
+	tp := tuple.Tuple{"lib", 2, 5, 201}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.Pack(tp)
+	}
 }

@@ -111,3 +111,14 @@ func BenchmarkGolden(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkPackedSize(b *testing.B) {
+	for _, bt := range benchTuples {
+		b.Run("tuple="+bt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = bt.t.PackedSize()
+			}
+		})
+	}
+}

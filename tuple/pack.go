@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -36,60 +37,43 @@ const (
 // integer codes can describe.
 const maxBigLen = 255
 
-// Pack returns the packed bytes of t in a new slice sized exactly.
+// Pack returns the packed bytes of t in a new slice sized exactly: one allocation when the
+// result is at most 256 bytes, two beyond.
 //
 // Pack panics when t cannot be encoded: an element of a Go type no tuple type can hold, a string
 // that is not valid UTF-8, an integer of more than 255 bytes, or an incomplete versionstamp. The
 // panic value is the error AppendPack would return; use AppendPack to handle it.
 func (t Tuple) Pack() []byte {
-	// Pack into a buffer on the stack and copy the result once: cheaper than a sizing pass for
-	// the short, flat tuples most keys are. Only the non-recursive scalar encoder writes into
-	// the stack buffer, so it provably stays there, and only elements known to fit: at a
-	// nested tuple, a long string or byte string, a big integer, or once the buffer is nearly
-	// full, the rest of the tuple is sized and packed into an exact heap buffer.
-	const maxShort = 32 // a short string packs to at most 2+2*maxShort bytes
-	var buf [128]byte
-	b := buf[:0]
-	for i, e := range t {
-		short := len(b) <= len(buf)-(2+2*maxShort)
-		switch v := e.(type) {
-		case string:
-			short = short && len(v) <= maxShort
-		case []byte:
-			short = short && len(v) <= maxShort
-		case *big.Int, big.Int:
-			short = false
-		}
-		var err error
-		if short {
-			b, err = appendScalar(b, e, false, nil)
-		}
-		if !short || err == errNested {
-			out := make([]byte, len(b), len(b)+packedLen(t[i:], false))
-			copy(out, b)
-			out, err = appendElems(out, t[i:], false, nil)
-			if err != nil {
-				if pe, ok := err.(*packError); ok && len(pe.path) > 0 {
-					pe.path[len(pe.path)-1] += i // the index was counted from t[i]
-				}
-				panic(err)
-			}
-			return out
-		}
-		if err != nil {
-			panic(withIndex(err, i))
-		}
+	// Encode into a buffer on the stack, then copy out exactly: one allocation, and one pass
+	// over the elements (a sizing pass costs as much as encoding). The encoder does not
+	// recurse, which is what lets escape analysis keep buf on the stack. A longer tuple grows
+	// out of buf; it is then sized and packed again so the result still has no slack.
+	var buf [256]byte
+	b, err := appendTuple(buf[:0], t, nil)
+	if err != nil {
+		panic(err)
+	}
+	if len(b) > len(buf) {
+		return t.packSized()
 	}
 	out := make([]byte, len(b))
 	copy(out, b)
 	return out
 }
 
+func (t Tuple) packSized() []byte {
+	b, err := appendTuple(make([]byte, 0, packedLen(t, false)), t, nil)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // AppendPack appends the packed bytes of t to dst and returns the extended slice. It allocates
 // only when dst lacks the room. On error it returns dst unchanged (same length; bytes past it
 // may have been written) and an error naming the element: see the Err variables.
 func (t Tuple) AppendPack(dst []byte) ([]byte, error) {
-	out, err := appendElems(dst, t, false, nil)
+	out, err := appendTuple(dst, t, nil)
 	if err != nil {
 		return dst, err
 	}
@@ -105,7 +89,7 @@ func (t Tuple) PackWithVersionstamp(prefix []byte) ([]byte, error) {
 	out := make([]byte, 0, len(prefix)+packedLen(t, false)+4)
 	out = append(out, prefix...)
 	pos := -1
-	out, err := appendElems(out, t, false, &pos)
+	out, err := appendTuple(out, t, &pos)
 	if err != nil {
 		return nil, err
 	}
@@ -172,36 +156,64 @@ func (e *packError) Error() string {
 
 func (e *packError) Unwrap() error { return e.kind }
 
-// appendElems appends the elements of a tuple. nested selects how nil is written (00 ff inside a
-// nested tuple, 00 at the top). vs is nil for a plain pack; otherwise it receives the offset of
-// the one incomplete versionstamp (-1 until found).
-func appendElems(dst []byte, t []Element, nested bool, vs *int) ([]byte, error) {
-	for i, e := range t {
-		var err error
-		dst, err = appendScalar(dst, e, nested, vs)
-		if err == errNested {
-			dst, err = appendNested(dst, e, vs)
-		}
-		if err != nil {
-			return dst, withIndex(err, i)
-		}
+// appendTuple appends the elements of a tuple. vs is nil for a plain pack; otherwise it receives
+// the offset of the one incomplete versionstamp (-1 until found).
+func appendTuple(dst []byte, t []Element, vs *int) ([]byte, error) {
+	// Nested tuples are walked with an explicit stack rather than by recursion, so that dst
+	// does not escape (see Pack).
+	type frame struct {
+		t []Element
+		i int
 	}
-	return dst, nil
+	var frames [4]frame
+	stack := frames[:0]
+	cur, i := t, 0
+	for {
+		if i == len(cur) {
+			if len(stack) == 0 {
+				return dst, nil
+			}
+			dst = append(dst, 0x00) // end of the nested tuple
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			cur, i = top.t, top.i
+			continue
+		}
+		e := cur[i]
+		i++
+		var err error
+		dst, err = appendScalar(dst, e, len(stack) > 0, vs)
+		if err == nil {
+			continue
+		}
+		if err == errNested {
+			stack = append(stack, frame{cur, i})
+			dst = append(dst, codeNested)
+			if n, ok := e.(Tuple); ok {
+				cur = n
+			} else {
+				cur = e.([]any)
+			}
+			i = 0
+			continue
+		}
+		if pe, ok := err.(*packError); ok {
+			// The path of the element: innermost index first; Error prints it reversed.
+			pe.path = append(pe.path, i-1)
+			for k := len(stack) - 1; k >= 0; k-- {
+				pe.path = append(pe.path, stack[k].i-1)
+			}
+		}
+		return dst, err
+	}
 }
 
-// errNested is appendScalar's answer for a nested tuple, which it leaves to appendNested; it
+// errNested is appendScalar's answer for a nested tuple, which it leaves to appendTuple; it
 // never reaches a caller.
 var errNested = errors.New("tuple: nested tuple")
 
-func withIndex(err error, i int) error {
-	if pe, ok := err.(*packError); ok {
-		pe.path = append(pe.path, i) // innermost index first; Error prints it reversed
-	}
-	return err
-}
-
-// appendScalar appends every element but a nested tuple. It does not recurse, so a caller's
-// stack buffer passed as dst can stay on the stack.
+// appendScalar appends every element but a nested tuple. nested selects how nil is written
+// (00 ff inside a nested tuple, 00 at the top level).
 func appendScalar(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
 	switch v := e.(type) {
 	case nil:
@@ -266,71 +278,120 @@ func appendScalar(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
 	}
 }
 
-// appendNested appends a nested tuple, e being a Tuple or []any.
-func appendNested(dst []byte, e Element, vs *int) ([]byte, error) {
-	t, ok := e.(Tuple)
-	if !ok {
-		t = e.([]any)
-	}
-	dst = append(dst, codeNested)
-	dst, err := appendElems(dst, t, true, vs)
-	if err != nil {
-		return dst, err
-	}
-	return append(dst, 0x00), nil
-}
+// shortPayload is the length up to which strings and byte strings are scanned and escaped by a
+// byte loop, rather than by IndexByte calls and copies, which cost more per call than they save
+// on short payloads.
+const shortPayload = 32
 
 // appendString writes code 0x02, s with every 00 byte escaped as 00 ff, and the 00 terminator,
 // or fails if s is not UTF-8.
 func appendString(dst []byte, s string) ([]byte, error) {
-	// Most keys hold short ASCII strings without NUL: one pass finds them, one copy writes them.
-	if len(s) <= 32 {
-		i := 0
-		for i < len(s) && s[i] != 0 && s[i] < utf8.RuneSelf {
-			i++
+	if len(s) > shortPayload {
+		if !utf8.ValidString(s) {
+			return dst, invalidUTF8(s)
 		}
-		if i == len(s) {
-			dst = append(dst, codeString)
-			dst = append(dst, s...)
-			return append(dst, 0x00), nil
+		dst = append(dst, codeString)
+		for {
+			i := strings.IndexByte(s, 0)
+			if i < 0 {
+				break
+			}
+			dst = append(dst, s[:i+1]...)
+			dst = append(dst, 0xff)
+			s = s[i+1:]
+		}
+		dst = append(dst, s...)
+		return append(dst, 0x00), nil
+	}
+	zeros, ascii := 0, true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == 0 {
+			zeros++
+		} else if c >= utf8.RuneSelf {
+			ascii = false
 		}
 	}
-	if !utf8.ValidString(s) {
-		return dst, &packError{msg: fmt.Sprintf("string %q is not valid UTF-8", s), kind: ErrInvalidUTF8}
+	if !ascii && !utf8.ValidString(s) {
+		return dst, invalidUTF8(s)
 	}
-	dst = append(dst, codeString)
-	for {
-		i := strings.IndexByte(s, 0)
-		if i < 0 {
-			break
+	l, need := len(dst), len(s)+2+zeros
+	if cap(dst)-l < need {
+		dst = slices.Grow(dst, need)
+	}
+	b := dst[l : l+need]
+	b[0] = codeString
+	if zeros == 0 {
+		copy(b[1:], s)
+	} else {
+		j := 1
+		for i := 0; i < len(s); i++ {
+			b[j] = s[i]
+			j++
+			if s[i] == 0 {
+				b[j] = 0xff
+				j++
+			}
 		}
-		dst = append(dst, s[:i+1]...)
-		dst = append(dst, 0xff)
-		s = s[i+1:]
 	}
-	dst = append(dst, s...)
-	return append(dst, 0x00), nil
+	b[need-1] = 0x00
+	return dst[:l+need], nil
 }
 
-// appendBytes is appendString for code 0x01.
-func appendBytes(dst []byte, b []byte) []byte {
-	dst = append(dst, codeBytes)
-	for {
-		i := bytes.IndexByte(b, 0)
-		if i < 0 {
-			break
+func invalidUTF8(s string) error {
+	return &packError{msg: fmt.Sprintf("string %q is not valid UTF-8", s), kind: ErrInvalidUTF8}
+}
+
+// appendBytes is appendString for code 0x01, without the UTF-8 check.
+func appendBytes(dst []byte, s []byte) []byte {
+	if len(s) > shortPayload {
+		dst = append(dst, codeBytes)
+		for {
+			i := bytes.IndexByte(s, 0)
+			if i < 0 {
+				break
+			}
+			dst = append(dst, s[:i+1]...)
+			dst = append(dst, 0xff)
+			s = s[i+1:]
 		}
-		dst = append(dst, b[:i+1]...)
-		dst = append(dst, 0xff)
-		b = b[i+1:]
+		dst = append(dst, s...)
+		return append(dst, 0x00)
 	}
-	dst = append(dst, b...)
-	return append(dst, 0x00)
+	zeros := 0
+	for _, c := range s {
+		if c == 0 {
+			zeros++
+		}
+	}
+	l, need := len(dst), len(s)+2+zeros
+	if cap(dst)-l < need {
+		dst = slices.Grow(dst, need)
+	}
+	b := dst[l : l+need]
+	b[0] = codeBytes
+	if zeros == 0 {
+		copy(b[1:], s)
+	} else {
+		j := 1
+		for _, c := range s {
+			b[j] = c
+			j++
+			if c == 0 {
+				b[j] = 0xff
+				j++
+			}
+		}
+	}
+	b[need-1] = 0x00
+	return dst[:l+need]
 }
 
 // appendInt writes an integer of up to 8 bytes: code 0x14±n, then n big-endian bytes of the
 // value (positive) or of its one's complement (negative).
 func appendInt(dst []byte, v int64) []byte {
+	if uint64(v)-1 < 0xff { // 1 to 255, the commonest integers in keys: two bytes
+		return append(dst, codeIntZero+1, byte(v))
+	}
 	if v >= 0 {
 		return appendUint(dst, uint64(v))
 	}
@@ -338,6 +399,9 @@ func appendInt(dst []byte, v int64) []byte {
 }
 
 func appendUint(dst []byte, v uint64) []byte {
+	if v-1 < 0xff {
+		return append(dst, codeIntZero+1, byte(v))
+	}
 	if v == 0 {
 		return append(dst, codeIntZero)
 	}
@@ -461,9 +525,9 @@ func packedLen(t []Element, nested bool) int {
 				n++
 			}
 		case string:
-			n += 2 + len(v) + strings.Count(v, "\x00")
+			n += 2 + len(v) + countZeros(v)
 		case []byte:
-			n += 2 + len(v) + bytes.Count(v, []byte{0})
+			n += 2 + len(v) + countZeroBytes(v)
 		case int:
 			n += intLen(int64(v))
 		case int64:
@@ -509,6 +573,34 @@ func packedLen(t []Element, nested bool) int {
 		}
 	}
 	return n
+}
+
+// countZeros counts the 00 bytes of s: by a loop for short payloads, where a call to the
+// vectorised strings.Count costs more than it saves.
+func countZeros(s string) int {
+	if len(s) > shortPayload {
+		return strings.Count(s, "\x00")
+	}
+	z := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			z++
+		}
+	}
+	return z
+}
+
+func countZeroBytes(s []byte) int {
+	if len(s) > shortPayload {
+		return bytes.Count(s, []byte{0})
+	}
+	z := 0
+	for _, c := range s {
+		if c == 0 {
+			z++
+		}
+	}
+	return z
 }
 
 func intLen(v int64) int {

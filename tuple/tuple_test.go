@@ -229,10 +229,15 @@ func TestAppendPackAllocs(t *testing.T) {
 		require.Equal(t, len(p), cap(p), "Pack sizes its result exactly")
 		require.Equal(t, len(p), bt.t.PackedSize())
 	}
-	// Longer tuples (past Pack's stack buffer) also pack in one allocation.
-	long := tuple.Tuple{strings.Repeat("x", 100), 1, tuple.Tuple{"y", nil}, []byte{0}}
+	// Up to 256 bytes Pack allocates once; a longer tuple outgrows the stack buffer and is
+	// packed again, exactly sized.
+	long := tuple.Tuple{strings.Repeat("x", 200), 1, tuple.Tuple{"y", nil}, []byte{0}}
 	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() { long.Pack() }))
 	require.Equal(t, len(long.Pack()), cap(long.Pack()))
+	longer := tuple.Tuple{strings.Repeat("x", 300), 1, tuple.Tuple{"y", nil}, []byte{0}}
+	require.Equal(t, 2.0, testing.AllocsPerRun(100, func() { longer.Pack() }))
+	require.Equal(t, len(longer.Pack()), cap(longer.Pack()))
+	require.Equal(t, longer.PackedSize(), len(longer.Pack()))
 }
 
 func TestUnpackCopies(t *testing.T) {
