@@ -159,21 +159,42 @@ func (e *packError) Unwrap() error { return e.kind }
 // appendTuple appends the elements of a tuple. vs is nil for a plain pack; otherwise it receives
 // the offset of the one incomplete versionstamp (-1 until found).
 func appendTuple(dst []byte, t []Element, vs *int) ([]byte, error) {
-	// Nested tuples are walked with an explicit stack rather than by recursion, so that dst
-	// does not escape (see Pack).
+	for i, e := range t {
+		var err error
+		dst, err = appendScalar(dst, e, false, vs)
+		if err == nil {
+			continue
+		}
+		if err == errNested {
+			dst, err = appendNested(dst, e, vs)
+		}
+		if err != nil {
+			if pe, ok := err.(*packError); ok {
+				pe.path = append(pe.path, i) // innermost index first; Error prints it reversed
+			}
+			return dst, err
+		}
+	}
+	return dst, nil
+}
+
+// appendNested appends the nested tuple e (a Tuple or []any). It walks deeper nesting with an
+// explicit stack rather than by recursion, so that dst does not escape (see Pack).
+func appendNested(dst []byte, e Element, vs *int) ([]byte, error) {
 	type frame struct {
 		t []Element
 		i int
 	}
 	var frames [4]frame
 	stack := frames[:0]
-	cur, i := t, 0
+	cur, i := asSlice(e), 0
+	dst = append(dst, codeNested)
 	for {
 		if i == len(cur) {
+			dst = append(dst, 0x00) // end of the nested tuple
 			if len(stack) == 0 {
 				return dst, nil
 			}
-			dst = append(dst, 0x00) // end of the nested tuple
 			top := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			cur, i = top.t, top.i
@@ -182,23 +203,17 @@ func appendTuple(dst []byte, t []Element, vs *int) ([]byte, error) {
 		e := cur[i]
 		i++
 		var err error
-		dst, err = appendScalar(dst, e, len(stack) > 0, vs)
+		dst, err = appendScalar(dst, e, true, vs)
 		if err == nil {
 			continue
 		}
 		if err == errNested {
 			stack = append(stack, frame{cur, i})
 			dst = append(dst, codeNested)
-			if n, ok := e.(Tuple); ok {
-				cur = n
-			} else {
-				cur = e.([]any)
-			}
-			i = 0
+			cur, i = asSlice(e), 0
 			continue
 		}
 		if pe, ok := err.(*packError); ok {
-			// The path of the element: innermost index first; Error prints it reversed.
 			pe.path = append(pe.path, i-1)
 			for k := len(stack) - 1; k >= 0; k-- {
 				pe.path = append(pe.path, stack[k].i-1)
