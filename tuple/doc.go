@@ -43,5 +43,10 @@
 // Integers are read by value: the Python binding's form of 2^64−1 (1d 08 ff…) decodes to the
 // same uint64 as the Java/Go form (1c ff…), and packing always writes the Java/Go form.
 //
-// Decoded []byte values are copies; they never alias the input.
+// Unpack refuses tuples nested more than [MaxDepth] levels deep, so that hostile input cannot
+// exhaust the stack. Decoded []byte values are copies; they never alias the input.
+//
+// Pack and AppendPack allocate nothing but their result; Pack allocates once for a result of up
+// to 256 bytes and twice beyond. Unpack allocates the tuple, plus each string, []byte, big
+// integer, nested tuple and boxed value that Go cannot store in an interface for free.
 package tuple

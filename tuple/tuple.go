@@ -96,6 +96,8 @@ func writeTuple(sb *strings.Builder, t []Element) {
 	sb.WriteByte(')')
 }
 
+var _ kv.Ranger = Tuple{}
+
 // UUID is an RFC 4122 UUID, packed as 16 bytes in network byte order. Packing also accepts
 // github.com/google/uuid.UUID; Unpack returns this type.
 type UUID [16]byte

@@ -332,3 +332,20 @@ func TestCompareMixedTypes(t *testing.T) {
 	}
 	require.Panics(t, func() { tuple.Compare(tuple.Tuple{struct{}{}}, tuple.Tuple{1}) })
 }
+
+// TestDeepNesting: Unpack decodes up to MaxDepth levels and refuses deeper input with an error
+// instead of exhausting the stack.
+func TestDeepNesting(t *testing.T) {
+	deep := func(n int) []byte {
+		return append(bytes.Repeat([]byte{0x05}, n), bytes.Repeat([]byte{0x00}, n)...)
+	}
+	ok := deep(tuple.MaxDepth)
+	dec, err := tuple.Unpack(ok)
+	require.NoError(t, err)
+	require.Equal(t, ok, dec.Pack())
+	_, err = tuple.Unpack(deep(tuple.MaxDepth + 1))
+	require.ErrorIs(t, err, tuple.ErrMalformed)
+	require.ErrorContains(t, err, "nested more than 10000 deep")
+	_, err = tuple.Unpack(bytes.Repeat([]byte{0x05}, 1<<20))
+	require.ErrorIs(t, err, tuple.ErrMalformed)
+}

@@ -15,7 +15,7 @@ import (
 // is not valid UTF-8) return a nil Tuple and an error wrapping ErrMalformed that gives the byte
 // offset. Decoded []byte values are fresh copies. The empty input is the empty tuple.
 func Unpack(b []byte) (Tuple, error) {
-	t, _, err := decodeTuple(b, 0, false)
+	t, _, err := decodeTuple(b, 0, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -42,9 +42,18 @@ func malformed(pos int, format string, args ...any) error {
 	return &decodeError{pos: pos, msg: fmt.Sprintf(format, args...)}
 }
 
-// decodeTuple decodes elements from b[pos:] up to the end of b (top level) or up to the 00 that
-// ends a nested tuple, and returns the offset after what it read.
-func decodeTuple(b []byte, pos int, nested bool) (Tuple, int, error) {
+// MaxDepth is how deeply Unpack lets tuples nest. Decoding recurses once per level, and a limit
+// keeps hostile input (a run of 05 bytes) from growing a goroutine's stack without bound. No key
+// can come near it: FoundationDB keys are at most 10,000 bytes and each level costs two.
+const MaxDepth = 10000
+
+// decodeTuple decodes elements from b[pos:] up to the end of b (depth 0, the top level) or up to
+// the 00 that ends a nested tuple, and returns the offset after what it read.
+func decodeTuple(b []byte, pos int, depth int) (Tuple, int, error) {
+	if depth > MaxDepth {
+		return nil, pos, malformed(pos-1, "tuples nested more than %d deep", MaxDepth)
+	}
+	nested := depth > 0
 	// Decode into a small array on the stack and copy once, so a short tuple costs one
 	// allocation for its slice rather than a series of appends.
 	var stack [8]Element
@@ -66,7 +75,7 @@ func decodeTuple(b []byte, pos int, nested bool) (Tuple, int, error) {
 			pos++
 			break
 		}
-		e, next, err := decodeElem(b, pos)
+		e, next, err := decodeElem(b, pos, depth)
 		if err != nil {
 			return nil, pos, err
 		}
@@ -79,7 +88,7 @@ func decodeTuple(b []byte, pos int, nested bool) (Tuple, int, error) {
 }
 
 // decodeElem decodes the element whose type code is at b[pos] (a top-level null included).
-func decodeElem(b []byte, pos int) (Element, int, error) {
+func decodeElem(b []byte, pos, depth int) (Element, int, error) {
 	code := b[pos]
 	switch {
 	case code == codeNil:
@@ -89,7 +98,7 @@ func decodeElem(b []byte, pos int) (Element, int, error) {
 	case code == codeString:
 		return decodeString(b, pos)
 	case code == codeNested:
-		return decodeTuple(b, pos+1, true)
+		return decodeTuple(b, pos+1, depth+1)
 	case code > codeNegBig && code < codePosBig:
 		return decodeInt(b, pos)
 	case code == codePosBig || code == codeNegBig:
