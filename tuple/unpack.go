@@ -186,6 +186,20 @@ func decodeBytes(b []byte, pos int) (Element, int, error) {
 }
 
 func decodeString(b []byte, pos int) (Element, int, error) {
+	// Short ASCII strings without NUL, the usual key component: one loop finds the end and
+	// proves the string valid UTF-8.
+	for i := pos + 1; i < len(b) && i <= pos+1+shortPayload; i++ {
+		c := b[i]
+		if c == 0 {
+			if i+1 < len(b) && b[i+1] == 0xff {
+				break
+			}
+			return string(b[pos+1 : i]), i + 1, nil
+		}
+		if c >= utf8.RuneSelf {
+			break
+		}
+	}
 	end, escapes := findEnd(b, pos+1)
 	if end < 0 {
 		return nil, pos, malformed(pos, "string has no terminating 00")
