@@ -132,6 +132,7 @@ func (l *Layer) createOrOpen(rtr kv.ReadTransaction, tr kv.Transaction, path []s
 		if err != nil {
 			return nil, err
 		}
+		// Python reads [P, strinc(P)) and Go [P+00, P+ff); the first also sees a key equal to P.
 		kvs, err := rtr.GetRange(r, kv.RangeOptions{Limit: 1}).GetSlice()
 		if err != nil {
 			return nil, err
@@ -281,7 +282,7 @@ func (l *Layer) remove(tr kv.Transaction, path []string, mustExist bool, st *ret
 		}
 		return false, nil
 	}
-	if err := l.removeRecursive(tr, n.key, n.prefix); err != nil {
+	if err := l.removeRecursive(tr, n.key, n.prefix, map[string]bool{}); err != nil {
 		return false, err
 	}
 	if err := l.removeFromParent(tr, path); err != nil {
@@ -294,13 +295,19 @@ func (l *Layer) remove(tr kv.Transaction, path []string, mustExist bool, st *ret
 // removeRecursive clears the subdirectories of a node, then its contents (for a partition this
 // includes its own metadata), then the node itself. Allocator keys are left alone: a prefix is
 // never handed out again.
-func (l *Layer) removeRecursive(tr kv.Transaction, nodeKey, prefix []byte) error {
+func (l *Layer) removeRecursive(tr kv.Transaction, nodeKey, prefix []byte, seen map[string]bool) error {
+	// A tree written by this package has no cycles; damaged metadata might, and must not make
+	// the recursion run forever.
+	if seen[string(prefix)] {
+		return fmt.Errorf("%w: directory prefix %s is reachable twice", ErrCorrupt, kv.Printable(prefix))
+	}
+	seen[string(prefix)] = true
 	kvs, err := tr.GetRange(subdirRange(nodeKey), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
 	if err != nil {
 		return err
 	}
 	for _, row := range kvs {
-		if err := l.removeRecursive(tr, l.nodeKey(row.Value), row.Value); err != nil {
+		if err := l.removeRecursive(tr, l.nodeKey(row.Value), row.Value, seen); err != nil {
 			return err
 		}
 	}
