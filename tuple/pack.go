@@ -96,7 +96,7 @@ func (t Tuple) PackWithVersionstamp(prefix []byte) ([]byte, error) {
 	if pos < 0 {
 		return nil, &packError{msg: "tuple has no incomplete versionstamp", kind: ErrVersionstampCount}
 	}
-	if pos > math.MaxUint32 {
+	if uint64(pos) > math.MaxUint32 {
 		return nil, &packError{msg: "versionstamp position does not fit 4 bytes", kind: ErrVersionstampCount}
 	}
 	return binary.LittleEndian.AppendUint32(out, uint32(pos)), nil

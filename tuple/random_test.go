@@ -107,7 +107,7 @@ func (g gen) elem(depth int) (in, want any) {
 		return g.intWidth(v), v
 	case 5: // uint64 above MaxInt64
 		v := g.r.Uint64() | 1<<63
-		if g.intn(2) == 0 {
+		if strconv.IntSize == 64 && g.intn(2) == 0 {
 			return uint(v), v
 		}
 		return v, v
@@ -181,7 +181,7 @@ func (g gen) intWidth(v int64) any {
 		return uint16(v)
 	case v >= 0 && v <= math.MaxUint8 && g.intn(3) == 0:
 		return uint8(v)
-	case g.intn(2) == 0:
+	case v >= math.MinInt && v <= math.MaxInt && g.intn(2) == 0:
 		return int(v)
 	}
 	return v

@@ -171,7 +171,7 @@ func (p *notationParser) elem() (in, want any, err error) {
 		}
 		return norm, norm, nil
 	case "i8", "i16", "i32", "goint":
-		size := map[string]int{"i8": 8, "i16": 16, "i32": 32, "goint": 64}[kind]
+		size := map[string]int{"i8": 8, "i16": 16, "i32": 32, "goint": strconv.IntSize}[kind]
 		n, err := strconv.ParseInt(val, 10, size)
 		if err != nil {
 			return nil, nil, err
@@ -179,7 +179,7 @@ func (p *notationParser) elem() (in, want any, err error) {
 		in := map[string]any{"i8": int8(n), "i16": int16(n), "i32": int32(n), "goint": int(n)}[kind]
 		return in, n, nil
 	case "u8", "u16", "u32", "gouint":
-		size := map[string]int{"u8": 8, "u16": 16, "u32": 32, "gouint": 64}[kind]
+		size := map[string]int{"u8": 8, "u16": 16, "u32": 32, "gouint": strconv.IntSize}[kind]
 		n, err := strconv.ParseUint(val, 10, size)
 		if err != nil {
 			return nil, nil, err
