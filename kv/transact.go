@@ -15,8 +15,9 @@ type TransactOption func(*TransactOptions)
 type TransactOptions struct {
 	// RetryLimit is the most retries after the first attempt; negative means no limit.
 	RetryLimit int
-	// Timeout bounds each attempt, like FoundationDB's timeout option (1031 when it passes); 0
-	// means none. ctx bounds the whole loop.
+	// Timeout is FoundationDB's timeout option: once it has passed since the transaction was
+	// created, operations fail with ErrTransactionTimedOut (1031), which is not retried. OnError
+	// keeps the deadline, so it bounds the whole loop; 0 means none. ctx bounds the loop too.
 	Timeout time.Duration
 }
 
@@ -26,7 +27,7 @@ func WithRetryLimit(n int) TransactOption {
 	return func(o *TransactOptions) { o.RetryLimit = n }
 }
 
-// WithTimeout makes each attempt fail with [ErrTransactionTimedOut] once d has passed.
+// WithTimeout makes the loop fail with [ErrTransactionTimedOut] once d has passed since it began.
 func WithTimeout(d time.Duration) TransactOption {
 	return func(o *TransactOptions) { o.Timeout = d }
 }
@@ -99,10 +100,10 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 			tr.Cancel()
 		}
 	}()
+	if o.Timeout > 0 {
+		tr.SetTimeout(o.Timeout)
+	}
 	for retries := 0; ; retries++ {
-		if o.Timeout > 0 {
-			tr.SetTimeout(o.Timeout)
-		}
 		err := fn(tr)
 		if err == nil && !readOnly {
 			err = tr.Commit()

@@ -84,7 +84,9 @@ type Transaction interface {
 	// add no write conflict range.
 	SetNextWriteNoWriteConflictRange()
 	// SetTimeout makes operations fail with [ErrTransactionTimedOut] once d has passed since the
-	// transaction started (or was reset); 0 removes the timeout.
+	// transaction was created or last Reset; 0 removes the timeout. As in FoundationDB (API 610
+	// and later), OnError keeps both the option and the deadline, so a timeout bounds a whole
+	// retry loop.
 	SetTimeout(d time.Duration)
 
 	// Watch returns a watch on key. It is registered when this transaction commits and fires
