@@ -251,3 +251,49 @@ func TestWritesInOneTransaction(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, names, 100)
 }
+
+// TestWindowAdvanceTrace guards the order of spec §2 step 2 when the window moves: the old
+// counters are cleared with a write conflict, the old marks without one, then the new window
+// is counted and a candidate drawn from it.
+func TestWindowAdvanceTrace(t *testing.T) {
+	ctx := context.Background()
+	db := openExactDB(t)
+	defer directory.SetCandidates(2)()
+	_, err := kv.Transact(ctx, db, func(tr kv.Transaction) (struct{}, error) {
+		tr.Set(mustHex(t, "fe01fe0001686361001414"), mustHex(t, "1f00000000000000"))
+		return struct{}{}, nil
+	})
+	require.NoError(t, err)
+	tr, err := db.CreateTransaction()
+	require.NoError(t, err)
+	rec := newRecorder(tr, true)
+	d, err := directory.CreateOrOpen(ctx, rec, []string{"w"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x15, 0x42}, prefixOf(t, d))
+	require.NoError(t, tr.Commit())
+	log := *rec.log
+	first := -1
+	for i, op := range log {
+		if strings.HasPrefix(op, "atomic") {
+			first = i
+			break
+		}
+	}
+	require.GreaterOrEqual(t, first, 1)
+	want := []string{
+		"snapshot getrange [fe01fe0001686361001400, fe01fe00016863610014ff) limit=1 reverse=true",
+		"atomic ADD fe01fe0001686361001414 0100000000000000",
+		"snapshot get fe01fe0001686361001414",
+		"clearrange [fe01fe00016863610014, fe01fe000168636100141540)",
+		"next-write-no-write-conflict-range",
+		"clearrange [fe01fe0001686361001501, fe01fe00016863610015011540)",
+		"atomic ADD fe01fe000168636100141540 0100000000000000",
+		"snapshot get fe01fe000168636100141540",
+		"snapshot getrange [fe01fe0001686361001400, fe01fe00016863610014ff) limit=1 reverse=true",
+		"get fe01fe00016863610015011542",
+		"next-write-no-write-conflict-range",
+		"set fe01fe00016863610015011542 = ''",
+		"write-conflict-key fe01fe00016863610015011542",
+	}
+	require.Equal(t, want, log[first-1:first-1+len(want)])
+}
