@@ -58,12 +58,19 @@ func write[T any](ctx context.Context, t kv.Transactor, fn func(kv.Transaction, 
 		if err != nil {
 			return zero, err
 		}
-		defer tr.Cancel()
+		// As in kv.RunTransact: cancel on the way out unless the commit succeeded.
+		committed := false
+		defer func() {
+			if !committed {
+				tr.Cancel()
+			}
+		}()
 		for {
 			st.pending = nil
 			v, err := fn(tr, st)
 			if err == nil {
 				if err = tr.Commit(); err == nil {
+					committed = true
 					return v, nil
 				}
 				if kv.IsMaybeCommitted(err) && st.pending != nil {
