@@ -34,7 +34,7 @@
 //   - A nil layer means "do not check" on open, while []byte{} is checked (as in Go; Python
 //     treats the empty layer as "do not check").
 //   - Remove of a missing directory fails with [ErrDirNotExists] (as in Python);
-//     [RemoveIfExists] reports false instead (Go's Remove).
+//     [Layer.RemoveIfExists] reports false instead (Go's Remove).
 //   - Nothing panics: the official Go package panics when the root of a partition is used as a
 //     subspace; here DirectorySubspace.Subspace returns [ErrPartitionRoot].
 //   - Versions are read as unsigned 32-bit integers (as in Python), and a version value longer
