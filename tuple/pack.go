@@ -230,6 +230,14 @@ var errNested = errors.New("tuple: nested tuple")
 // appendScalar appends every element but a nested tuple. nested selects how nil is written
 // (00 ff inside a nested tuple, 00 at the top level).
 func appendScalar(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
+	// Strings and ints make up most keys: a type assertion is one comparison, cheaper than
+	// the type switch's search over every case.
+	if s, ok := e.(string); ok {
+		return appendString(dst, s)
+	}
+	if i, ok := e.(int); ok {
+		return appendInt(dst, int64(i)), nil
+	}
 	switch v := e.(type) {
 	case nil:
 		if nested {
