@@ -74,7 +74,12 @@ func (s Subspace) Unpack(key []byte) (tuple.Tuple, error) {
 	if !bytes.HasPrefix(key, s.prefix) {
 		return nil, fmt.Errorf("%w: key %s, prefix %s", ErrKeyOutside, kv.Printable(key), kv.Printable(s.prefix))
 	}
-	return tuple.Unpack(key[len(s.prefix):])
+	t, err := tuple.Unpack(key[len(s.prefix):])
+	if err != nil {
+		// The tuple error counts bytes from the end of the prefix; say so.
+		return nil, fmt.Errorf("subspace: key %s after the %d-byte prefix: %w", kv.Printable(key), len(s.prefix), err)
+	}
+	return t, nil
 }
 
 // Contains reports whether key starts with the prefix (the prefix itself included).
