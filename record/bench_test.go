@@ -1,0 +1,188 @@
+package record_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/layerkit/layerkit/internal/testdb"
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/embedded"
+	"github.com/layerkit/layerkit/record"
+	"github.com/layerkit/layerkit/record/internal/testpb"
+	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
+)
+
+// benchMetaData has books keyed by (branch, shelf, id) with three value indexes.
+func benchMetaData(b *testing.B) *record.MetaData {
+	md, err := record.NewMetaDataBuilder(testpb.File_records_proto).
+		SetPrimaryKey("Book", record.Concat(record.Field("branch"), record.Field("shelf"), record.Field("id"))).
+		SetPrimaryKey("Author", record.Field("id")).
+		AddIndex(record.Index{Name: "by_author", RecordTypes: []string{"Book"}, Expression: record.Field("author")}).
+		AddIndex(record.Index{Name: "by_year", RecordTypes: []string{"Book"}, Expression: record.Field("year")}).
+		AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title")}).
+		Build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return md
+}
+
+// benchBook is a book of about 1 KB.
+func benchBook(i int64) *testpb.Book {
+	return &testpb.Book{
+		Branch: fmt.Sprintf("branch-%03d", i%700), Shelf: i % 50, Id: i,
+		Title: fmt.Sprintf("Title %d", i), Author: fmt.Sprintf("Author %d", i%100), Year: int32(1800 + i%200),
+		Blob: bytes.Repeat([]byte{'x'}, 920),
+	}
+}
+
+type benchStore struct {
+	db     kv.Database
+	md     *record.MetaData
+	prefix subspace.Subspace
+}
+
+func newBenchStore(b *testing.B) *benchStore {
+	db := testdb.OpenEmbedded(b, &embedded.Options{})
+	return &benchStore{db: db, md: benchMetaData(b), prefix: subspace.Sub("bench")}
+}
+
+func (s *benchStore) do(b *testing.B, fn func(st *record.Store) error) {
+	err := s.db.Transact(context.Background(), func(tr kv.Transaction) error {
+		st, err := record.Open(context.Background(), tr, s.md, s.prefix)
+		if err != nil {
+			return err
+		}
+		return fn(st)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (s *benchStore) fill(b *testing.B, n int64) {
+	for i := int64(0); i < n; i += 100 {
+		s.do(b, func(st *record.Store) error {
+			for j := i; j < min(i+100, n); j++ {
+				if _, err := st.SaveRecord(benchBook(j)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// countingTx counts the keys and bytes a transaction writes.
+type countingTx struct {
+	kv.Transaction
+	keys, bytes int
+}
+
+func (c *countingTx) Set(k, v []byte) { c.keys++; c.bytes += len(k) + len(v); c.Transaction.Set(k, v) }
+
+func BenchmarkSave(b *testing.B) {
+	b.Run("size=1KB,indexes=3,batch=100", func(b *testing.B) {
+		s := newBenchStore(b)
+		// Measure what one batch writes, outside the timed loop.
+		var keys, nbytes, size int
+		err := s.db.Transact(context.Background(), func(tr kv.Transaction) error {
+			ct := &countingTx{Transaction: tr}
+			st, err := record.Open(context.Background(), ct, s.md, s.prefix)
+			if err != nil {
+				return err
+			}
+			ct.keys, ct.bytes = 0, 0
+			for j := int64(0); j < 100; j++ {
+				rec, err := st.SaveRecord(benchBook(-1 - j))
+				if err != nil {
+					return err
+				}
+				size = rec.Size
+			}
+			keys, nbytes = ct.keys, ct.bytes
+			tr.Cancel()
+			return nil
+		})
+		if err != nil && !kvCancelled(err) {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i += 100 {
+			s.do(b, func(st *record.Store) error {
+				for j := i; j < min(i+100, b.N); j++ {
+					if _, err := st.SaveRecord(benchBook(int64(j))); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
+		b.ReportMetric(float64(keys)/100, "keys/record")
+		b.ReportMetric(float64(nbytes)/100, "written-bytes/record")
+		b.ReportMetric(float64(size), "record-bytes")
+	})
+}
+
+func kvCancelled(err error) bool { return err != nil && bytes.Contains([]byte(err.Error()), []byte("cancelled")) }
+
+func BenchmarkLoad(b *testing.B) {
+	b.Run("by=primary-key,records=10000", func(b *testing.B) {
+		s := newBenchStore(b)
+		const n = 10_000
+		s.fill(b, n)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i += 1000 {
+			s.do(b, func(st *record.Store) error {
+				for j := i; j < min(i+1000, b.N); j++ {
+					id := int64(j*7919) % n
+					rec, err := st.Load(tuple.Tuple{fmt.Sprintf("branch-%03d", id%700), id % 50, id})
+					if err != nil {
+						return err
+					}
+					if rec == nil {
+						return fmt.Errorf("record %d missing", id)
+					}
+				}
+				return nil
+			})
+		}
+	})
+}
+
+func BenchmarkQuery(b *testing.B) {
+	b.Run("kind=index-equality,results=10", func(b *testing.B) {
+		s := newBenchStore(b)
+		s.fill(b, 1000) // 100 authors, 10 books each
+		var plan *record.Plan
+		s.do(b, func(st *record.Store) error {
+			var err error
+			plan, err = st.Plan(record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").Equals("Author 7")})
+			return err
+		})
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i += 1000 {
+			s.do(b, func(st *record.Store) error {
+				for j := i; j < min(i+1000, b.N); j++ {
+					recs, err := st.Execute(plan, record.ExecuteOptions{}).All()
+					if err != nil {
+						return err
+					}
+					if len(recs) != 10 {
+						return fmt.Errorf("got %d records, want 10", len(recs))
+					}
+				}
+				return nil
+			})
+		}
+	})
+}
