@@ -131,7 +131,9 @@ func BenchmarkSave(b *testing.B) {
 	})
 }
 
-func kvCancelled(err error) bool { return err != nil && bytes.Contains([]byte(err.Error()), []byte("cancelled")) }
+func kvCancelled(err error) bool {
+	return err != nil && bytes.Contains([]byte(err.Error()), []byte("cancelled"))
+}
 
 func BenchmarkLoad(b *testing.B) {
 	b.Run("by=primary-key,records=10000", func(b *testing.B) {
