@@ -64,7 +64,7 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	oldF := s.loadRaw(pkPrefix, pk)
+	oldF := s.loadRaw(pkPrefix, pk, true)
 	inner, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("record: encode %s %v: %w", rt.name, pk, err)
@@ -123,7 +123,7 @@ func (s *Store) LoadFuture(pk tuple.Tuple) (kv.Future[*Record], error) {
 	if err != nil {
 		return nil, err
 	}
-	rf := s.loadRaw(pkPrefix, pk)
+	rf := s.loadRaw(pkPrefix, pk, false)
 	return kv.Map(rf, func(r *rawRecord) (*Record, error) {
 		if r == nil {
 			return nil, nil
@@ -138,8 +138,8 @@ func (s *Store) Exists(pk tuple.Tuple) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	rows, err := s.tr.GetRange(prefixRange(pkPrefix), kv.RangeOptions{Limit: 1}).GetSlice()
-	return len(rows) > 0, err
+	r, err := s.loadRaw(pkPrefix, pk, false).Get()
+	return r != nil, err
 }
 
 // Delete removes the record with primary key pk and its index entries, and reports whether there
@@ -149,7 +149,7 @@ func (s *Store) Delete(pk tuple.Tuple) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	old, err := s.loadRaw(pkPrefix, pk).Get()
+	old, err := s.loadRaw(pkPrefix, pk, true).Get()
 	if err != nil || old == nil {
 		return false, err
 	}
@@ -199,10 +199,42 @@ func prefixRange(p []byte) kv.Range {
 	return kv.Range{Begin: append(append(make([]byte, 0, len(p)+1), p...), 0x00), End: append(append(make([]byte, 0, len(p)+1), p...), 0xff)}
 }
 
-func (s *Store) loadRaw(pkPrefix []byte, pk tuple.Tuple) kv.Future[*rawRecord] {
-	rr := s.tr.GetRange(prefixRange(pkPrefix), kv.RangeOptions{Mode: kv.StreamingWantAll})
+// loadRaw issues the read of one record. It reads suffix 0 (an unsplit record) and suffix 1 (the
+// first chunk of a split one), and only when the record is split the whole range of its chunks:
+// point reads are much cheaper than a range read on most engines, and every write of the record
+// touches one of the two keys, so their read conflicts guard the whole record. With eager, both
+// point reads are issued at once (a save, which usually finds nothing); otherwise suffix 1 is
+// read only when suffix 0 is absent (a load, which usually finds an unsplit record).
+func (s *Store) loadRaw(pkPrefix []byte, pk tuple.Tuple, eager bool) kv.Future[*rawRecord] {
+	f0 := s.tr.Get(chunkKey(pkPrefix, unsplitSuffix))
+	var f1 kv.Future[[]byte]
+	if eager {
+		f1 = s.tr.Get(chunkKey(pkPrefix, 1))
+	}
 	return kv.FutureFunc(func() (*rawRecord, error) {
-		rows, err := rr.GetSlice()
+		v0, err := f0.Get()
+		if err != nil {
+			return nil, err
+		}
+		if v0 != nil && !eager {
+			return &rawRecord{pk: pk, raw: v0}, nil
+		}
+		if f1 == nil {
+			f1 = s.tr.Get(chunkKey(pkPrefix, 1))
+		}
+		v1, err := f1.Get()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case v0 != nil && v1 != nil:
+			return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", pk, ErrCorruptStore)
+		case v0 != nil:
+			return &rawRecord{pk: pk, raw: v0}, nil
+		case v1 == nil:
+			return nil, nil
+		}
+		rows, err := s.tr.GetRange(prefixRange(pkPrefix), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
 		if err != nil {
 			return nil, err
 		}
