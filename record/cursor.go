@@ -129,6 +129,9 @@ const (
 )
 
 func (c *Cursor) init() error {
+	if c.p.ix != nil && c.s.states[c.p.ix.Name] != Readable {
+		return fmt.Errorf("record: plan %s scans index %q, which is %v in this transaction: %w", c.p.explain, c.p.ix.Name, c.s.states[c.p.ix.Name], ErrIndexNotReadable)
+	}
 	var pos []byte
 	var offset int64
 	if c.opts.Continuation != nil {

@@ -1,0 +1,74 @@
+package record_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/layerkit/layerkit/internal/testdb"
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/embedded"
+	"github.com/layerkit/layerkit/record"
+	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
+)
+
+// FuzzContinuation: arbitrary continuation bytes never panic; they resume the plan or fail with
+// ErrInvalidContinuation.
+func FuzzContinuation(f *testing.F) {
+	f.Add([]byte(nil))
+	f.Add([]byte("garbage"))
+	f.Add(tuple.Tuple{"k", int64(1), []byte{1, 2}}.Pack())
+	f.Add(tuple.Tuple{"o", int64(1), int64(-1)}.Pack())
+	md := testMetaData(f)
+	db := testdb.OpenEmbedded(f, &embedded.Options{})
+	prefix := subspace.Sub("fuzz")
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, cont []byte) {
+		for _, q := range []record.Query{{RecordTypes: []string{"Book"}}, {RecordTypes: []string{"Book"}, Sort: record.Field("year")}, {Sort: record.Field("id"), InMemorySortLimit: 10, RecordTypes: []string{"Book"}}} {
+			err := db.Transact(ctx, func(tr kv.Transaction) error {
+				st, err := record.Open(ctx, tr, md, prefix)
+				if err != nil {
+					return err
+				}
+				cur, err := st.ExecuteQuery(q, record.ExecuteOptions{Continuation: cont, ReturnLimit: 3})
+				if err != nil {
+					return err
+				}
+				_, err = cur.All()
+				return err
+			})
+			if err != nil && !errors.Is(err, record.ErrInvalidContinuation) {
+				t.Fatalf("continuation %x: %v", cont, err)
+			}
+		}
+	})
+}
+
+// FuzzStoredRecord: arbitrary bytes stored as a record never panic a load; they decode or fail
+// with ErrCorruptStore.
+func FuzzStoredRecord(f *testing.F) {
+	f.Add([]byte{0x0a, 0x00})
+	f.Add([]byte{0x12, 0x02, 0x08, 0x01})
+	f.Add([]byte{0x0a, 0x05, 0x01})
+	md := testMetaData(f)
+	db := testdb.OpenEmbedded(f, &embedded.Options{})
+	prefix := subspace.Sub("fuzz")
+	ctx := context.Background()
+	pk := tuple.Tuple{int64(1), "b", int64(1), int64(1)}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		err := db.Transact(ctx, func(tr kv.Transaction) error {
+			st, err := record.Open(ctx, tr, md, prefix)
+			if err != nil {
+				return err
+			}
+			tr.Set(prefix.Pack(append(tuple.Tuple{int64(1)}, append(pk, int64(0))...)), raw)
+			_, err = st.Load(pk)
+			tr.Cancel()
+			return err
+		})
+		if err != nil && !errors.Is(err, record.ErrCorruptStore) && !errors.Is(err, kv.ErrTransactionCancelled) {
+			t.Fatalf("record %x: %v", raw, err)
+		}
+	})
+}
