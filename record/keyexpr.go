@@ -149,8 +149,9 @@ func (f fieldExpr) evaluate(m protoreflect.Message, _ *RecordType) ([]tuple.Tupl
 }
 
 // scalarValue converts a protobuf field value to the tuple element the Java Record Layer would
-// store for it: every integer kind is a 64-bit signed integer (uint64 values above 2^63-1 wrap to
-// negative numbers, as Java's long does), enums are their numbers.
+// store for it: every integer kind is a 64-bit signed integer, with unsigned values read as Java
+// reads them (uint32 above 2^31-1 and uint64 above 2^63-1 wrap to negative numbers), and enums
+// are their numbers.
 func scalarValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) (any, error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
@@ -160,7 +161,9 @@ func scalarValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) (any, er
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
 		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		return v.Int(), nil
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return int64(int32(uint32(v.Uint()))), nil // Java's int: values above 2^31-1 wrap
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return int64(v.Uint()), nil
 	case protoreflect.FloatKind:
 		return float32(v.Float()), nil

@@ -186,8 +186,17 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 		}
 		msg := fd.Message()
 		name := string(msg.Name())
-		if _, dup := md.byName[name]; dup {
-			errs = append(errs, fmt.Errorf("record: union %s lists record type %s twice", union.Name(), name))
+		if rt, dup := md.byName[name]; dup {
+			// A type listed twice (an old field kept when its number changed): both numbers
+			// decode to it, and the smallest is its record type key, as in the Java Record Layer.
+			if rt.desc.FullName() != msg.FullName() {
+				errs = append(errs, fmt.Errorf("record: union %s lists two record types named %s", union.Name(), name))
+				continue
+			}
+			md.byField[fd.Number()] = rt
+			if int64(fd.Number()) < rt.typeKey {
+				rt.typeKey, rt.unionField = int64(fd.Number()), fd
+			}
 			continue
 		}
 		rt := &RecordType{name: name, desc: msg, unionField: fd, typeKey: int64(fd.Number()), newMsg: messageFactory(msg)}

@@ -232,6 +232,9 @@ func comparand(fd protoreflect.FieldDescriptor, v any) (any, error) {
 		case uint16:
 			return int64(x), nil
 		case uint32:
+			if fd.Kind() == protoreflect.Uint32Kind || fd.Kind() == protoreflect.Fixed32Kind {
+				return int64(int32(x)), nil // stored as Java reads it
+			}
 			return int64(x), nil
 		case uint64:
 			return int64(x), nil
