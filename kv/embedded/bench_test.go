@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/layerkit/layerkit/kv"
@@ -83,7 +85,15 @@ func benchEngine(b *testing.B, store string, goroutines int) {
 }
 
 func benchPebble(b *testing.B, store string, goroutines int) {
-	opts := &pebble.Options{Logger: quietLogger{}}
+	// The same settings as the engine's (see pebbleOptions in db.go), so the ratio measures
+	// the engine's own work.
+	opts := &pebble.Options{Logger: quietLogger{}, CacheSize: 64 << 20}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		if store == "memory" {
+			opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		}
+	}
 	dir := b.TempDir()
 	wo := pebble.Sync
 	if store == "memory" {

@@ -102,6 +102,16 @@ func (db *DB) commit(tx *transaction, readOnly bool) error {
 		return tx.commitErr
 	}
 	db.leading = true
+	defer func() {
+		if p := recover(); p != nil {
+			// A bug, not an input error: let Close still finish before the panic goes on.
+			db.qmu.Lock()
+			db.leading = false
+			db.idle.Broadcast()
+			db.qmu.Unlock()
+			panic(p)
+		}
+	}()
 	for len(db.queue) > 0 {
 		group := db.queue
 		if len(group) > maxGroup {
@@ -315,7 +325,7 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, now time.T
 	version := int64(binary.BigEndian.Uint64(stamp[:8]))
 	for _, f := range finals {
 		if f.e.conflict {
-			db.resolver.add(pointRange(f.key), version, now)
+			db.resolver.addPoint(f.key, version, now)
 		}
 		if watching {
 			touched.points = append(touched.points, f.key)
@@ -325,7 +335,7 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, now time.T
 		db.resolver.add(r, version, now)
 	}
 	for _, k := range vsWritten {
-		db.resolver.add(pointRange(k), version, now)
+		db.resolver.addPoint(k, version, now)
 	}
 	if watching {
 		touched.ranges = append(touched.ranges, w.clears...)

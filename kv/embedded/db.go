@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/layerkit/layerkit/kv"
@@ -89,12 +91,10 @@ func Open(path string, opts *Options) (*DB, error) {
 	db.resolver.init(db.window)
 	db.watches.init()
 
-	popts := &pebble.Options{Logger: newLogger(o.Logger)}
+	popts := pebbleOptions(path == "")
+	popts.Logger = newLogger(o.Logger)
 	dir := path
 	if path == "" {
-		popts.FS = vfs.NewMem()
-		// An in-memory store cannot survive a crash, so a write-ahead log only costs time.
-		popts.DisableWAL = true
 		dir = "mem"
 	}
 	pdb, err := pebble.Open(dir, popts)
@@ -185,6 +185,25 @@ func (db *DB) isClosed() bool {
 
 func closedErr() error {
 	return fmt.Errorf("%w: %w", ErrClosed, kv.ErrOperationFailed)
+}
+
+// pebbleOptions returns the storage settings. Bloom filters spare point reads of absent keys a
+// walk through every level. In memory, there is no write-ahead log (nothing survives the
+// process anyway) and no block compression, which would only trade CPU for memory that the
+// in-memory engine, meant for tests and small stores, does not need to save.
+func pebbleOptions(inMemory bool) *pebble.Options {
+	o := &pebble.Options{CacheSize: 64 << 20}
+	for i := range o.Levels {
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		if inMemory {
+			o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		}
+	}
+	if inMemory {
+		o.FS = vfs.NewMem()
+		o.DisableWAL = true
+	}
+	return o
 }
 
 // view is a read version: a Pebble snapshot of the state after commit version `version`.

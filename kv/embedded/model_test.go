@@ -77,7 +77,7 @@ func TestModelReadYourWrites(t *testing.T) {
 	ctx := context.Background()
 	committed := model{}
 	key := func() []byte {
-		n := 1 + rng.IntN(2)
+		n := rng.IntN(3)
 		k := make([]byte, n)
 		for i := range k {
 			k[i] = "abcdef"[rng.IntN(6)]
@@ -170,6 +170,31 @@ func TestModelReadYourWrites(t *testing.T) {
 					require.Equal(t, want[i], got[i], "%s: row %d", where, i)
 				}
 			case 9:
+				if rng.IntN(2) == 0 {
+					sel := func() kv.KeySelector {
+						return kv.KeySelector{Key: key(), OrEqual: rng.IntN(2) == 0, Offset: rng.IntN(5) - 2}
+					}
+					r := kv.SelectorRange{Begin: sel(), End: sel()}
+					limit, reverse := rng.IntN(3), rng.IntN(2) == 0
+					res := tr.GetRange(r, kv.RangeOptions{Limit: limit, Reverse: reverse})
+					var got []kv.KeyValue
+					if rng.IntN(2) == 0 {
+						got, err = res.GetSlice()
+					} else {
+						it := res.Iterator()
+						for it.Next() {
+							got = append(got, it.KeyValue())
+						}
+						err = it.Err()
+					}
+					require.NoError(t, err, where)
+					want := m.rangeRead(m.selector(r.Begin), m.selector(r.End), limit, reverse)
+					require.Equal(t, len(want), len(got), "%s: range %v limit %d reverse %v: %v", where, r, limit, reverse, got)
+					for i := range want {
+						require.Equal(t, want[i], got[i], "%s: row %d", where, i)
+					}
+					break
+				}
 				sel := kv.KeySelector{Key: key(), OrEqual: rng.IntN(2) == 0, Offset: rng.IntN(5) - 2}
 				got, err := tr.GetKey(sel).Get()
 				require.NoError(t, err, where)

@@ -206,6 +206,9 @@ func (tx *transaction) scanAll(lo, hi []byte, reverse bool, n int, keysOnly bool
 type arena struct{ buf []byte }
 
 func (a *arena) copy(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte{}
+	}
 	if len(b) > cap(a.buf)-len(a.buf) {
 		size := 8 << 10
 		if len(b) > size/4 {
@@ -228,7 +231,9 @@ type overlayEntry struct {
 // the range is exhausted; otherwise the next batch starts there (forwards: [next, hi); backwards:
 // [lo, next)). It needs tx.mu.
 func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, now time.Time, a *arena, rows []kv.KeyValue) (_ []kv.KeyValue, next []byte, err error) {
-	if lo != nil && hi != nil && bytes.Compare(lo, hi) >= 0 {
+	// hi is always a key (nil is the empty key), but Pebble reads an empty upper bound as none,
+	// so the empty range before "" is handled here.
+	if len(hi) == 0 || bytes.Compare(lo, hi) >= 0 {
 		return rows, nil, nil
 	}
 	if tx.writes.unreadableIn(orEmpty(lo), hi) {
@@ -278,9 +283,6 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		kv := kv.KeyValue{Key: a.copy(k)}
 		if !keysOnly {
 			kv.Value = a.copy(val)
-			if kv.Value == nil {
-				kv.Value = []byte{}
-			}
 		}
 		rows = append(rows, kv)
 	}

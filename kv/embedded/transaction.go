@@ -419,7 +419,7 @@ func (tx *transaction) SetNextWriteNoWriteConflictRange() {
 }
 
 // SetTimeout makes operations fail with kv.ErrTransactionTimedOut once d has passed since the
-// transaction started or was last reset.
+// transaction was created or last Reset (OnError keeps the deadline).
 func (tx *transaction) SetTimeout(d time.Duration) {
 	tx.mu.Lock()
 	if d < 0 {
@@ -456,7 +456,8 @@ func (tx *transaction) finishPending(err error) {
 	tx.stamps = nil
 }
 
-// Reset discards reads, writes and options and gives the transaction a new read version.
+// Reset discards reads, writes and options (the timeout too) and gives the transaction a new
+// read version.
 func (tx *transaction) Reset() {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
@@ -476,8 +477,10 @@ func (tx *transaction) reset(keepOptions bool) {
 	tx.commitVersion = -1
 	tx.commitErr = nil
 	tx.stamp = [10]byte{}
-	tx.start = time.Now()
 	if !keepOptions {
+		// OnError keeps the timeout and its deadline, as FoundationDB does from API 610, so a
+		// timeout bounds a whole retry loop; Reset starts over.
+		tx.start = time.Now()
 		tx.timeout = 0
 		tx.retries = 0
 	}
