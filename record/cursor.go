@@ -343,7 +343,7 @@ type indexSource struct {
 }
 
 type pendingLoad struct {
-	entry IndexEntry
+	entry indexEntry
 	f     kv.Future[*Record]
 	bytes int
 }

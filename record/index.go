@@ -9,17 +9,13 @@ import (
 	"github.com/layerkit/layerkit/tuple"
 )
 
-// IndexEntry is one entry of a value index: the indexed values and the primary key of the record
-// it points to.
-type IndexEntry struct {
-	// Index is the index the entry belongs to.
-	Index *Index
-	// Values are the indexed values (Index.Expression's columns).
-	Values tuple.Tuple
-	// PrimaryKey is the primary key of the record, rebuilt from the entry's key.
+// indexEntry is one entry of a value index: the indexed values and the primary key of the record
+// it points to (rebuilt from the entry's key).
+type indexEntry struct {
+	Index      *Index
+	Values     tuple.Tuple
 	PrimaryKey tuple.Tuple
-	// Key is the entry's full key.
-	Key []byte
+	Key        []byte
 }
 
 // indexMaintainer keeps one kind of index up to date. Value indexes are the only kind so far;
@@ -84,7 +80,7 @@ func (s *Store) entryKey(ix *Index, values, pk tuple.Tuple) ([]byte, error) {
 }
 
 // decodeEntry splits an index key into the values and the primary key.
-func (s *Store) decodeEntry(ix *Index, key []byte) (IndexEntry, error) {
+func (s *Store) decodeEntry(ix *Index, key []byte) (indexEntry, error) {
 	base := s.ixKeys[ix.Name]
 	t, err := tuple.Unpack(key[len(base):])
 	n := len(ix.columns)
@@ -95,7 +91,7 @@ func (s *Store) decodeEntry(ix *Index, key []byte) (IndexEntry, error) {
 		}
 	}
 	if err != nil || len(t) != n+rest {
-		return IndexEntry{}, fmt.Errorf("record: index %q entry %s does not hold %d values and %d primary-key columns: %w", ix.Name, kv.Printable(key), n, rest, ErrCorruptStore)
+		return indexEntry{}, fmt.Errorf("record: index %q entry %s does not hold %d values and %d primary-key columns: %w", ix.Name, kv.Printable(key), n, rest, ErrCorruptStore)
 	}
 	pk := make(tuple.Tuple, len(ix.pkPositions))
 	j := n
@@ -107,7 +103,7 @@ func (s *Store) decodeEntry(ix *Index, key []byte) (IndexEntry, error) {
 			j++
 		}
 	}
-	return IndexEntry{Index: ix, Values: t[:n], PrimaryKey: pk, Key: key}, nil
+	return indexEntry{Index: ix, Values: t[:n], PrimaryKey: pk, Key: key}, nil
 }
 
 // planIndexUpdates diffs the index entries of the old and new versions of a record (either may be

@@ -157,9 +157,27 @@ func (s *Store) MetaData() *MetaData { return s.md }
 // Transaction returns the transaction the store was opened in.
 func (s *Store) Transaction() kv.Transaction { return s.tr }
 
-// Header returns a copy of the store header.
-func (s *Store) Header() *storepb.DataStoreInfo {
-	return proto.Clone(s.header).(*storepb.DataStoreInfo)
+// StoreInfo is what the store header says.
+type StoreInfo struct {
+	// FormatVersion is the store format version (see FormatVersion).
+	FormatVersion int
+	// MetaDataVersion is the version of the metadata the store was last opened with.
+	MetaDataVersion int
+	// UserVersion is the application's own version number (the Java Record Layer's user
+	// version); this package keeps it but never sets it.
+	UserVersion int
+	// LastUpdate is when the header was last written.
+	LastUpdate time.Time
+}
+
+// Info returns what the store header says, as read (or written) when the store was opened.
+func (s *Store) Info() StoreInfo {
+	return StoreInfo{
+		FormatVersion:   int(s.header.GetFormatVersion()),
+		MetaDataVersion: int(s.header.GetMetaDataversion()),
+		UserVersion:     int(s.header.GetUserVersion()),
+		LastUpdate:      time.UnixMilli(int64(s.header.GetLastUpdateTime())),
+	}
 }
 
 // IndexState returns the state of the named index as read in this transaction.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -139,7 +140,9 @@ func TestStoreHeaderVersions(t *testing.T) {
 	require.NoError(t, err)
 	e.md = v2
 	e.must(func(st *record.Store) error {
-		require.EqualValues(t, 2, st.Header().GetMetaDataversion())
+		require.Equal(t, 2, st.Info().MetaDataVersion)
+		require.Equal(t, record.FormatVersion, st.Info().FormatVersion)
+		require.WithinDuration(t, time.Now(), st.Info().LastUpdate, time.Minute)
 		return nil
 	})
 	e.md = testMetaData(t)
