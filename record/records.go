@@ -143,7 +143,7 @@ func (s *Store) Exists(pk tuple.Tuple) (bool, error) {
 }
 
 // Delete removes the record with primary key pk and its index entries, and reports whether there
-// was one.
+// was one. Retried after a commit_unknown_result whose commit went through, it reports false.
 func (s *Store) Delete(pk tuple.Tuple) (bool, error) {
 	pkPrefix, err := s.recordKeyPrefix(pk)
 	if err != nil {
