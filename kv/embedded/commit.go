@@ -222,7 +222,7 @@ func (db *DB) runGroup(group []*transaction) {
 				}
 			}
 		} else {
-			db.version.Store(version)
+			db.publish(version)
 		}
 	}
 

@@ -117,6 +117,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		pdb.Close()
 		return nil, fmt.Errorf("embedded: open %q: read version: %w", path, err)
 	}
+	db.publish(db.version.Load())
 	db.reaperWG.Add(1)
 	go db.reap()
 	return db, nil
@@ -238,23 +239,30 @@ func (db *DB) acquireView(now time.Time) (*view, error) {
 	if db.closed {
 		return nil, closedErr()
 	}
-	ver := db.version.Load()
 	v := db.cur
-	if v == nil || v.version != ver {
-		v = &view{version: ver, snap: db.pdb.NewSnapshot()}
-		db.views[v] = struct{}{}
-		old := db.cur
-		db.cur = v
-		if old != nil && old.refs == 0 {
-			delete(db.views, old)
-			// Closing takes Pebble's lock; doing it here keeps the bookkeeping simple and
-			// costs a few hundred nanoseconds once per version.
-			defer old.close()
-		}
-	}
 	v.refs++
 	v.lastUse = now
 	return v, nil
+}
+
+// publish makes version, whose writes Pebble has just applied, the read version of new
+// transactions. The snapshot is taken here, by the commit leader, so that it holds exactly the
+// commits up to version.
+func (db *DB) publish(version int64) {
+	nv := &view{version: version, snap: db.pdb.NewSnapshot(), lastUse: time.Now()}
+	db.vmu.Lock()
+	old := db.cur
+	db.cur = nv
+	db.views[nv] = struct{}{}
+	drop := old != nil && old.refs == 0
+	if drop {
+		delete(db.views, old)
+	}
+	db.version.Store(version)
+	db.vmu.Unlock()
+	if drop {
+		old.close()
+	}
 }
 
 // releaseView drops a transaction's reference.

@@ -272,7 +272,12 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 	if v.closed {
 		return nil, nil, kv.ErrTransactionTooOld
 	}
-	it, err := v.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	opts := pebble.IterOptions{LowerBound: lo, UpperBound: hi}
+	if len(lo) == 0 {
+		// Pebble's invariant checks reject an empty lower bound; none means the same.
+		opts.LowerBound = nil
+	}
+	it, err := v.snap.NewIter(&opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
 	}
