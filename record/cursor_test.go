@@ -95,14 +95,18 @@ func TestContinuationsUnderConcurrentChanges(t *testing.T) {
 				return pl.q.Filter == nil || (b.Year >= 1920 && b.Available)
 			}
 			live := map[int64]*testpb.Book{}
+			var first []*testpb.Book // drawn outside the transaction, which may run twice
+			for i := int64(0); i < 60; i++ {
+				b := book(fmt.Sprintf("b%d", rng.IntN(4)), rng.Int64N(5), i, fmt.Sprintf("t%d", rng.IntN(9)), "a", int32(1900+rng.IntN(60)))
+				b.Available = rng.IntN(3) > 0
+				first = append(first, b)
+				live[i] = b
+			}
 			e.must(func(st *record.Store) error {
-				for i := int64(0); i < 60; i++ {
-					b := book(fmt.Sprintf("b%d", rng.IntN(4)), rng.Int64N(5), i, fmt.Sprintf("t%d", rng.IntN(9)), "a", int32(1900+rng.IntN(60)))
-					b.Available = rng.IntN(3) > 0
+				for _, b := range first {
 					if _, err := st.SaveRecord(b); err != nil {
 						return err
 					}
-					live[i] = b
 				}
 				return nil
 			})

@@ -248,7 +248,13 @@ func (s *Store) RebuildIndex(name string) error {
 		if err != nil {
 			return err
 		}
-		for _, w := range es {
+		keys := make([]string, 0, len(es))
+		for k := range es {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // write in key order, so a rebuild's mutations are reproducible
+		for _, k := range keys {
+			w := es[k]
 			if ix.Unique && !hasNull(w.values) {
 				vk := string(w.values.Pack())
 				if other, ok := seen[vk]; ok && tuple.Compare(other, rec.PrimaryKey) != 0 {
