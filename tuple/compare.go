@@ -31,43 +31,49 @@ func compareElems(a, b []Element) int {
 	return cmp.Compare(len(a), len(b))
 }
 
-// kind returns the type code that orders e among other types: one code for every integer,
-// since integers order by value whatever their width.
-func kind(e Element) byte {
-	switch e := e.(type) {
+// kind returns the type code that orders e among other types, one code for every integer since
+// integers order by value whatever their width, and e itself, or for a named type (type Name
+// string) its value as the basic type.
+func kind(e Element) (byte, Element) {
+	switch v := e.(type) {
 	case nil:
-		return codeNil
+		return codeNil, e
 	case []byte:
-		return codeBytes
+		return codeBytes, e
 	case string:
-		return codeString
+		return codeString, e
 	case Tuple, []any:
-		return codeNested
+		return codeNested, e
 	case int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8, uintptr, big.Int:
-		return codeIntZero
+		return codeIntZero, e
 	case *big.Int:
-		if e != nil {
-			return codeIntZero
+		if v != nil {
+			return codeIntZero, e
 		}
 	case float32:
-		return codeFloat
+		return codeFloat, e
 	case float64:
-		return codeDouble
+		return codeDouble, e
 	case bool:
-		if e {
-			return codeTrue
+		if v {
+			return codeTrue, e
 		}
-		return codeFalse
+		return codeFalse, e
 	case UUID, uuid.UUID:
-		return codeUUID
+		return codeUUID, e
 	case Versionstamp:
-		return codeVersionstamp
+		return codeVersionstamp, e
+	default:
+		if b := basic(e); b != nil {
+			return kind(b)
+		}
 	}
 	panic(&packError{msg: fmt.Sprintf("%T cannot be compared (value %v)", e, e), kind: ErrUnsupportedType})
 }
 
 func compareElem(x, y Element) int {
-	kx, ky := kind(x), kind(y)
+	kx, x := kind(x)
+	ky, y := kind(y)
 	if kx != ky {
 		return cmp.Compare(kx, ky)
 	}

@@ -11,8 +11,9 @@
 //
 // Elements that encode: nil, []byte, string (valid UTF-8), every Go integer width (int, int8 …
 // int64, uint, uint8 … uint64, uintptr), *big.Int and big.Int (up to 255 bytes of magnitude),
-// float32, float64, bool, [UUID] and github.com/google/uuid.UUID, [Versionstamp], and a nested
-// [Tuple] (or []any). Unpack returns int64 for every integer that fits, uint64 for positive
+// float32, float64, bool, [UUID] and github.com/google/uuid.UUID, [Versionstamp], a nested
+// [Tuple] (or []any), and values of named types of those kinds (type Name string, type ID int32,
+// type Key []byte), which pack as their basic type. Unpack returns int64 for every integer that fits, uint64 for positive
 // integers above math.MaxInt64 that fit 64 bits, *big.Int beyond; float32 for the 4-byte float
 // code and float64 for the 8-byte one; []byte, string, bool, UUID, Versionstamp, Tuple and nil.
 //
@@ -30,7 +31,7 @@
 // # Caveats
 //
 // Pack panics on a Tuple that cannot be encoded: an element of a Go type no tuple type can hold
-// (a struct, a map, a named string type, a nil *big.Int …), a string that is not valid UTF-8, an
+// (a struct, a map, an array, a slice other than []byte and []any, a nil *big.Int …), a string that is not valid UTF-8, an
 // integer of more than 255 bytes, or an incomplete versionstamp (which belongs in
 // PackWithVersionstamp). Use AppendPack to get an error instead.
 //

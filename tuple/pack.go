@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -297,8 +298,54 @@ func appendScalar(dst []byte, e Element, nested bool, vs *int) ([]byte, error) {
 	case Tuple, []any:
 		return dst, errNested
 	default:
+		switch b := basic(e).(type) {
+		case string:
+			return appendString(dst, b)
+		case []byte:
+			return appendBytes(dst, b), nil
+		case int64:
+			return appendInt(dst, b), nil
+		case uint64:
+			return appendUint(dst, b), nil
+		case float32:
+			return appendFloat32(dst, b), nil
+		case float64:
+			return appendFloat64(dst, b), nil
+		case bool:
+			if b {
+				return append(dst, codeTrue), nil
+			}
+			return append(dst, codeFalse), nil
+		}
 		return dst, &packError{msg: fmt.Sprintf("%T cannot be packed (value %v)", e, e), kind: ErrUnsupportedType}
 	}
+}
+
+// basic returns a value of a named Go type whose kind a tuple type holds (type Name string, type
+// ID int32, type Key []byte …) as the basic type appendScalar writes: string, []byte, int64,
+// uint64, float32, float64 or bool. It returns nil for anything else. Reflection is confined to
+// this slow path; the basic types themselves never get here.
+func basic(e Element) any {
+	v := reflect.ValueOf(e)
+	switch v.Kind() {
+	case reflect.String:
+		return v.String()
+	case reflect.Bool:
+		return v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return v.Uint()
+	case reflect.Float32:
+		return v.Convert(reflect.TypeFor[float32]()).Interface().(float32)
+	case reflect.Float64:
+		return v.Float()
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return v.Bytes()
+		}
+	}
+	return nil
 }
 
 // shortPayload is the length up to which strings and byte strings are scanned and escaped by a
@@ -593,6 +640,10 @@ func packedLen(t []Element, nested bool) int {
 			}
 		case big.Int:
 			n += bigLen(&v)
+		default:
+			if b := basic(e); b != nil {
+				n += packedLen([]Element{b}, nested)
+			}
 		}
 	}
 	return n

@@ -86,9 +86,15 @@ func (g gen) elem(depth int) (in, want any) {
 		return nil, nil
 	case 1:
 		b := g.bytes(12)
+		if g.intn(4) == 0 {
+			return namedBytes(b), slices.Clone(b)
+		}
 		return b, slices.Clone(b)
 	case 2:
 		s := g.string()
+		if g.intn(4) == 0 {
+			return named(s), s
+		}
 		return s, s
 	case 3:
 		if depth >= 3 {

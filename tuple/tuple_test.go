@@ -56,6 +56,45 @@ func normalized(v uint64) any {
 	return v
 }
 
+type (
+	named      string
+	namedBytes []byte
+	namedInt   int16
+	namedUint  uint8
+	namedF32   float32
+	namedF64   float64
+	namedBool  bool
+)
+
+// TestNamedTypes: a value of a named type packs, orders and sizes as the basic type of its kind
+// (the official package panics on them); Unpack returns the basic type.
+func TestNamedTypes(t *testing.T) {
+	cases := []struct{ in, basic any }{
+		{named("a\x00b"), "a\x00b"},
+		{namedBytes{0, 0xff}, []byte{0, 0xff}},
+		{namedInt(-300), int64(-300)},
+		{namedUint(200), int64(200)},
+		{namedF32(-1.5), float32(-1.5)},
+		{namedF32(math.Float32frombits(0x7fc00001)), math.Float32frombits(0x7fc00001)},
+		{namedF64(math.Inf(-1)), math.Inf(-1)},
+		{namedBool(true), true},
+	}
+	for _, c := range cases {
+		in, want := tuple.Tuple{"k", c.in, tuple.Tuple{c.in}}, tuple.Tuple{"k", c.basic, tuple.Tuple{c.basic}}
+		p := in.Pack()
+		require.Equal(t, want.Pack(), p, "%T", c.in)
+		require.Equal(t, len(p), in.PackedSize())
+		dec, err := tuple.Unpack(p)
+		require.NoError(t, err)
+		requireSame(t, want, dec)
+		require.Zero(t, tuple.Compare(in, want))
+		require.Zero(t, tuple.Compare(in, dec))
+	}
+	require.Negative(t, tuple.Compare(tuple.Tuple{named("a")}, tuple.Tuple{"b"}))
+	require.Negative(t, tuple.Compare(tuple.Tuple{namedInt(-1)}, tuple.Tuple{namedUint(0)}))
+	require.Positive(t, tuple.Compare(tuple.Tuple{namedBool(true)}, tuple.Tuple{false}))
+}
+
 // TestIntegerBoundaries round-trips the values where the encoding changes length or type.
 func TestIntegerBoundaries(t *testing.T) {
 	two64 := new(big.Int).Lsh(big.NewInt(1), 64)
@@ -120,7 +159,6 @@ func TestIntegerBoundaries(t *testing.T) {
 }
 
 func TestPackErrors(t *testing.T) {
-	type named string
 	cases := []struct {
 		t    tuple.Tuple
 		kind error
@@ -128,7 +166,8 @@ func TestPackErrors(t *testing.T) {
 	}{
 		{tuple.Tuple{"ok", "bad\xff"}, tuple.ErrInvalidUTF8, `tuple: element 1: string "bad\xff" is not valid UTF-8`},
 		{tuple.Tuple{1, tuple.Tuple{2, []any{"\xc0\x80"}}}, tuple.ErrInvalidUTF8, "tuple: element 1.1.0: string"},
-		{tuple.Tuple{named("x")}, tuple.ErrUnsupportedType, "tuple: element 0: tuple_test.named cannot be packed"},
+		{tuple.Tuple{[2]byte{}}, tuple.ErrUnsupportedType, "tuple: element 0: [2]uint8 cannot be packed"},
+		{tuple.Tuple{named("bad\xff")}, tuple.ErrInvalidUTF8, `tuple: element 0: string "bad\xff" is not valid UTF-8`},
 		{tuple.Tuple{struct{}{}}, tuple.ErrUnsupportedType, "struct {} cannot be packed"},
 		{tuple.Tuple{map[string]int{}}, tuple.ErrUnsupportedType, "map[string]int cannot be packed"},
 		{tuple.Tuple{[]int{1}}, tuple.ErrUnsupportedType, "[]int cannot be packed"},
