@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -126,11 +127,105 @@ type MetaDataBuilder struct {
 // NewMetaDataBuilder starts metadata for the record types of a generated .proto file, such as
 // testpb.File_records_proto. The union message is RecordTypeUnion unless SetUnion names another.
 func NewMetaDataBuilder(file protoreflect.FileDescriptor) *MetaDataBuilder {
-	return &MetaDataBuilder{file: file, unionName: DefaultUnionName, version: 1, pks: map[string]KeyExpression{}}
+	return &MetaDataBuilder{file: file, version: 1, pks: map[string]KeyExpression{}}
 }
 
-// SetUnion names the union message of the file.
+// SetUnion names the union message of the file. Without it, the union is the message marked with
+// the Java Record Layer's option (com.apple.foundationdb.record.record).usage = UNION, or else
+// the message named RecordTypeUnion.
 func (b *MetaDataBuilder) SetUnion(name string) *MetaDataBuilder { b.unionName = name; return b }
+
+// recordOptionNumber is the extension number of the Java Record Layer's message, field and file
+// options; unionUsage is RecordTypeOptions.Usage.UNION.
+const (
+	recordOptionNumber = 1233
+	unionUsage         = 2
+)
+
+func (b *MetaDataBuilder) findUnion() (protoreflect.MessageDescriptor, error) {
+	msgs := b.file.Messages()
+	if b.unionName != "" {
+		if u := msgs.ByName(protoreflect.Name(b.unionName)); u != nil {
+			return u, nil
+		}
+		return nil, fmt.Errorf("record: file %s has no union message %q", b.file.Path(), b.unionName)
+	}
+	var marked []protoreflect.MessageDescriptor
+	for i := 0; i < msgs.Len(); i++ {
+		if markedAsUnion(msgs.Get(i)) {
+			marked = append(marked, msgs.Get(i))
+		}
+	}
+	switch len(marked) {
+	case 1:
+		return marked[0], nil
+	case 0:
+		if u := msgs.ByName(DefaultUnionName); u != nil {
+			return u, nil
+		}
+		return nil, fmt.Errorf("record: file %s has no union message: none is marked usage = UNION and none is named %s", b.file.Path(), DefaultUnionName)
+	}
+	return nil, fmt.Errorf("record: file %s marks %d messages as the union (%s, %s, …); name one with SetUnion", b.file.Path(), len(marked), marked[0].Name(), marked[1].Name())
+}
+
+// markedAsUnion reports whether a message carries the option record.usage = UNION, read from
+// the option's wire bytes so that it works whether or not the option's Go type is linked in.
+func markedAsUnion(md protoreflect.MessageDescriptor) bool {
+	opts := md.Options()
+	if opts == nil {
+		return false
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(opts)
+	if err != nil {
+		return false
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if num == recordOptionNumber && typ == protowire.BytesType {
+			inner, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return false
+			}
+			if usageIsUnion(inner) {
+				return true
+			}
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return false
+		}
+		b = b[m:]
+	}
+	return false
+}
+
+func usageIsUnion(b []byte) bool {
+	union := false
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.VarintType {
+			v, m := protowire.ConsumeVarint(b)
+			if m < 0 {
+				return false
+			}
+			union = v == unionUsage // the last value wins, as protobuf parsing does
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return false
+		}
+		b = b[m:]
+	}
+	return union
+}
 
 // SetVersion sets the metadata version (default 1). Raise it whenever the metadata changes.
 func (b *MetaDataBuilder) SetVersion(v int) *MetaDataBuilder { b.version = v; return b }
@@ -165,9 +260,9 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 	if b.version < 0 {
 		return nil, fmt.Errorf("record: metadata version %d is negative", b.version)
 	}
-	union := b.file.Messages().ByName(protoreflect.Name(b.unionName))
-	if union == nil {
-		return nil, fmt.Errorf("record: file %s has no union message %q", b.file.Path(), b.unionName)
+	union, err := b.findUnion()
+	if err != nil {
+		return nil, err
 	}
 	md := &MetaData{
 		file: b.file, union: union, version: b.version,

@@ -4,9 +4,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/layerkit/layerkit/record"
 	"github.com/layerkit/layerkit/record/internal/testpb"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 func TestMetaDataBuild(t *testing.T) {
@@ -71,4 +73,25 @@ func TestMetaDataUnionOptionAndJoinedErrors(t *testing.T) {
 		SetPrimaryKey("Author", record.FanOut("name")).Build()
 	require.ErrorContains(t, err, `Book has no field "nope"`)
 	require.ErrorContains(t, err, `field "name" of Author is not repeated`)
+}
+
+// The union can be marked with the Java Record Layer's option instead of being named.
+func TestMetaDataUnionByOption(t *testing.T) {
+	md, err := record.NewMetaDataBuilder(testpb.File_union_option_proto).
+		SetPrimaryKey("Magazine", record.Field("issue")).Build()
+	require.NoError(t, err)
+	require.Equal(t, "Everything", string(md.Union().Name()))
+	require.NotNil(t, md.RecordType("Magazine"))
+	e := newEnvWith(t, md)
+	m := &testpb.Magazine{Issue: proto.Int64(12), Name: proto.String("Overland")}
+	e.must(func(st *record.Store) error { _, err := st.SaveRecord(m); return err })
+	e.must(func(st *record.Store) error {
+		rec, err := st.Load(tuple.Tuple{int64(12)})
+		require.NoError(t, err)
+		require.True(t, proto.Equal(m, rec.Message))
+		return err
+	})
+	// Without the option and without the conventional name there is no union.
+	_, err = record.NewMetaDataBuilder(testpb.File_union_option_proto).SetUnion("Nope").Build()
+	require.ErrorContains(t, err, `no union message "Nope"`)
 }
