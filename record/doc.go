@@ -6,8 +6,9 @@
 //
 // # Basics
 //
-// Describe the records in a .proto file with a union message (named RecordTypeUnion, or named
-// with SetUnion) that has one field per record type, then declare primary keys and indexes:
+// Describe the records in a .proto file with a union message that has one field per record type
+// (marked with the Java Record Layer's option usage = UNION, named RecordTypeUnion, or named with
+// SetUnion), then declare primary keys and indexes:
 //
 //	md, err := record.NewMetaDataBuilder(librarypb.File_library_proto).
 //		SetPrimaryKey("Book", record.Concat(record.Field("branch"), record.Field("id"))).
