@@ -1,0 +1,315 @@
+package kvtest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/layerkit/layerkit/kv"
+)
+
+func conflictCases() []testCase {
+	return []testCase{
+		{"ReadWrite", testConflictReadWrite},
+		{"OtherKeyNoConflict", testConflictOtherKey},
+		{"CommittedBeforeReadVersion", testConflictCommittedBefore},
+		{"WriteOnlyNoConflict", testConflictWriteOnly},
+		{"ReadOnlyCommitNoConflict", testConflictReadOnly},
+		{"SnapshotReadsNoConflict", testConflictSnapshot},
+		{"RangeRead", testConflictRangeRead},
+		{"EmptyRangeRead", testConflictEmptyRangeRead},
+		{"LimitedRangeRead", testConflictLimitedRangeRead},
+		{"LimitedReverseRangeRead", testConflictLimitedReverseRangeRead},
+		{"GetKey", testConflictGetKey},
+		{"ClearRangeWrites", testConflictClearRange},
+		{"AtomicWrites", testConflictAtomicWrites},
+		{"AtomicNoReadConflict", testConflictAtomicNoRead},
+		{"ReadConflictRange", testConflictExplicitRead},
+		{"WriteConflictRange", testConflictExplicitWrite},
+		{"SetNextWriteNoWriteConflictRange", testConflictNoWriteConflictRange},
+	}
+}
+
+// race runs the classic conflict scenario: tr reads with read (at a read version fixed before
+// anything else), another transaction commits with other, then tr writes an unrelated key and
+// commits. It returns tr's commit error.
+func race(t *testing.T, db kv.Database, read func(tr kv.Transaction), other func(tr kv.Transaction)) error {
+	t.Helper()
+	tr := startTr(t, db)
+	read(tr)
+	write(t, db, other)
+	tr.Set(b("zz-unrelated"), b("x"))
+	return tr.Commit()
+}
+
+func requireConflict(t *testing.T, err error, msg string) {
+	t.Helper()
+	requireCode(t, kv.ErrNotCommitted, err, msg)
+}
+
+func testConflictReadWrite(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1")
+	err := race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) { tr.Set(b("k"), b("2")) })
+	requireConflict(t, err, "a read of a key written after the read version conflicts")
+	require.Nil(t, getDB(t, db, b("zz-unrelated")), "a conflicting commit applies nothing")
+	err = race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("absent")) },
+		func(tr kv.Transaction) { tr.Set(b("absent"), b("now")) })
+	requireConflict(t, err, "reading an absent key conflicts with its creation")
+	err = race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) { tr.Clear(b("k")) })
+	requireConflict(t, err, "a read conflicts with a clear")
+}
+
+func testConflictOtherKey(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1")
+	err := race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) { tr.Set(b("k\x00"), b("2")); tr.Set(b("j"), b("2")) })
+	require.NoError(t, err, "writes to keys that were not read do not conflict")
+}
+
+func testConflictCommittedBefore(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1")
+	setKeys(t, db, "k", "2")
+	tr := newTr(t, db)
+	require.Equal(t, "2", string(get(t, tr, b("k"))))
+	tr.Set(b("k"), b("3"))
+	require.NoError(t, tr.Commit(), "a write committed before the read version is no conflict")
+}
+
+func testConflictWriteOnly(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := startTr(t, db)
+	tr.Set(b("k"), b("mine"))
+	setKeys(t, db, "k", "theirs")
+	require.NoError(t, tr.Commit(), "a transaction that read nothing never conflicts")
+	require.Equal(t, "mine", string(getDB(t, db, b("k"))), "the later commit wins")
+}
+
+func testConflictReadOnly(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1")
+	tr := startTr(t, db)
+	get(t, tr, b("k"))
+	setKeys(t, db, "k", "2")
+	require.NoError(t, tr.Commit(), "a read-only transaction commits without a conflict check")
+}
+
+func testConflictSnapshot(t *testing.T, s *suite) {
+	db := s.db(t)
+	abcde(t, db)
+	err := race(t, db,
+		func(tr kv.Transaction) {
+			snap := tr.Snapshot()
+			get(t, snap, b("a"))
+			get(t, snap, b("absent"))
+			getKey(t, snap, kv.FirstGreaterThan(b("b")))
+			getRange(t, snap, rng("", "\xff"), kv.RangeOptions{})
+			getRange(t, snap, rng("b", "d"), kv.RangeOptions{Limit: 1, Reverse: true})
+		},
+		func(tr kv.Transaction) {
+			tr.Set(b("a"), b("x"))
+			tr.Set(b("absent"), b("x"))
+			tr.Set(b("bb"), b("x"))
+			tr.Clear(b("c"))
+		})
+	require.NoError(t, err, "snapshot reads add no read conflicts")
+}
+
+func testConflictRangeRead(t *testing.T, s *suite) {
+	db := s.db(t)
+	abcde(t, db)
+	err := race(t, db,
+		func(tr kv.Transaction) { getRange(t, tr, rng("b", "d"), kv.RangeOptions{}) },
+		func(tr kv.Transaction) { tr.Set(b("bb"), b("phantom")) })
+	requireConflict(t, err, "a key inserted into a range that was read conflicts")
+	err = race(t, db,
+		func(tr kv.Transaction) { getRange(t, tr, rng("b", "d"), kv.RangeOptions{}) },
+		func(tr kv.Transaction) { tr.Set(b("d"), b("x")); tr.Set(b("a"), b("x")) })
+	require.NoError(t, err, "writes outside [begin, end) do not conflict")
+	err = race(t, db,
+		func(tr kv.Transaction) { getRange(t, tr, rng("b", "d"), kv.RangeOptions{Reverse: true}) },
+		func(tr kv.Transaction) { tr.Clear(b("b")) })
+	requireConflict(t, err, "a reverse range read conflicts over its range")
+}
+
+func testConflictEmptyRangeRead(t *testing.T, s *suite) {
+	db := s.db(t)
+	abcde(t, db)
+	err := race(t, db,
+		func(tr kv.Transaction) {
+			require.Empty(t, getRange(t, tr, rng("p", "q"), kv.RangeOptions{}))
+		},
+		func(tr kv.Transaction) { tr.Set(b("p5"), b("x")) })
+	requireConflict(t, err, "a range read that returned nothing still conflicts with inserts into it")
+}
+
+// fresh opens a database loaded with a..e, one per scenario so earlier writes do not change
+// what a later scenario reads.
+func (s *suite) fresh(t *testing.T) kv.Database {
+	db := s.db(t)
+	abcde(t, db)
+	return db
+}
+
+func testConflictLimitedRangeRead(t *testing.T, s *suite) {
+	read := func(tr kv.Transaction) {
+		require.Equal(t, []string{"a", "b"}, keys(getRange(t, tr, rng("a", "z"), kv.RangeOptions{Limit: 2})))
+	}
+	err := race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("bb"), b("x")); tr.Set(b("c"), b("x")); tr.Set(b("y"), b("x")) })
+	require.NoError(t, err, "a limited range read conflicts only on the part it returned")
+	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("a5"), b("x")) })
+	requireConflict(t, err, "an insert between rows returned by a limited read conflicts")
+	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("b"), b("x")) })
+	requireConflict(t, err, "a write to the last row returned conflicts")
+}
+
+func testConflictLimitedReverseRangeRead(t *testing.T, s *suite) {
+	read := func(tr kv.Transaction) {
+		require.Equal(t, []string{"e", "d"}, keys(getRange(t, tr, rng("a", "z"), kv.RangeOptions{Limit: 2, Reverse: true})))
+	}
+	err := race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("c"), b("x")); tr.Set(b("cc"), b("x")) })
+	require.NoError(t, err, "a limited reverse read conflicts only on the part it returned")
+	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("dd"), b("x")) })
+	requireConflict(t, err, "an insert between returned rows conflicts")
+	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("y"), b("x")) })
+	requireConflict(t, err, "an insert after the last row but before the range end conflicts")
+}
+
+func testConflictGetKey(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "a", "1", "c", "2")
+	err := race(t, db,
+		func(tr kv.Transaction) { require.Equal(t, "c", getKey(t, tr, kv.FirstGreaterOrEqual(b("b")))) },
+		func(tr kv.Transaction) { tr.Set(b("b5"), b("x")) })
+	requireConflict(t, err, "a key inserted where it would change a selector's result conflicts")
+	err = race(t, db,
+		func(tr kv.Transaction) { require.Equal(t, "a", getKey(t, tr, kv.LastLessThan(b("b")))) },
+		func(tr kv.Transaction) { tr.Set(b("a5"), b("x")) })
+	requireConflict(t, err, "the same holds backwards")
+}
+
+func testConflictClearRange(t *testing.T, s *suite) {
+	db := s.db(t)
+	abcde(t, db)
+	err := race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("m")) },
+		func(tr kv.Transaction) { tr.ClearRange(rng("f", "z")) })
+	requireConflict(t, err, "a clear-range writes its whole range, present keys or not")
+}
+
+func testConflictAtomicWrites(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "n", "\x01")
+	err := race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("n")) },
+		func(tr kv.Transaction) { tr.Atomic(kv.Add, b("n"), []byte{1}) })
+	requireConflict(t, err, "an atomic op is a write for conflicts")
+}
+
+func testConflictAtomicNoRead(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "n", "\x01")
+	tr := startTr(t, db)
+	tr.Atomic(kv.Add, b("n"), []byte{1})
+	tr.Atomic(kv.Max, b("m"), []byte{1})
+	tr.Atomic(kv.ByteMin, b("s"), b("zz"))
+	tr.Atomic(kv.CompareAndClear, b("c"), b("x"))
+	write(t, db, func(o kv.Transaction) {
+		o.Set(b("n"), []byte{5})
+		o.Set(b("m"), []byte{7})
+		o.Set(b("s"), b("aa"))
+		o.Set(b("c"), b("x"))
+	})
+	require.NoError(t, tr.Commit(), "atomic ops add no read conflict")
+	r := newTr(t, db)
+	require.Equal(t, []byte{6}, get(t, r, b("n")), "the atomic op applies to the value current at commit")
+	require.Equal(t, []byte{7}, get(t, r, b("m")))
+	require.Equal(t, "aa", string(get(t, r, b("s"))))
+	require.Nil(t, get(t, r, b("c")))
+}
+
+func testConflictExplicitRead(t *testing.T, s *suite) {
+	db := s.db(t)
+	err := race(t, db,
+		func(tr kv.Transaction) { require.NoError(t, tr.AddReadConflictRange(rng("m", "n"))) },
+		func(tr kv.Transaction) { tr.Set(b("m5"), b("x")) })
+	requireConflict(t, err, "a write into an added read conflict range conflicts")
+	err = race(t, db,
+		func(tr kv.Transaction) { require.NoError(t, tr.AddReadConflictRange(rng("m", "n"))) },
+		func(tr kv.Transaction) { tr.Set(b("n"), b("x")); tr.Set(b("l"), b("x")) })
+	require.NoError(t, err, "the range's end is excluded")
+	err = race(t, db,
+		func(tr kv.Transaction) { require.NoError(t, tr.AddReadConflictKey(b("k"))) },
+		func(tr kv.Transaction) { tr.Set(b("k"), b("x")) })
+	requireConflict(t, err, "a write to an added read conflict key conflicts")
+	err = race(t, db,
+		func(tr kv.Transaction) { require.NoError(t, tr.AddReadConflictKey(b("k"))) },
+		func(tr kv.Transaction) { tr.Set(b("k\x00"), b("x")) })
+	require.NoError(t, err, "a read conflict key covers that key only")
+}
+
+func testConflictExplicitWrite(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1")
+	err := race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) {
+			require.NoError(t, tr.AddWriteConflictRange(rng("j", "l")))
+			tr.Set(b("other"), b("x"))
+		})
+	requireConflict(t, err, "an added write conflict range conflicts with readers as a write would")
+	require.Equal(t, "1", string(getDB(t, db, b("k"))), "a write conflict range writes nothing")
+	err = race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) {
+			require.NoError(t, tr.AddWriteConflictKey(b("k")))
+			tr.Set(b("other"), b("x"))
+		})
+	requireConflict(t, err, "an added write conflict key conflicts")
+	err = race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) {
+			require.NoError(t, tr.AddWriteConflictKey(b("k\x00")))
+			tr.Set(b("other"), b("x"))
+		})
+	require.NoError(t, err, "a write conflict key covers that key only")
+}
+
+func testConflictNoWriteConflictRange(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1", "k2", "1")
+	err := race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) {
+			tr.SetNextWriteNoWriteConflictRange()
+			tr.Set(b("k"), b("2"))
+		})
+	require.NoError(t, err, "a write after SetNextWriteNoWriteConflictRange makes no write conflict")
+	require.Equal(t, "2", string(getDB(t, db, b("k"))), "the write itself is applied")
+
+	err = race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k2")) },
+		func(tr kv.Transaction) {
+			tr.SetNextWriteNoWriteConflictRange()
+			tr.Set(b("k"), b("3"))
+			tr.Set(b("k2"), b("3"))
+		})
+	requireConflict(t, err, "only the next write is exempt")
+
+	err = race(t, db,
+		func(tr kv.Transaction) { getRange(t, tr, rng("k", "l"), kv.RangeOptions{}) },
+		func(tr kv.Transaction) {
+			tr.SetNextWriteNoWriteConflictRange()
+			tr.ClearRange(rng("k", "l"))
+		})
+	require.NoError(t, err, "the option applies to ClearRange too")
+	require.Nil(t, getDB(t, db, b("k")))
+}

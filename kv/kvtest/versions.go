@@ -1,0 +1,58 @@
+package kvtest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func versionCases() []testCase {
+	return []testCase{
+		{"ReadVersion", testReadVersion},
+		{"CommittedVersion", testCommittedVersion},
+		{"ReadOnlyCommittedVersion", testReadOnlyCommittedVersion},
+	}
+}
+
+func testReadVersion(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := newTr(t, db)
+	rv, err := tr.GetReadVersion().Get()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, rv, int64(0), "read versions are not negative")
+	rv2, err := tr.Snapshot().GetReadVersion().Get()
+	require.NoError(t, err)
+	require.Equal(t, rv, rv2, "one read version per transaction, snapshot view included")
+	get(t, tr, b("k"))
+	rv3, err := tr.GetReadVersion().Get()
+	require.NoError(t, err)
+	require.Equal(t, rv, rv3, "reads do not move the read version")
+}
+
+func testCommittedVersion(t *testing.T, s *suite) {
+	db := s.db(t)
+	var last int64
+	for i := range 5 {
+		tr := startTr(t, db)
+		rv, err := tr.GetReadVersion().Get()
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, rv, last, "a transaction started after a commit reads at or after its version")
+		tr.Set(b("k"), []byte{byte(i)})
+		require.NoError(t, tr.Commit())
+		cv, err := tr.GetCommittedVersion()
+		require.NoError(t, err)
+		require.Greater(t, cv, rv, "the commit version is after the read version")
+		require.Greater(t, cv, last, "commit versions increase")
+		last = cv
+	}
+}
+
+func testReadOnlyCommittedVersion(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := newTr(t, db)
+	get(t, tr, b("k"))
+	require.NoError(t, tr.Commit())
+	cv, err := tr.GetCommittedVersion()
+	require.NoError(t, err)
+	require.Equal(t, int64(-1), cv, "a read-only transaction has no commit version")
+}
