@@ -135,7 +135,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "3. Shelf %s of branch %s holds %d books (plan: %s):\n", sample.Shelf, sample.Branch, len(shelf), plan)
+	fmt.Fprintf(w, "3. Shelf %s of branch %s holds %s (plan: %s):\n", sample.Shelf, sample.Branch, plural(len(shelf), "book"), plan)
 	for _, b := range shelf[:min(5, len(shelf))] {
 		fmt.Fprintf(w, "     %s  %q by %s (%d)\n", b.BookId, b.Title, b.Author, b.Year)
 	}
@@ -376,6 +376,13 @@ func (c *catalogue) audit(ctx context.Context, id string) (copies, books, pages 
 	}
 	err = record.Check(c.md, c.prefix)(ctx, c.db)
 	return copies, books, pages, err
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // auditPage is the most records the audit reads in one transaction.
