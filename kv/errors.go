@@ -35,14 +35,18 @@ func (e Error) Is(target error) bool {
 func (e Error) Retryable() bool { return retryable[e.Code] }
 
 // IsRetryable reports whether err is, or wraps, an Error that FoundationDB's retry loop (and
-// [Transact]) retries: 1007, 1009, 1020, 1021, 1037, 1038, 1042, 1051, 1078, 1213 and 1235.
+// [Transact]) retries, the codes of fdb_error_predicate(FDB_ERROR_PREDICATE_RETRYABLE): 1007,
+// 1009, 1020, 1021, 1037, 1038, 1039, 1042, 1051, 1078, 1213, 1223 and 1235.
 func IsRetryable(err error) bool {
 	var e Error
 	return errors.As(err, &e) && e.Retryable()
 }
 
-// IsMaybeCommitted reports whether err means the commit may or may not have happened (1021).
-func IsMaybeCommitted(err error) bool { return errors.Is(err, ErrCommitUnknownResult) }
+// IsMaybeCommitted reports whether err means the commit may or may not have happened: 1021, and
+// 1039 (cluster_version_changed), as FoundationDB's FDB_ERROR_PREDICATE_MAYBE_COMMITTED.
+func IsMaybeCommitted(err error) bool {
+	return errors.Is(err, ErrCommitUnknownResult) || errors.Is(err, Error{1039})
+}
 
 // AsError returns the code of the Error inside err, and false when there is none.
 func AsError(err error) (Error, bool) {
@@ -107,8 +111,8 @@ var (
 )
 
 var retryable = map[int]bool{
-	1007: true, 1009: true, 1020: true, 1021: true, 1037: true, 1038: true,
-	1042: true, 1051: true, 1078: true, 1213: true, 1235: true,
+	1007: true, 1009: true, 1020: true, 1021: true, 1037: true, 1038: true, 1039: true,
+	1042: true, 1051: true, 1078: true, 1213: true, 1223: true, 1235: true,
 }
 
 type info struct{ name, desc string }
@@ -129,12 +133,14 @@ var errorInfo = map[int]info{
 	1036: {"accessed_unreadable", "Read or wrote an unreadable key"},
 	1037: {"process_behind", "Storage process does not have recent mutations"},
 	1038: {"database_locked", "Database is locked"},
-	1042: {"batch_transaction_throttled", "Batch GRV request rate limit exceeded"},
-	1051: {"grv_proxy_memory_limit_exceeded", "GetReadVersion proxy memory limit exceeded"},
-	1078: {"tag_throttled", "Transaction tag is being throttled"},
+	1039: {"cluster_version_changed", "The protocol version of the cluster has changed"},
+	1042: {"commit_proxy_memory_limit_exceeded", "CommitProxy commit memory limit exceeded"},
+	1051: {"batch_transaction_throttled", "Batch GRV request rate limit exceeded"},
+	1078: {"grv_proxy_memory_limit_exceeded", "GetReadVersion proxy memory limit exceeded"},
 	1101: {"operation_cancelled", "Asynchronous operation cancelled"},
-	1213: {"proxy_memory_limit_exceeded", "Commit proxy memory limit exceeded"},
-	1235: {"transaction_rejected_range_locked", "Transaction rejected due to range lock"},
+	1213: {"tag_throttled", "Transaction tag is being throttled"},
+	1223: {"proxy_tag_throttled", "Exceeded maximum proxy tag throttling duration"},
+	1235: {"transaction_throttled_hot_shard", "Transaction throttled due to hot shard"},
 	2000: {"client_invalid_operation", "Invalid API call"},
 	2004: {"key_outside_legal_range", "Key outside legal range"},
 	2005: {"inverted_range", "Range begin key larger than end key"},
