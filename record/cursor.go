@@ -134,7 +134,7 @@ func (c *Cursor) init() error {
 	}
 	var pos []byte
 	var offset int64
-	if c.opts.Continuation != nil {
+	if len(c.opts.Continuation) > 0 {
 		t, err := tuple.Unpack(c.opts.Continuation)
 		if err != nil || len(t) != 3 {
 			return fmt.Errorf("record: continuation does not decode: %w", ErrInvalidContinuation)

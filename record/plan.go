@@ -223,8 +223,8 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 			}
 		}
 		p.sort, p.sortDesc, p.sortLimit = q.Sort, q.Reverse, q.InMemorySortLimit
-	} else if q.Sort != nil {
-		p.reverse = q.Reverse
+	} else {
+		p.reverse = q.Reverse // without a sort: the chosen scan's order, backwards
 	}
 	p.ix, p.eq, p.low, p.high, p.prefix = best.ix, best.eq, best.low, best.high, best.prefix
 	p.typeFilter = len(p.types) > 0 && (best.ix == nil && len(p.types) < len(s.md.types) && !eqFixesType(best.cols, best.eq) || best.coversOtherTypes)

@@ -20,7 +20,7 @@ type Query struct {
 	// Sort orders the results by a key expression of single-valued fields (Field, Nest,
 	// Concat); nil means the order of the chosen scan (primary key order for a record scan).
 	Sort KeyExpression
-	// Reverse sorts in descending order.
+	// Reverse sorts in descending order (without Sort: the chosen scan's order, backwards).
 	Reverse bool
 	// InMemorySortLimit allows a sort that no index provides: up to this many matching records
 	// are read and sorted in memory (more fail with ErrSortBoundExceeded). Zero refuses such a

@@ -237,6 +237,7 @@ func TestExplainGolden(t *testing.T) {
 	}{
 		{"all records", record.Query{}},
 		{"all books", record.Query{RecordTypes: []string{"Book"}}},
+		{"all books backwards", record.Query{RecordTypes: []string{"Book"}, Reverse: true}},
 		{"equality on index", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").Equals("Tolkien")}},
 		{"equality plus residual", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("author").Equals("Tolkien"), record.Where("price").GreaterThan(3.0))}},
 		{"longest equality prefix wins", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("title").Equals("Dune"), record.Where("year").Equals(1965), record.Where("author").Equals("Herbert"))}},
