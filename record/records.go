@@ -65,12 +65,20 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 		return nil, err
 	}
 	oldF := s.loadRaw(pkPrefix, pk, true)
-	inner, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	// The union message with one field set: its tag, the record's length, then the record,
+	// marshalled straight into place.
+	mo := proto.MarshalOptions{Deterministic: true}
+	size := mo.Size(msg)
+	val := protowire.AppendTag(make([]byte, 0, size+16), rt.unionField.Number(), protowire.BytesType)
+	val = protowire.AppendVarint(val, uint64(size))
+	head := len(val)
+	val, err = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}.MarshalAppend(val, msg)
 	if err != nil {
 		return nil, fmt.Errorf("record: encode %s %v: %w", rt.name, pk, err)
 	}
-	val := protowire.AppendTag(make([]byte, 0, len(inner)+8), rt.unionField.Number(), protowire.BytesType)
-	val = protowire.AppendBytes(val, inner)
+	if len(val)-head != size {
+		return nil, fmt.Errorf("record: %s %v changed while it was being saved", rt.name, pk)
+	}
 	old, err := oldF.Get()
 	if err != nil {
 		return nil, err
