@@ -27,7 +27,7 @@ func benchKey(buf []byte, i int) []byte {
 	return binary.BigEndian.AppendUint64(buf, uint64(i))
 }
 
-// BenchmarkTransaction measures the transaction of the targets: one read, one write and
+// BenchmarkTransaction measures, over 100,000 stored keys of 100 bytes, the transaction of the targets: one read, one write and
 // a commit, through the engine and through raw Pebble doing the same work (a read, and a batch
 // of one write committed), so the engine's overhead reads as a ratio.
 func BenchmarkTransaction(b *testing.B) {
@@ -57,6 +57,15 @@ func benchEngine(b *testing.B, store string, goroutines int) {
 	}
 	defer db.Close()
 	value := make([]byte, 100)
+	for i := 0; i < benchKeys; i += 10_000 {
+		tr, _ := db.CreateTransaction()
+		for j := i; j < i+10_000; j++ {
+			tr.Set(benchKey(nil, j), value)
+		}
+		if err := tr.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
 	var failures atomic.Int64
 	work := func(rng *rand.Rand, key []byte) {
 		key = benchKey(key, rng.IntN(benchKeys))
@@ -98,6 +107,7 @@ func benchPebble(b *testing.B, store string, goroutines int) {
 	wo := pebble.Sync
 	if store == "memory" {
 		opts.FS, opts.DisableWAL, dir, wo = vfs.NewMem(), true, "", pebble.NoSync
+		opts.MemTableSize = 32 << 20
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -105,6 +115,15 @@ func benchPebble(b *testing.B, store string, goroutines int) {
 	}
 	defer db.Close()
 	value := make([]byte, 100)
+	for i := 0; i < benchKeys; i += 10_000 {
+		batch := db.NewBatch()
+		for j := i; j < i+10_000; j++ {
+			batch.Set(benchKey(nil, j), value, nil)
+		}
+		if err := batch.Commit(wo); err != nil {
+			b.Fatal(err)
+		}
+	}
 	work := func(rng *rand.Rand, key []byte) {
 		key = benchKey(key, rng.IntN(benchKeys))
 		if v, closer, err := db.Get(key); err == nil {

@@ -165,42 +165,29 @@ func (db *DB) runGroup(group []*transaction) {
 
 	watching := db.watches.active()
 	var touched touchedKeys
+	gw := &groupWrites{}
 	applied := 0
 	for i, tx := range group {
 		tx.commitErr = nil
 		tx.fault = faultNone
 		if tx.readOnly {
+			tx.releaseView()
 			continue
 		}
-		if tx.view != nil && now.Sub(tx.rvTime) > db.window {
-			tx.commitErr = kv.ErrTransactionTooOld
-			continue
-		}
-		f := db.faults.pick()
-		switch f {
-		case faultNotCommitted:
-			tx.commitErr = fmt.Errorf("embedded: injected fault: %w", kv.ErrNotCommitted)
-			continue
-		case faultUnknownNotApplied:
-			tx.commitErr = fmt.Errorf("embedded: injected fault, not applied: %w", kv.ErrCommitUnknownResult)
-			continue
-		}
-		rv := prev
-		if tx.view != nil {
-			rv = tx.view.version
-		}
-		if len(tx.reads) > 0 && db.resolver.conflicts(tx.reads, rv) {
-			tx.commitErr = kv.ErrNotCommitted
+		ok := db.resolve(tx, prev, now, gw)
+		// Once resolved, the transaction's read version no longer holds back anything.
+		tx.releaseView()
+		if !ok {
 			continue
 		}
 		var stamp [10]byte
 		binary.BigEndian.PutUint64(stamp[:8], uint64(version))
 		binary.BigEndian.PutUint16(stamp[8:], uint16(i))
-		if err := db.apply(b, tx, stamp, now, watching, &touched); err != nil {
+		if err := db.apply(b, tx, stamp, watching, &touched, gw); err != nil {
 			tx.commitErr = err
 			continue
 		}
-		tx.fault = f
+		tx.fault = tx.pendingFault
 		tx.commitVersion = version
 		tx.stamp = stamp
 		applied++
@@ -214,7 +201,9 @@ func (db *DB) runGroup(group []*transaction) {
 		if db.sync {
 			opt = pebble.Sync
 		}
+		db.freeze()
 		if err := b.Commit(opt); err != nil {
+			db.unfreeze()
 			// Pebble applies a batch entirely or not at all, so nothing of the group happened.
 			for _, tx := range group {
 				if tx.commitErr == nil && !tx.readOnly {
@@ -222,7 +211,7 @@ func (db *DB) runGroup(group []*transaction) {
 				}
 			}
 		} else {
-			db.publish(version)
+			db.publish(version, gw, now)
 		}
 	}
 
@@ -244,10 +233,87 @@ func (db *DB) runGroup(group []*transaction) {
 	}
 }
 
+// resolve decides whether tx may commit: not too old, no injected failure, and nothing it read
+// written after its read version, by earlier commits (the resolver) or by earlier members of its
+// group (gw). It sets tx.commitErr when not.
+func (db *DB) resolve(tx *transaction, prev int64, now time.Time, gw *groupWrites) bool {
+	if tx.view != nil && now.Sub(tx.rvTime) > db.window {
+		tx.commitErr = kv.ErrTransactionTooOld
+		return false
+	}
+	tx.pendingFault = db.faults.pick()
+	switch tx.pendingFault {
+	case faultNotCommitted:
+		tx.commitErr = fmt.Errorf("embedded: injected fault: %w", kv.ErrNotCommitted)
+		return false
+	case faultUnknownNotApplied:
+		tx.commitErr = fmt.Errorf("embedded: injected fault, not applied: %w", kv.ErrCommitUnknownResult)
+		return false
+	}
+	if len(tx.reads) == 0 {
+		return true
+	}
+	rv := prev
+	if tx.view != nil {
+		rv = tx.view.version
+	}
+	if db.resolver.conflicts(tx.reads, rv) || gw.conflicts(tx.reads) {
+		tx.commitErr = kv.ErrNotCommitted
+		return false
+	}
+	return true
+}
+
+// groupWrites are the write conflict ranges of the members of a commit group resolved so far.
+// Later members conflict with them; they reach the resolver when the group is published.
+type groupWrites struct {
+	points [][]byte
+	ranges []kv.Range
+	set    map[string]struct{} // points, built once the group has enough of them
+}
+
+func (g *groupWrites) addPoint(k []byte) {
+	g.points = append(g.points, k)
+	if g.set != nil {
+		g.set[string(k)] = struct{}{}
+	}
+}
+
+func (g *groupWrites) conflicts(reads []kv.Range) bool {
+	if len(g.points) == 0 && len(g.ranges) == 0 {
+		return false
+	}
+	if g.set == nil && len(g.points) > 16 {
+		g.set = make(map[string]struct{}, len(g.points))
+		for _, k := range g.points {
+			g.set[string(k)] = struct{}{}
+		}
+	}
+	for _, r := range reads {
+		for _, w := range g.ranges {
+			if bytes.Compare(r.Begin, w.End) < 0 && bytes.Compare(w.Begin, r.End) < 0 {
+				return true
+			}
+		}
+		if isPoint(r) && g.set != nil {
+			if _, ok := g.set[string(r.Begin)]; ok {
+				return true
+			}
+			continue
+		}
+		for _, k := range g.points {
+			if r.Contains(k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // apply evaluates tx's writes against the latest state (the batch over the database, so earlier
 // members of the group count) and adds them to the batch and its write conflicts to the resolver.
 // On error nothing is added.
-func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, now time.Time, watching bool, touched *touchedKeys) error {
+func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching bool, touched *touchedKeys, gw *groupWrites) error {
 	w := &tx.writes
 	var finals []final
 	if w.points != nil {
@@ -322,20 +388,23 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, now time.T
 	}
 
 	// Conflicts: later transactions that read what this one wrote must fail.
-	version := int64(binary.BigEndian.Uint64(stamp[:8]))
 	for _, f := range finals {
 		if f.e.conflict {
-			db.resolver.addPoint(f.key, version, now)
+			gw.addPoint(f.key)
 		}
 		if watching {
 			touched.points = append(touched.points, f.key)
 		}
 	}
 	for _, r := range tx.wconf {
-		db.resolver.add(r, version, now)
+		if isPoint(r) {
+			gw.addPoint(r.Begin)
+		} else {
+			gw.ranges = append(gw.ranges, r)
+		}
 	}
 	for _, k := range vsWritten {
-		db.resolver.addPoint(k, version, now)
+		gw.addPoint(k)
 	}
 	if watching {
 		touched.ranges = append(touched.ranges, w.clears...)

@@ -43,7 +43,12 @@ type DB struct {
 	vmu    sync.Mutex
 	cur    *view
 	views  map[*view]struct{}
+	refs   int // references held on all views: transactions with a read version
 	closed bool
+	// applying is set while a commit is applied with the latest view live and unheld; new
+	// transactions then wait on applied for the publication.
+	applying bool
+	applied  *sync.Cond
 
 	// qmu guards the commit queue and leadership of the group commit.
 	qmu     sync.Mutex
@@ -53,7 +58,7 @@ type DB struct {
 	idle    *sync.Cond // signalled when a leader stops
 	qclosed bool
 
-	// The fields below are owned by the commit leader.
+	// resolver is used by the commit leader, under vmu when it adds writes.
 	resolver resolver
 
 	faults faultInjector
@@ -87,6 +92,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		db.window = defaultWindow
 	}
 	db.idle = sync.NewCond(&db.qmu)
+	db.applied = sync.NewCond(&db.vmu)
 	db.faults.init(o.Faults, o.FaultSeed)
 	db.resolver.init(db.window)
 	db.watches.init()
@@ -117,7 +123,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		pdb.Close()
 		return nil, fmt.Errorf("embedded: open %q: read version: %w", path, err)
 	}
-	db.publish(db.version.Load())
+	db.publish(db.version.Load(), nil, time.Now())
 	db.reaperWG.Add(1)
 	go db.reap()
 	return db, nil
@@ -203,15 +209,22 @@ func pebbleOptions(inMemory bool) *pebble.Options {
 	if inMemory {
 		o.FS = vfs.NewMem()
 		o.DisableWAL = true
+		// Fewer, larger memtables mean fewer flushes and shallower point reads. Pebble starts
+		// small and grows memtables to this size, so small stores stay small.
+		o.MemTableSize = 32 << 20
 	}
 	return o
 }
 
-// view is a read version: a Pebble snapshot of the state after commit version `version`.
-// Transactions that start while no commit has happened share one view.
+// view is a read version: the state after commit version `version`, which transactions that
+// start between two commits share. While it is the latest version and no commit is being
+// applied, reads go straight to Pebble; before the commit leader applies the next version it
+// freezes the view in a Pebble snapshot if any transaction still holds it. A lone committer so
+// never pays for a snapshot.
 type view struct {
 	version int64
-	snap    *pebble.Snapshot
+	db      *pebble.DB
+	snap    *pebble.Snapshot // nil while the view is live
 
 	// mu is held shared by reads and exclusively by close, so a snapshot is never closed under
 	// a running read.
@@ -221,6 +234,7 @@ type view struct {
 	// Guarded by DB.vmu.
 	refs    int
 	lastUse time.Time
+	reaped  bool
 }
 
 func (v *view) close() {
@@ -228,7 +242,9 @@ func (v *view) close() {
 	defer v.mu.Unlock()
 	if !v.closed {
 		v.closed = true
-		v.snap.Close()
+		if v.snap != nil {
+			v.snap.Close()
+		}
 	}
 }
 
@@ -236,11 +252,15 @@ func (v *view) close() {
 func (db *DB) acquireView(now time.Time) (*view, error) {
 	db.vmu.Lock()
 	defer db.vmu.Unlock()
+	for db.applying && !db.closed {
+		db.applied.Wait()
+	}
 	if db.closed {
 		return nil, closedErr()
 	}
 	v := db.cur
 	v.refs++
+	db.refs++
 	v.lastUse = now
 	return v, nil
 }
@@ -248,9 +268,21 @@ func (db *DB) acquireView(now time.Time) (*view, error) {
 // publish makes version, whose writes Pebble has just applied, the read version of new
 // transactions. The snapshot is taken here, by the commit leader, so that it holds exactly the
 // commits up to version.
-func (db *DB) publish(version int64) {
-	nv := &view{version: version, snap: db.pdb.NewSnapshot(), lastUse: time.Now()}
+//
+// The group's write conflict ranges go to the resolver only if some transaction still holds an
+// older read version: only such a transaction can conflict with them, and any transaction that
+// takes a read version later gets this one. A lone committer so skips the resolver entirely.
+func (db *DB) publish(version int64, gw *groupWrites, now time.Time) {
+	nv := &view{version: version, db: db.pdb, lastUse: now}
 	db.vmu.Lock()
+	if gw != nil && db.refs > 0 {
+		for _, k := range gw.points {
+			db.resolver.addPoint(k, version, now)
+		}
+		for _, r := range gw.ranges {
+			db.resolver.add(r, version, now)
+		}
+	}
 	old := db.cur
 	db.cur = nv
 	db.views[nv] = struct{}{}
@@ -259,16 +291,48 @@ func (db *DB) publish(version int64) {
 		delete(db.views, old)
 	}
 	db.version.Store(version)
+	db.applying = false
+	db.applied.Broadcast()
 	db.vmu.Unlock()
 	if drop {
 		old.close()
 	}
 }
 
+// freeze is called by the commit leader before it applies a new version: the latest view gets
+// its snapshot if a transaction holds it (or, on disk, always, since readers must not wait for
+// a sync); otherwise new transactions wait for the publication.
+func (db *DB) freeze() {
+	db.vmu.Lock()
+	defer db.vmu.Unlock()
+	cur := db.cur
+	if cur.snap != nil {
+		return
+	}
+	if cur.refs == 0 && !db.sync {
+		db.applying = true
+		return
+	}
+	cur.mu.Lock() // wait for reads in flight
+	cur.snap = db.pdb.NewSnapshot()
+	cur.mu.Unlock()
+}
+
+// unfreeze lets transactions take the latest view again after a failed apply.
+func (db *DB) unfreeze() {
+	db.vmu.Lock()
+	db.applying = false
+	db.applied.Broadcast()
+	db.vmu.Unlock()
+}
+
 // releaseView drops a transaction's reference.
 func (db *DB) releaseView(v *view) {
 	db.vmu.Lock()
 	v.refs--
+	if !v.reaped {
+		db.refs--
+	}
 	drop := v.refs == 0 && v != db.cur && !db.closed
 	if drop {
 		delete(db.views, v)
@@ -300,6 +364,9 @@ func (db *DB) reap() {
 			for v := range db.views {
 				if v != db.cur && now.Sub(v.lastUse) > db.window+time.Second {
 					delete(db.views, v)
+					// Its transactions were abandoned; they no longer count as live readers.
+					db.refs -= v.refs
+					v.reaped = true
 					old = append(old, v)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -92,7 +93,14 @@ func (v *view) get(key []byte) ([]byte, bool, error) {
 	if v.closed {
 		return nil, false, kv.ErrTransactionTooOld
 	}
-	val, closer, err := v.snap.Get(key)
+	var val []byte
+	var closer io.Closer
+	var err error
+	if v.snap != nil {
+		val, closer, err = v.snap.Get(key)
+	} else {
+		val, closer, err = v.db.Get(key)
+	}
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -277,7 +285,12 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		// Pebble's invariant checks reject an empty lower bound; none means the same.
 		opts.LowerBound = nil
 	}
-	it, err := v.snap.NewIter(&opts)
+	var it *pebble.Iterator
+	if v.snap != nil {
+		it, err = v.snap.NewIter(&opts)
+	} else {
+		it, err = v.db.NewIter(&opts)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
 	}

@@ -51,6 +51,7 @@ type transaction struct {
 	commitErr     error
 	done          chan struct{}
 	fault         fault
+	pendingFault  fault
 
 	readOnly bool // set while a read-only commit with watches runs
 
