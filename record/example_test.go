@@ -1,0 +1,73 @@
+package record_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/embedded"
+	"github.com/layerkit/layerkit/record"
+	"github.com/layerkit/layerkit/record/internal/testpb"
+	"github.com/layerkit/layerkit/subspace"
+)
+
+// Books on shelves, an index by author, and a query that uses it.
+func Example() {
+	ctx := context.Background()
+	db, err := embedded.Open("", nil) // in memory
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+
+	md, err := record.NewMetaDataBuilder(testpb.File_records_proto).
+		SetPrimaryKey("Book", record.Concat(record.Field("branch"), record.Field("shelf"), record.Field("id"))).
+		SetPrimaryKey("Author", record.Field("id")).
+		AddIndex(record.Index{Name: "by_author", RecordTypes: []string{"Book"}, Expression: record.Field("author")}).
+		Build()
+	if err != nil {
+		panic(err)
+	}
+	library := subspace.Sub("library")
+
+	err = db.Transact(ctx, func(tr kv.Transaction) error {
+		st, err := record.Open(ctx, tr, md, library)
+		if err != nil {
+			return err
+		}
+		for i, a := range []string{"Le Guin", "Herbert", "Le Guin"} {
+			if _, err := st.SaveRecord(&testpb.Book{Branch: "central", Shelf: 1, Id: int64(i), Author: a, Title: fmt.Sprint("book ", i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	err = db.Transact(ctx, func(tr kv.Transaction) error {
+		st, err := record.Open(ctx, tr, md, library)
+		if err != nil {
+			return err
+		}
+		plan, err := st.Plan(record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").Equals("Le Guin")})
+		if err != nil {
+			return err
+		}
+		fmt.Println(plan.Explain())
+		cur := st.Execute(plan, record.ExecuteOptions{})
+		for cur.Next() {
+			b := cur.Record().Message.(*testpb.Book)
+			fmt.Println(cur.Record().PrimaryKey, b.Title)
+		}
+		return cur.Err()
+	})
+	if err != nil {
+		panic(err)
+	}
+	// Output:
+	// IndexScan(by_author eq=("Le Guin")) | Fetch
+	// ("central", 1, 0) book 0
+	// ("central", 1, 2) book 2
+}
