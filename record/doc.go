@@ -45,7 +45,9 @@
 //   - Saves, deletes and Open are safe to retry after commit_unknown_result: a retried InsertOnly
 //     of an identical record succeeds. A save that changes nothing writes nothing, and a save
 //     that changes no indexed field writes no index key.
-//   - Unique indexes exempt keys with a null column; a violating save fails before writing.
+//   - Unique indexes exempt keys with a null column; a violating save fails before writing. They
+//     are enforced in the WRITE_ONLY state too (the Java Record Layer records such violations
+//     under S+(7) instead; this package writes nothing there).
 //   - Only VALUE indexes exist so far; aggregate, rank and version indexes, record versions,
 //     record counts, the online indexer and metadata evolution checks are not implemented. When
 //     a store is opened with newer metadata, new or changed indexes are rebuilt in that
