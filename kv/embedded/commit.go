@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/RaduBerinde/btreemap"
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/layerkit/layerkit/kv"
@@ -316,9 +315,9 @@ func (g *groupWrites) conflicts(reads []kv.Range) bool {
 func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching bool, touched *touchedKeys, gw *groupWrites) error {
 	w := &tx.writes
 	var finals []final
-	if w.points != nil {
+	if w.points.Len() > 0 {
 		finals = make([]final, 0, w.points.Len())
-		for k, e := range w.points.Ascend(btreemap.Min[[]byte](), btreemap.Max[[]byte]()) {
+		for k, e := range w.points.Ascend(nil, nil) {
 			f := final{key: k, e: e}
 			if e.known && len(e.ops) == 0 {
 				f.value, f.present = e.value, e.present

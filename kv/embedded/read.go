@@ -8,7 +8,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/RaduBerinde/btreemap"
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/layerkit/layerkit/kv"
@@ -255,9 +254,9 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 	// so the batch cannot need more; when there are more, the batch stops at the last one.
 	var overlay []overlayEntry
 	truncated := false
-	if pts := tx.writes.points; pts != nil && pts.Len() > 0 {
+	if pts := &tx.writes.points; pts.Len() > 0 {
 		if !reverse {
-			for k, e := range pts.Ascend(btreemap.GE(orEmpty(lo)), btreemap.LT(hi)) {
+			for k, e := range pts.Ascend(orEmpty(lo), hi) {
 				if len(overlay) == n {
 					truncated = true
 					break
@@ -265,7 +264,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 				overlay = append(overlay, overlayEntry{k, e})
 			}
 		} else {
-			for k, e := range pts.Descend(btreemap.LT(hi), btreemap.GE(orEmpty(lo))) {
+			for k, e := range pts.Descend(hi, orEmpty(lo)) {
 				if len(overlay) == n {
 					truncated = true
 					break

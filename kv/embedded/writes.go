@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"sort"
 
-	"github.com/RaduBerinde/btreemap"
-
 	"github.com/layerkit/layerkit/kv"
 )
 
@@ -68,7 +66,7 @@ type vsKey struct {
 
 // writeBuffer holds a transaction's writes in key order.
 type writeBuffer struct {
-	points *btreemap.BTreeMap[[]byte, *entry]
+	points pointMap
 	// clears are the cleared ranges, sorted, disjoint and not adjacent.
 	clears []kv.Range
 	// clearLog is every range clear in issue order (for versionstamped keys).
@@ -81,9 +79,8 @@ type writeBuffer struct {
 }
 
 func (w *writeBuffer) reset() {
-	if w.points != nil && w.points.Len() > 0 {
-		w.points = nil
-	}
+	// Committed keys may live on in the resolver, so the map is replaced, not cleared.
+	w.points = pointMap{}
 	w.clears = w.clears[:0]
 	w.clearLog = w.clearLog[:0]
 	w.unreadable = w.unreadable[:0]
@@ -92,30 +89,23 @@ func (w *writeBuffer) reset() {
 }
 
 func (w *writeBuffer) empty() bool {
-	return (w.points == nil || w.points.Len() == 0) && len(w.clears) == 0 && len(w.vsKeys) == 0
+	return w.points.Len() == 0 && len(w.clears) == 0 && len(w.vsKeys) == 0
 }
 
 func (w *writeBuffer) get(key []byte) *entry {
-	if w.points == nil {
-		return nil
-	}
-	_, e, _ := w.points.Get(key)
-	return e
+	return w.points.Get(key)
 }
 
 // put returns the entry for key, creating it (owning a copy of key) when absent.
 func (w *writeBuffer) put(key []byte) *entry {
-	if w.points == nil {
-		w.points = btreemap.New[[]byte, *entry](16, bytes.Compare)
-	}
-	if _, e, ok := w.points.Get(key); ok {
+	if e := w.points.Get(key); e != nil {
 		return e
 	}
 	e := &entry{}
 	if w.cleared(key) {
 		e.known = true
 	}
-	w.points.ReplaceOrInsert(bytes.Clone(key), e)
+	w.points.Insert(bytes.Clone(key), e)
 	return e
 }
 
@@ -176,18 +166,11 @@ func (w *writeBuffer) atomic(typ kv.MutationType, key, param []byte, conflict bo
 // clearRange clears [b, e). Entries inside are dropped; their conflict ranges are returned when
 // they had one, so the caller can keep them if the range clear itself adds none.
 func (w *writeBuffer) clearRange(r kv.Range) (dropped [][]byte) {
-	if w.points != nil {
-		var keys [][]byte
-		for k, e := range w.points.Ascend(btreemap.GE(r.Begin), btreemap.LT(r.End)) {
-			keys = append(keys, k)
-			if e.conflict {
-				dropped = append(dropped, k)
-			}
+	w.points.DeleteRange(r.Begin, r.End, func(k []byte, e *entry) {
+		if e.conflict {
+			dropped = append(dropped, k)
 		}
-		for _, k := range keys {
-			w.points.Delete(k)
-		}
-	}
+	})
 	r = kv.Range{Begin: bytes.Clone(r.Begin), End: bytes.Clone(r.End)}
 	w.clearLog = append(w.clearLog, r)
 	// Merge into the sorted disjoint list.
