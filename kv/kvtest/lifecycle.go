@@ -43,10 +43,10 @@ func testTimeout(t *testing.T, s *suite) {
 	db := s.db(t)
 	setKeys(t, db, "a", "1")
 	tr := newTr(t, db)
-	tr.SetTimeout(30 * time.Millisecond)
+	tr.SetTimeout(150 * time.Millisecond)
 	require.Equal(t, "1", string(get(t, tr, b("a"))), "reads work before the timeout")
 	tr.Set(b("k"), b("v"))
-	time.Sleep(80 * time.Millisecond)
+	time.Sleep(250 * time.Millisecond)
 	_, err := tr.Get(b("a")).Get()
 	requireCode(t, kv.ErrTransactionTimedOut, err, "a read after the timeout")
 	requireCode(t, kv.ErrTransactionTimedOut, tr.Commit(), "a commit after the timeout")
@@ -70,11 +70,11 @@ func testTimeoutRemoved(t *testing.T, s *suite) {
 func testTimeoutSurvivesOnError(t *testing.T, s *suite) {
 	db := s.db(t)
 	tr := newTr(t, db)
-	tr.SetTimeout(80 * time.Millisecond)
-	time.Sleep(50 * time.Millisecond)
+	tr.SetTimeout(200 * time.Millisecond)
+	time.Sleep(120 * time.Millisecond)
 	require.NoError(t, tr.OnError(context.Background(), kv.ErrNotCommitted))
-	get(t, tr, b("a"))
-	time.Sleep(50 * time.Millisecond)
+	// 270 ms after SetTimeout: past the deadline, though not 200 ms after the OnError.
+	time.Sleep(150 * time.Millisecond)
 	_, err := tr.Get(b("a")).Get()
 	requireCode(t, kv.ErrTransactionTimedOut, err, "the deadline set before OnError still holds after it")
 }
