@@ -188,3 +188,27 @@ func BenchmarkQuery(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkOpen is the cost of opening a store in a transaction (a header read and an index
+// state range read), paid once per transaction.
+func BenchmarkOpen(b *testing.B) {
+	b.Run("indexes=3", func(b *testing.B) {
+		s := newBenchStore(b)
+		s.fill(b, 100)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i += 1000 {
+			err := s.db.Transact(context.Background(), func(tr kv.Transaction) error {
+				for j := i; j < min(i+1000, b.N); j++ {
+					if _, err := record.Open(context.Background(), tr, s.md, s.prefix); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
