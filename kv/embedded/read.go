@@ -217,7 +217,9 @@ func (a *arena) copy(b []byte) []byte {
 		return []byte{}
 	}
 	if len(b) > cap(a.buf)-len(a.buf) {
-		size := 8 << 10
+		// Chunks double from 4 KB to 256 KB, so a large read makes few allocations and a
+		// small one wastes little.
+		size := min(max(2*cap(a.buf), 4<<10), 256<<10)
 		if len(b) > size/4 {
 			return append(make([]byte, 0, len(b)), b...)
 		}
@@ -225,6 +227,20 @@ func (a *arena) copy(b []byte) []byte {
 	}
 	n := len(a.buf)
 	a.buf = append(a.buf, b...)
+	return a.buf[n:len(a.buf):len(a.buf)]
+}
+
+// copyAfter returns a copy of b followed by a zero byte: the key right after b.
+func (a *arena) copyAfter(b []byte) []byte {
+	if len(b)+1 > cap(a.buf)-len(a.buf) {
+		size := min(max(2*cap(a.buf), 4<<10), 256<<10)
+		if len(b)+1 > size/4 {
+			return kv.KeyAfter(b)
+		}
+		a.buf = make([]byte, 0, size)
+	}
+	n := len(a.buf)
+	a.buf = append(append(a.buf, b...), 0)
 	return a.buf[n:len(a.buf):len(a.buf)]
 }
 
@@ -530,6 +546,7 @@ type rangeIterator struct {
 	err      error
 	conflict int // index of this read's range in tx.reads, or -1
 	gen      uint64
+	priv     arena // the conflict range's keys
 }
 
 // Next advances to the next row.
@@ -605,11 +622,13 @@ func (it *rangeIterator) Next() bool {
 	it.pos++
 	it.left--
 	if it.conflict >= 0 {
+		// The caller owns the row's key, so the conflict range keeps its own copy (from an
+		// arena: no allocation per row).
 		c := &tx.reads[it.conflict]
 		if it.r.opts.Reverse {
-			c.Begin = bytes.Clone(it.cur.Key)
+			c.Begin = it.priv.copy(it.cur.Key)
 		} else {
-			c.End = kv.KeyAfter(it.cur.Key)
+			c.End = it.priv.copyAfter(it.cur.Key)
 		}
 	}
 	return true
