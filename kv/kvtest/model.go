@@ -197,7 +197,7 @@ type modelRun struct {
 	base       modelState // committed state at the read version
 	view       modelState // base plus own writes: what reads must see
 	ops        []mop
-	faults     bool            // faults are on for this transaction
+	fault      modelFault      // the fault injected into this transaction's commit
 	interfered map[string]bool // keys other transactions wrote since the read version
 	readKeys   map[string]bool // keys read by non-snapshot Get whose value came from the store
 	ownReads   map[string]bool // keys read by non-snapshot Get whose value own writes determined
@@ -263,13 +263,18 @@ func (m *modelRun) restart() {
 	m.indep = map[string]bool{}
 	m.rangeReads = false
 	m.log = m.log[:0]
-	m.faults = m.r.IntN(2) == 0
-	if m.faults {
-		setFaults(m.db, workloadFaults)
-	} else {
-		setFaults(m.db, kv.Faults{})
+	m.fault = faultNone
+	if _, ok := m.db.(kv.FaultInjector); ok {
+		switch p := m.r.IntN(20); {
+		case p < 2:
+			m.fault = faultNotCommitted
+		case p < 4:
+			m.fault = faultUnknownApplied
+		case p < 6:
+			m.fault = faultUnknownNotApplied
+		}
 	}
-	m.log = append(m.log, fmt.Sprintf("begin (faults %v)", m.faults))
+	m.log = append(m.log, fmt.Sprintf("begin (fault at commit: %q)", m.fault))
 }
 
 func (m *modelRun) write(o mop) {
@@ -461,37 +466,54 @@ func (m *modelRun) commit(ctx context.Context) {
 	for _, o := range m.ops {
 		o.apply(applied)
 	}
+	// The fault is injected with certainty, so a seed replays the same outcomes.
+	setFaults(m.db, m.fault.faults())
 	err := m.tr.Commit()
-	m.log = append(m.log, fmt.Sprintf("commit = %v (must conflict %v, may conflict %v)", err, mustConflict, mayConflict))
 	setFaults(m.db, kv.Faults{})
-	m.stats[outcome(err, mustConflict)]++
+	m.log = append(m.log, fmt.Sprintf("commit with fault %q = %v (must conflict %v, may conflict %v)", m.fault, err, mustConflict, mayConflict))
+	m.stats[outcome(err, m.fault, mustConflict)]++
+	if !hasWrites {
+		// A read-only commit changes nothing; an engine may skip both the check and the fault.
+		if err != nil && !(m.fault != faultNone && (errorsIsNotCommitted(err) || kv.IsMaybeCommitted(err))) {
+			m.fail("read-only commit: %v", err)
+		}
+		m.check(ctx)
+		return
+	}
 	switch {
 	case err == nil:
+		if m.fault != faultNone {
+			m.fail("commit succeeded although fault %q was injected", m.fault)
+		}
 		if mustConflict {
 			m.fail("commit succeeded, but a key it read was written after its read version")
 		}
 		m.committed = applied
-	case kv.IsMaybeCommitted(err):
-		if !m.faults {
-			m.fail("commit: %v without fault injection", err)
+	case errorsIsNotCommitted(err):
+		if m.fault != faultNotCommitted && !mayConflict {
+			m.fail("commit failed with %v but nothing it read was written after its read version", err)
 		}
+	case kv.IsMaybeCommitted(err):
 		got, derr := dump(ctx, m.db)
 		if derr != nil {
 			m.fail("dump: %v", derr)
 		}
-		switch {
-		case equalState(got, applied):
-			if mustConflict && !equalState(got, m.committed) {
-				m.fail("a conflicting transaction was applied")
+		switch m.fault {
+		case faultUnknownApplied:
+			switch {
+			case equalState(got, applied) && (!mustConflict || equalState(got, m.committed)):
+				m.committed = applied
+			case equalState(got, m.committed) && mayConflict:
+				// A real conflict: nothing may be applied.
+			default:
+				m.fail("fault %q: the store is %v, want the state with the commit %v", m.fault, rows(got), applied)
 			}
-			m.committed = applied
-		case equalState(got, m.committed):
+		case faultUnknownNotApplied:
+			if !equalState(got, m.committed) {
+				m.fail("fault %q: the store is %v, want the state without the commit %v", m.fault, rows(got), m.committed)
+			}
 		default:
-			m.fail("after 1021 the store is %v, neither the state with the commit (%v) nor without (%v)", rows(got), applied, m.committed)
-		}
-	case errorsIsNotCommitted(err):
-		if !m.faults && !mayConflict {
-			m.fail("commit failed with %v but nothing it read was written after its read version", err)
+			m.fail("commit: %v, but fault %q was injected", err, m.fault)
 		}
 	default:
 		m.fail("commit: %v", err)
@@ -499,10 +521,35 @@ func (m *modelRun) commit(ctx context.Context) {
 	m.check(ctx)
 }
 
-func outcome(err error, mustConflict bool) string {
+// modelFault is a commit fault the model injects with certainty.
+type modelFault string
+
+const (
+	faultNone              modelFault = ""
+	faultNotCommitted      modelFault = "1020"
+	faultUnknownApplied    modelFault = "1021 applied"
+	faultUnknownNotApplied modelFault = "1021 not applied"
+)
+
+func (f modelFault) faults() kv.Faults {
+	switch f {
+	case faultNotCommitted:
+		return kv.Faults{NotCommitted: 1}
+	case faultUnknownApplied:
+		return kv.Faults{UnknownApplied: 1}
+	case faultUnknownNotApplied:
+		return kv.Faults{UnknownNotApplied: 1}
+	}
+	return kv.Faults{}
+}
+
+func outcome(err error, f modelFault, mustConflict bool) string {
 	s := "committed"
 	if err != nil {
 		s = "failed " + strconv.Itoa(errCode(err))
+	}
+	if f != faultNone {
+		s += " (fault " + string(f) + ")"
 	}
 	if mustConflict {
 		s += " (must conflict)"
@@ -555,9 +602,12 @@ func modelSeed(t *testing.T) uint64 {
 	return uint64(time.Now().UnixNano())
 }
 
-// testModel runs random transactions against the database and the model, about half of them with
-// faults injected. Without faults the conflict rules are checked both ways; with faults an
-// injected 1020 is allowed anywhere and a 1021 is resolved by reading the store.
+// testModel runs random transactions against the database and the model. Three commits in ten get
+// a fault (1020, 1021 applied, 1021 not applied) injected with certainty, chosen by the seeded
+// source, so that LAYERKIT_KVTEST_SEED replays a failure exactly: the model then knows what the
+// store must hold. Conflicts are checked both ways: a commit whose plain Get read a key another
+// transaction wrote after the read version must fail with 1020, and one whose reads could not
+// have conflicted must succeed.
 func testModel(t *testing.T, s *suite) {
 	db := s.db(t)
 	seed := modelSeed(t)
@@ -577,7 +627,6 @@ func testModel(t *testing.T, s *suite) {
 		}
 		if m.r.IntN(8) == 0 {
 			m.tr.Cancel() // abandon: nothing may be applied
-			setFaults(m.db, kv.Faults{})
 			m.check(ctx)
 			continue
 		}
