@@ -22,16 +22,16 @@ func (tx *transaction) Commit() error {
 	tx.mu.Lock()
 	now := time.Now()
 	if err := tx.check(now); err != nil {
-		if !tx.cancelled {
-			tx.finishPending(err)
+		if !errors.Is(err, kv.ErrUsedDuringCommit) {
+			tx.finished = true
+			if !tx.cancelled {
+				tx.finishPending(err)
+			}
 		}
 		tx.mu.Unlock()
 		return err
 	}
-	if tx.committed {
-		tx.mu.Unlock()
-		return nil
-	}
+	tx.finished = true
 	fail := func(err error) error {
 		tx.finishPending(err)
 		tx.releaseView()

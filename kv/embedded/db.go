@@ -156,6 +156,9 @@ func (db *DB) Close() error {
 	db.cur = nil
 	db.vmu.Unlock()
 	for _, v := range views {
+		v.mu.Lock()
+		v.dbClosed = true
+		v.mu.Unlock()
 		v.close()
 	}
 	db.watches.closeAll(kv.ErrOperationCancelled)
@@ -228,13 +231,22 @@ type view struct {
 
 	// mu is held shared by reads and exclusively by close, so a snapshot is never closed under
 	// a running read.
-	mu     sync.RWMutex
-	closed bool
+	mu       sync.RWMutex
+	closed   bool
+	dbClosed bool // closed with the database, not for age
 
 	// Guarded by DB.vmu.
 	refs    int
 	lastUse time.Time
 	reaped  bool
+}
+
+// closedErr is the error of a read through a closed view.
+func (v *view) closedErr() error {
+	if v.dbClosed {
+		return closedErr()
+	}
+	return kv.ErrTransactionTooOld
 }
 
 func (v *view) close() {

@@ -541,3 +541,25 @@ func sortedKeys(m map[string][]byte) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// TestUseAfterCommit guards FoundationDB's rule that a transaction is done once Commit returns:
+// later operations fail with 2017 until Reset, while the commit's results stay readable.
+func TestUseAfterCommit(t *testing.T) {
+	db := openMem(t, nil)
+	tr, err := db.CreateTransaction()
+	require.NoError(t, err)
+	tr.Set([]byte("k"), []byte("v"))
+	require.NoError(t, tr.Commit())
+	_, err = tr.Get([]byte("k")).Get()
+	require.ErrorIs(t, err, kv.ErrUsedDuringCommit)
+	require.ErrorIs(t, tr.Commit(), kv.ErrUsedDuringCommit)
+	v, err := tr.GetCommittedVersion()
+	require.NoError(t, err)
+	require.Positive(t, v)
+	_, err = tr.GetVersionstamp().Get()
+	require.NoError(t, err)
+	tr.Reset()
+	got, err := tr.Get([]byte("k")).Get()
+	require.NoError(t, err)
+	require.Equal(t, []byte("v"), got)
+}

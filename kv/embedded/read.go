@@ -90,7 +90,7 @@ func (v *view) get(key []byte) ([]byte, bool, error) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.closed {
-		return nil, false, kv.ErrTransactionTooOld
+		return nil, false, v.closedErr()
 	}
 	var val []byte
 	var closer io.Closer
@@ -293,7 +293,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.closed {
-		return nil, nil, kv.ErrTransactionTooOld
+		return nil, nil, v.closedErr()
 	}
 	opts := pebble.IterOptions{LowerBound: lo, UpperBound: hi}
 	if len(lo) == 0 {

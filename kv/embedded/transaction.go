@@ -35,6 +35,9 @@ type transaction struct {
 	cancelled  bool
 	committing bool
 	committed  bool
+	// finished is set once Commit has returned: as in FoundationDB, every later operation fails
+	// with kv.ErrUsedDuringCommit until Reset or OnError.
+	finished bool
 
 	writes writeBuffer
 	reads  []kv.Range // read conflict ranges
@@ -68,10 +71,10 @@ func newTransaction(db *DB) *transaction {
 // check returns the error an operation fails with before it runs, if any.
 func (tx *transaction) check(now time.Time) error {
 	switch {
+	case tx.committing, tx.finished:
+		return kv.ErrUsedDuringCommit
 	case tx.cancelled:
 		return kv.ErrTransactionCancelled
-	case tx.committing:
-		return kv.ErrUsedDuringCommit
 	case tx.timeout > 0 && now.Sub(tx.start) >= tx.timeout:
 		return kv.ErrTransactionTimedOut
 	}
@@ -113,7 +116,7 @@ func (tx *transaction) mutable() bool {
 	if tx.cancelled || tx.err != nil {
 		return false
 	}
-	if tx.committing {
+	if tx.committing || tx.finished {
 		tx.fail(kv.ErrUsedDuringCommit)
 		return false
 	}
@@ -469,7 +472,7 @@ func (tx *transaction) reset(keepOptions bool) {
 	tx.gen++
 	tx.releaseView()
 	tx.finishPending(kv.ErrTransactionCancelled)
-	tx.err, tx.cancelled, tx.committed = nil, false, false
+	tx.err, tx.cancelled, tx.committed, tx.finished = nil, false, false, false
 	tx.writes.reset()
 	tx.reads = tx.reads[:0]
 	tx.wconf = tx.wconf[:0]
