@@ -151,35 +151,37 @@ func testConflictEmptyRangeRead(t *testing.T, s *suite) {
 	requireConflict(t, err, "a range read that returned nothing still conflicts with inserts into it")
 }
 
-// fresh opens a database loaded with a..e, one per scenario so earlier writes do not change
-// what a later scenario reads.
-func (s *suite) fresh(t *testing.T) kv.Database {
-	db := s.db(t)
+// fresh empties db and loads a..e, so that an earlier scenario's writes do not change what the
+// next one reads. (It reuses the database: on a shared store a second open would not clear it.)
+func fresh(t *testing.T, db kv.Database) kv.Database {
+	write(t, db, func(tr kv.Transaction) { tr.ClearRange(rng("", "\xff")) })
 	abcde(t, db)
 	return db
 }
 
 func testConflictLimitedRangeRead(t *testing.T, s *suite) {
+	db := s.db(t)
 	read := func(tr kv.Transaction) {
 		require.Equal(t, []string{"a", "b"}, keys(getRange(t, tr, rng("a", "z"), kv.RangeOptions{Limit: 2})))
 	}
-	err := race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("bb"), b("x")); tr.Set(b("c"), b("x")); tr.Set(b("y"), b("x")) })
+	err := race(t, fresh(t, db), read, func(tr kv.Transaction) { tr.Set(b("bb"), b("x")); tr.Set(b("c"), b("x")); tr.Set(b("y"), b("x")) })
 	require.NoError(t, err, "a limited range read conflicts only on the part it returned")
-	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("a5"), b("x")) })
+	err = race(t, fresh(t, db), read, func(tr kv.Transaction) { tr.Set(b("a5"), b("x")) })
 	requireConflict(t, err, "an insert between rows returned by a limited read conflicts")
-	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("b"), b("x")) })
+	err = race(t, fresh(t, db), read, func(tr kv.Transaction) { tr.Set(b("b"), b("x")) })
 	requireConflict(t, err, "a write to the last row returned conflicts")
 }
 
 func testConflictLimitedReverseRangeRead(t *testing.T, s *suite) {
+	db := s.db(t)
 	read := func(tr kv.Transaction) {
 		require.Equal(t, []string{"e", "d"}, keys(getRange(t, tr, rng("a", "z"), kv.RangeOptions{Limit: 2, Reverse: true})))
 	}
-	err := race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("c"), b("x")); tr.Set(b("cc"), b("x")) })
+	err := race(t, fresh(t, db), read, func(tr kv.Transaction) { tr.Set(b("c"), b("x")); tr.Set(b("cc"), b("x")) })
 	require.NoError(t, err, "a limited reverse read conflicts only on the part it returned")
-	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("dd"), b("x")) })
+	err = race(t, fresh(t, db), read, func(tr kv.Transaction) { tr.Set(b("dd"), b("x")) })
 	requireConflict(t, err, "an insert between returned rows conflicts")
-	err = race(t, s.fresh(t), read, func(tr kv.Transaction) { tr.Set(b("y"), b("x")) })
+	err = race(t, fresh(t, db), read, func(tr kv.Transaction) { tr.Set(b("y"), b("x")) })
 	requireConflict(t, err, "an insert after the last row but before the range end conflicts")
 }
 

@@ -26,13 +26,6 @@ func workloadCases() []testCase {
 	}
 }
 
-// workloadDB opens a database for a workload and reports whether faults can be injected.
-func (s *suite) workloadDB(t *testing.T) kv.Database {
-	t.Helper()
-	db := s.db(t)
-	return db
-}
-
 // withFaults runs fn with the workload fault rate switched on, and off again afterwards so that
 // the invariant checks see the store as it is.
 func withFaults(t *testing.T, db kv.Database, fn func()) {
@@ -84,7 +77,7 @@ func scale(normal, long int) int {
 // concurrently: a -> b -> c -> d becomes a -> c -> b -> d. Each transaction reads what it changes,
 // so a retry after a commit that was applied but reported 1021 makes a fresh, valid swap.
 func testCycle(t *testing.T, s *suite) {
-	db := s.workloadDB(t)
+	db := s.db(t)
 	ctx := context.Background()
 	const n = 32
 	key := func(i int) []byte { return fmt.Appendf(nil, "cycle/%03d", i) }
@@ -186,7 +179,7 @@ func testCycle(t *testing.T, s *suite) {
 // an auditor checks in consistent snapshots that the total never changes and no balance is
 // negative.
 func testBank(t *testing.T, s *suite) {
-	db := s.workloadDB(t)
+	db := s.db(t)
 	ctx := context.Background()
 	const accounts, initial = 20, 1000
 	key := func(i int) []byte { return fmt.Appendf(nil, "bank/%02d", i) }
@@ -292,7 +285,7 @@ type stampRecord struct {
 // once. Stamps must be unique, increase with each writer's numbers, agree with commit versions,
 // and follow real time: a commit acknowledged before another started has the smaller stamp.
 func testVersionstampWorkload(t *testing.T, s *suite) {
-	db := s.workloadDB(t)
+	db := s.db(t)
 	ctx := context.Background()
 	const writers = 5
 	per := scale(100, 2000)
@@ -393,7 +386,7 @@ func testVersionstampWorkload(t *testing.T, s *suite) {
 // watchers re-arm a watch after every change: every watch must fire, each change must be seen
 // as an increase, and every watcher must reach the final count.
 func testWatchWorkload(t *testing.T, s *suite) {
-	db := s.workloadDB(t)
+	db := s.db(t)
 	ctx := context.Background()
 	const writers, watchers = 3, 3
 	per := scale(50, 1000)
