@@ -563,3 +563,24 @@ func TestUseAfterCommit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []byte("v"), got)
 }
+
+// TestReadOfOwnClearAddsNoConflict guards FoundationDB's rule that a read answered by the
+// transaction's own range clear adds no read conflict, while a read of the database does.
+func TestReadOfOwnClearAddsNoConflict(t *testing.T) {
+	db := openMem(t, nil)
+	set(t, db, "b", "1")
+	run := func(clearFirst bool) error {
+		tr, err := db.CreateTransaction()
+		require.NoError(t, err)
+		if clearFirst {
+			tr.ClearRange(kv.Range{Begin: []byte("a"), End: []byte("c")})
+		}
+		_, err = tr.GetRange(kv.Range{Begin: []byte("a"), End: []byte("d")}, kv.RangeOptions{}).GetSlice()
+		require.NoError(t, err)
+		set(t, db, "b", "2") // inside the cleared part
+		tr.Set([]byte("x"), []byte("1"))
+		return tr.Commit()
+	}
+	require.NoError(t, run(true))
+	require.ErrorIs(t, run(false), kv.ErrNotCommitted)
+}

@@ -75,6 +75,30 @@ func (tx *transaction) getLocked(key []byte, snapshot bool) ([]byte, error) {
 	return base, nil
 }
 
+// addReadRange adds the read conflict range [b, e) minus the ranges this transaction cleared
+// before the read: what it read there came from its own writes, not from the database, so (as
+// in FoundationDB) a commit in between cannot change it.
+func (tx *transaction) addReadRange(b, e []byte) {
+	for _, c := range tx.writes.clears {
+		if bytes.Compare(c.End, b) <= 0 {
+			continue
+		}
+		if bytes.Compare(c.Begin, e) >= 0 {
+			break
+		}
+		if bytes.Compare(b, c.Begin) < 0 {
+			tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(b), End: bytes.Clone(c.Begin)})
+		}
+		b = c.End
+		if bytes.Compare(b, e) >= 0 {
+			return
+		}
+	}
+	if bytes.Compare(b, e) < 0 {
+		tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(b), End: bytes.Clone(e)})
+	}
+}
+
 // cloneValue copies v for the caller: nil when absent, non-nil when present.
 func cloneValue(v []byte, present bool) []byte {
 	if !present {
@@ -150,7 +174,7 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 			if resume != nil {
 				end = resume
 			}
-			tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(start), End: bytes.Clone(end)})
+			tx.addReadRange(start, end)
 		}
 		if len(rows) < sel.Offset {
 			return bytes.Clone(maxReadKey), nil
@@ -175,7 +199,7 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		if resume != nil {
 			begin = resume
 		}
-		tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(begin), End: bytes.Clone(end)})
+		tx.addReadRange(begin, end)
 	}
 	if len(rows) < n {
 		return []byte{}, nil
@@ -512,15 +536,15 @@ func (r *rangeResult) GetSlice() ([]kv.KeyValue, error) {
 		return nil, err
 	}
 	if !r.snapshot {
-		c := kv.Range{Begin: bytes.Clone(lo), End: bytes.Clone(hi)}
+		b, e := lo, hi
 		if resume != nil {
 			if r.opts.Reverse {
-				c.Begin = resume
+				b = resume
 			} else {
-				c.End = resume
+				e = resume
 			}
 		}
-		tx.reads = append(tx.reads, c)
+		tx.addReadRange(b, e)
 	}
 	return rows, nil
 }
