@@ -126,7 +126,7 @@ func modelAtomic(op kv.MutationType, old []byte, present bool, p []byte) (v []by
 		if len(old)+len(p) > kv.MaxValueSize {
 			return old, present
 		}
-		return append(slices.Clone(old), p...), true
+		return append(append([]byte{}, old...), p...), true
 	case kv.Max, kv.Min:
 		if !present {
 			return slices.Clone(p), true
