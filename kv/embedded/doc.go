@@ -10,13 +10,15 @@
 //	defer db.Close()
 //	err = db.Transact(ctx, func(tr kv.Transaction) error { ... })
 //
-// Each transaction reads a Pebble snapshot of the latest commit (its read version), merged with
-// its own buffered writes, and records the ranges it read. At commit an optimistic resolver
-// checks those ranges against the writes committed since the read version (a hit is
-// kv.ErrNotCommitted). Concurrent committers form a group: one Pebble batch, one sync, one commit
-// version, and a distinct batch order per transaction, so versionstamps stay unique and durable
-// throughput grows with concurrency. A commit becomes visible only after its group is synced,
-// and watches fire after that.
+// Each transaction reads at its read version, the latest commit when it first reads, merged
+// with its own buffered writes, and records the ranges it read. Transactions that start between
+// two commits share one read view; it reads Pebble directly and is frozen in a Pebble snapshot
+// only when a new commit is applied while some transaction still holds it. At commit an
+// optimistic resolver checks the read ranges against the writes committed since the read
+// version (a hit is kv.ErrNotCommitted). Concurrent committers form a group: one Pebble batch,
+// one sync, one commit version, and a distinct batch order per transaction, so versionstamps
+// stay unique and durable throughput grows with concurrency. A commit becomes visible only after
+// its group is synced, and watches fire after that.
 //
 // [Options] set the transaction window (five seconds, after which reads and commits fail with
 // kv.ErrTransactionTooOld), syncing, a logger for Pebble, and injected commit faults
@@ -24,8 +26,10 @@
 //
 // # Caveats
 //
-// A database directory may be opened by one process at a time. Commit versions are counted
-// from one and persisted, so they keep growing across reopen but are not FoundationDB's
-// time-based versions. Everything the engine holds for the resolver and for open read versions
-// lives in memory for the length of the transaction window.
+// A database directory may be opened by one process at a time. As in FoundationDB, a
+// transaction is done once Commit returns: later operations fail with kv.ErrUsedDuringCommit
+// until Reset or OnError. Commit versions are counted from one and persisted, so they keep
+// growing across reopen, but they are not FoundationDB's time-based versions. The resolver's
+// history and the read views of open transactions live in memory for the length of the
+// transaction window.
 package embedded
