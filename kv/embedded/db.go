@@ -49,6 +49,7 @@ type DB struct {
 	// transactions then wait on applied for the publication.
 	applying bool
 	applied  *sync.Cond
+	waiting  int // transactions waiting on applied
 
 	// qmu guards the commit queue and leadership of the group commit.
 	qmu     sync.Mutex
@@ -265,7 +266,9 @@ func (db *DB) acquireView(now time.Time) (*view, error) {
 	db.vmu.Lock()
 	defer db.vmu.Unlock()
 	for db.applying && !db.closed {
+		db.waiting++
 		db.applied.Wait()
+		db.waiting--
 	}
 	if db.closed {
 		return nil, closedErr()
@@ -321,7 +324,9 @@ func (db *DB) freeze() {
 	if cur.snap != nil {
 		return
 	}
-	if cur.refs == 0 && !db.sync {
+	// Readers wait for a publication only if none is waiting already, so a steady stream of
+	// commits cannot starve them.
+	if cur.refs == 0 && db.waiting == 0 && !db.sync {
 		db.applying = true
 		return
 	}
