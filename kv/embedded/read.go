@@ -469,6 +469,10 @@ func orEmpty(b []byte) []byte {
 // Go binding.
 func (tx *transaction) getRange(r kv.Ranger, o kv.RangeOptions, snapshot bool) kv.RangeResult {
 	begin, end := r.Selectors()
+	// The read happens later; the caller may reuse its key slices once GetRange returns.
+	keys := make([]byte, 0, len(begin.Key)+len(end.Key))
+	keys = append(append(keys, begin.Key...), end.Key...)
+	begin.Key, end.Key = keys[:len(begin.Key):len(begin.Key)], keys[len(begin.Key):]
 	return &rangeResult{tx: tx, begin: begin, end: end, opts: o, snapshot: snapshot}
 }
 
