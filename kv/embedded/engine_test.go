@@ -687,3 +687,28 @@ func TestConsistentReadsUnderCommits(t *testing.T) {
 		})
 	}
 }
+
+// TestAbandonedTransactionCancelsWatches guards that a transaction dropped without commit,
+// cancel or reset fails its watches with 1025 once collected, so they do not hold the watch
+// limit forever.
+func TestAbandonedTransactionCancelsWatches(t *testing.T) {
+	db := openMem(t, nil)
+	w := func() kv.Watch {
+		tr, err := db.CreateTransaction()
+		require.NoError(t, err)
+		return tr.Watch([]byte("k"))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- w.Wait(ctx) }()
+	for {
+		runtime.GC()
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, kv.ErrTransactionCancelled)
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}

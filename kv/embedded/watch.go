@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ type watch struct {
 	// The value the key had for the watching transaction when the watch was created.
 	value   []byte
 	present bool
+	armed   atomic.Bool // set once its transaction committed
 }
 
 // Wait blocks until the key changes, the watch fails or is cancelled, or ctx ends.
@@ -90,6 +92,13 @@ func (tx *transaction) Watch(key []byte) kv.Watch {
 	}
 	w.value, w.present = v, v != nil
 	tx.watches = append(tx.watches, w)
+	// A transaction dropped without commit, cancel or reset cancels its watches, as destroying
+	// one does in FoundationDB; otherwise they would count against the limit forever.
+	runtime.AddCleanup(tx, func(w *watch) {
+		if !w.armed.Load() {
+			w.finish(kv.ErrTransactionCancelled)
+		}
+	}, w)
 	return w
 }
 
@@ -149,6 +158,7 @@ func (r *watchRegistry) add(w *watch, pdb *pebble.DB) {
 		return
 	default:
 	}
+	w.armed.Store(true)
 	if changed(pdb, w) {
 		go w.finish(nil)
 		return
