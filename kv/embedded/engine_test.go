@@ -584,6 +584,22 @@ func TestReadOfOwnClearAddsNoConflict(t *testing.T) {
 	}
 	require.NoError(t, run(true))
 	require.ErrorIs(t, run(false), kv.ErrNotCommitted)
+
+	// Keys the transaction set before reading are its own too; other keys of the range are not.
+	own := func(other string) error {
+		tr, err := db.CreateTransaction()
+		require.NoError(t, err)
+		tr.Set([]byte("b"), []byte("mine"))
+		tr.Atomic(kv.Add, []byte("bb"), []byte{1})
+		_, err = tr.GetRange(kv.Range{Begin: []byte("a"), End: []byte("d")}, kv.RangeOptions{}).GetSlice()
+		require.NoError(t, err)
+		set(t, db, other, "theirs")
+		return tr.Commit()
+	}
+	require.NoError(t, own("b"))
+	require.ErrorIs(t, own("a"), kv.ErrNotCommitted)
+	require.ErrorIs(t, own("bb"), kv.ErrNotCommitted, "a pending atomic op depends on the stored value")
+	require.ErrorIs(t, own("c"), kv.ErrNotCommitted)
 }
 
 // TestConsistentReadsUnderCommits moves money between accounts from several goroutines while

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -75,28 +76,51 @@ func (tx *transaction) getLocked(key []byte, snapshot bool) ([]byte, error) {
 	return base, nil
 }
 
-// addReadRange adds the read conflict range [b, e) minus the ranges this transaction cleared
-// before the read: what it read there came from its own writes, not from the database, so (as
-// in FoundationDB) a commit in between cannot change it.
+// addReadRange adds the read conflict range [b, e) minus what the transaction decided itself
+// before the read: ranges it cleared and keys it set or cleared (not those with pending atomic
+// ops, which depend on the stored value). What it read there came from its own writes, so (as in
+// FoundationDB) a commit in between cannot change it.
 func (tx *transaction) addReadRange(b, e []byte) {
-	for _, c := range tx.writes.clears {
-		if bytes.Compare(c.End, b) <= 0 {
-			continue
+	w := &tx.writes
+	if w.points.Len() == 0 && len(w.clears) == 0 {
+		tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(b), End: bytes.Clone(e)})
+		return
+	}
+	// Sweep the exclusions in key order: cleared ranges and independent point writes, merged.
+	var excl []kv.Range
+	ci := sort.Search(len(w.clears), func(i int) bool { return bytes.Compare(w.clears[i].End, b) > 0 })
+	for k, ent := range w.points.Ascend(b, e) {
+		for ; ci < len(w.clears) && bytes.Compare(w.clears[ci].Begin, k) <= 0; ci++ {
+			excl = append(excl, w.clears[ci])
 		}
-		if bytes.Compare(c.Begin, e) >= 0 {
-			break
+		if ent.known && len(ent.ops) == 0 {
+			excl = append(excl, kv.Range{Begin: k, End: nil})
 		}
-		if bytes.Compare(b, c.Begin) < 0 {
-			tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(b), End: bytes.Clone(c.Begin)})
+	}
+	for ; ci < len(w.clears) && bytes.Compare(w.clears[ci].Begin, e) < 0; ci++ {
+		excl = append(excl, w.clears[ci])
+	}
+	pos := b
+	for _, x := range excl {
+		end := x.End
+		if end == nil {
+			end = kv.KeyAfter(x.Begin)
 		}
-		b = c.End
-		if bytes.Compare(b, e) >= 0 {
+		if bytes.Compare(x.Begin, pos) > 0 {
+			top := x.Begin
+			if bytes.Compare(top, e) > 0 {
+				top = e
+			}
+			tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(pos), End: bytes.Clone(top)})
+		}
+		if bytes.Compare(end, pos) > 0 {
+			pos = end
+		}
+		if bytes.Compare(pos, e) >= 0 {
 			return
 		}
 	}
-	if bytes.Compare(b, e) < 0 {
-		tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(b), End: bytes.Clone(e)})
-	}
+	tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(pos), End: bytes.Clone(e)})
 }
 
 // cloneValue copies v for the caller: nil when absent, non-nil when present.
