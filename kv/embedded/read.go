@@ -236,6 +236,9 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 // [lo, resume) forwards or [resume, hi) backwards.
 func (tx *transaction) scanAll(lo, hi []byte, reverse bool, n int, keysOnly bool, now time.Time) (rows []kv.KeyValue, resume []byte, err error) {
 	var a arena
+	// Start with room for a typical page of rows (or the whole limit when small) so that
+	// short reads do not grow the slice step by step.
+	rows = make([]kv.KeyValue, 0, min(n, 128))
 	for len(rows) < n {
 		more, next, err := tx.scan(lo, hi, reverse, n-len(rows), keysOnly, now, &a, rows)
 		if err != nil {
