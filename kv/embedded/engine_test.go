@@ -185,7 +185,10 @@ func TestLimits(t *testing.T) {
 // TestGroupCommit runs many committers at once: every commit gets a unique versionstamp, stamps
 // of one group share the version and differ in batch order, and all writes are present.
 func TestGroupCommit(t *testing.T) {
-	db := openMem(t, nil)
+	// On disk with sync, so that committers pile up behind each sync and groups surely form.
+	db, err := embedded.Open(t.TempDir(), nil)
+	require.NoError(t, err)
+	defer db.Close()
 	const goroutines, perG = 32, 50
 	stamps := make(chan [10]byte, goroutines*perG)
 	var wg sync.WaitGroup
@@ -201,6 +204,8 @@ func TestGroupCommit(t *testing.T) {
 					return
 				}
 				tr.Set(key, []byte("v"))
+				// Blind increments never conflict; each must see the earlier members of its group.
+				tr.Atomic(kv.Add, []byte("counter"), []byte{1, 0, 0, 0})
 				tr.Atomic(kv.SetVersionstampedKey, append([]byte("stamp/\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), 6, 0, 0, 0), key)
 				f := tr.GetVersionstamp()
 				if err := tr.Commit(); err != nil {
@@ -238,6 +243,8 @@ func TestGroupCommit(t *testing.T) {
 		require.True(t, seen[s], "stamped key %x has an unknown stamp", r.Key)
 		require.Equal(t, []byte("v"), get(t, db, string(r.Value)))
 	}
+	require.Equal(t, uint64(goroutines*perG), leUint64(get(t, db, "counter")))
+	require.Less(t, len(versions), goroutines*perG, "no two commits were ever grouped")
 	t.Logf("%d commits in %d versions", goroutines*perG, len(versions))
 }
 
