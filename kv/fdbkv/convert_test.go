@@ -27,11 +27,12 @@ func TestCodeErrorKnownCodeIsBareKVError(t *testing.T) {
 }
 
 func TestCodeErrorUnknownCodeKeepsDescription(t *testing.T) {
-	err := codeError(1039, func() string { return "Cluster has been upgraded to a new protocol version" })
-	require.True(t, errors.Is(err, kv.Error{Code: 1039}))
+	// 1510 (a code outside kv's table) must keep the client library's description.
+	err := codeError(1510, func() string { return "Operation failed because of a new protocol version" })
+	require.True(t, errors.Is(err, kv.Error{Code: 1510}))
 	e, ok := kv.AsError(err)
 	require.True(t, ok)
-	require.Equal(t, 1039, e.Code)
+	require.Equal(t, 1510, e.Code)
 	require.Contains(t, err.Error(), "new protocol version")
 	require.False(t, errors.Is(err, kv.ErrNotCommitted))
 }
