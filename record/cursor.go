@@ -344,7 +344,7 @@ type indexSource struct {
 
 type pendingLoad struct {
 	entry indexEntry
-	f     kv.Future[*Record]
+	l     rawLoad
 	bytes int
 }
 
@@ -362,9 +362,10 @@ func (x *indexSource) next(c *Cursor) (item, bool, error) {
 			return item{}, false, nil
 		}
 	}
-	pl := x.batch[x.i]
+	pl := &x.batch[x.i]
 	x.i++
-	rec, err := pl.f.Get()
+	rec, err := pl.l.record()
+	pl.l = rawLoad{} // the batch is reused; do not keep the futures alive
 	if err != nil {
 		return item{}, false, err
 	}
@@ -393,11 +394,11 @@ func (x *indexSource) fill(c *Cursor) error {
 		if err != nil {
 			return err
 		}
-		f, err := c.s.LoadFuture(e.PrimaryKey)
+		pkPrefix, key0, err := c.s.recordKey(e.PrimaryKey)
 		if err != nil {
 			return err
 		}
-		x.batch = append(x.batch, pendingLoad{entry: e, f: f, bytes: len(row.Key) + len(row.Value)})
+		x.batch = append(x.batch, pendingLoad{entry: e, l: c.s.startLoad(pkPrefix, key0, e.PrimaryKey, false), bytes: len(row.Key) + len(row.Value)})
 	}
 	if len(rows) < n {
 		x.end = true

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -60,11 +61,11 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	pkPrefix, err := s.recordKeyPrefix(pk)
+	pkPrefix, key0, err := s.recordKey(pk)
 	if err != nil {
 		return nil, err
 	}
-	oldF := s.loadRaw(pkPrefix, pk, true)
+	oldL := s.startLoad(pkPrefix, key0, pk, true)
 	// The union message with one field set: its tag, the record's length, then the record,
 	// marshalled straight into place.
 	mo := proto.MarshalOptions{Deterministic: true}
@@ -79,7 +80,7 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	if len(val)-head != size {
 		return nil, fmt.Errorf("record: %s %v changed while it was being saved", rt.name, pk)
 	}
-	old, err := oldF.Get()
+	old, err := oldL.get()
 	if err != nil {
 		return nil, err
 	}
@@ -110,54 +111,70 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	if err := s.checkUnique(plan, pk); err != nil {
 		return nil, err
 	}
-	s.writeRecord(pkPrefix, old, val)
+	s.writeRecord(pkPrefix, key0, old, val)
 	s.applyIndexUpdates(plan)
 	return rec, nil
 }
 
 // Load returns the record with primary key pk, or nil when there is none.
 func (s *Store) Load(pk tuple.Tuple) (*Record, error) {
-	f, err := s.LoadFuture(pk)
+	pkPrefix, key0, err := s.recordKey(pk)
 	if err != nil {
 		return nil, err
 	}
-	return f.Get()
+	l := s.startLoad(pkPrefix, key0, pk, false)
+	return l.record()
 }
 
 // LoadFuture issues the read of the record with primary key pk and returns a future of it (nil
 // when there is none), so several loads can be in flight at once.
 func (s *Store) LoadFuture(pk tuple.Tuple) (kv.Future[*Record], error) {
-	pkPrefix, err := s.recordKeyPrefix(pk)
+	pkPrefix, key0, err := s.recordKey(pk)
 	if err != nil {
 		return nil, err
 	}
-	rf := s.loadRaw(pkPrefix, pk, false)
-	return kv.Map(rf, func(r *rawRecord) (*Record, error) {
-		if r == nil {
-			return nil, nil
-		}
-		return s.decode(r)
-	}), nil
+	return &recordFuture{l: s.startLoad(pkPrefix, key0, pk, false)}, nil
+}
+
+// recordFuture is the future of LoadFuture: one allocation for the whole load.
+type recordFuture struct {
+	mu   sync.Mutex
+	l    rawLoad
+	done bool
+	rec  *Record
+	err  error
+}
+
+func (f *recordFuture) Get() (*Record, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.done {
+		f.rec, f.err = f.l.record()
+		f.done, f.l = true, rawLoad{}
+	}
+	return f.rec, f.err
 }
 
 // Exists reports whether a record with primary key pk exists.
 func (s *Store) Exists(pk tuple.Tuple) (bool, error) {
-	pkPrefix, err := s.recordKeyPrefix(pk)
+	pkPrefix, key0, err := s.recordKey(pk)
 	if err != nil {
 		return false, err
 	}
-	r, err := s.loadRaw(pkPrefix, pk, false).Get()
+	l := s.startLoad(pkPrefix, key0, pk, false)
+	r, err := l.get()
 	return r != nil, err
 }
 
 // Delete removes the record with primary key pk and its index entries, and reports whether there
 // was one. Retried after a commit_unknown_result whose commit went through, it reports false.
 func (s *Store) Delete(pk tuple.Tuple) (bool, error) {
-	pkPrefix, err := s.recordKeyPrefix(pk)
+	pkPrefix, key0, err := s.recordKey(pk)
 	if err != nil {
 		return false, err
 	}
-	old, err := s.loadRaw(pkPrefix, pk, true).Get()
+	l := s.startLoad(pkPrefix, key0, pk, true)
+	old, err := l.get()
 	if err != nil || old == nil {
 		return false, err
 	}
@@ -191,63 +208,91 @@ type rawRecord struct {
 	bytes  int    // key and value bytes read, set by scans
 }
 
-// recordKeyPrefix returns S+(1)+pack(pk).
-func (s *Store) recordKeyPrefix(pk tuple.Tuple) ([]byte, error) {
+// recordKey returns S+(1)+pack(pk) and the key of its suffix 0 (the unsplit record), built in
+// one allocation. The prefix is capped, so appending to it never writes into key0.
+func (s *Store) recordKey(pk tuple.Tuple) (pkPrefix, key0 []byte, err error) {
 	b, err := pk.AppendPack(append(make([]byte, 0, len(s.records)+32), s.records...))
 	if err != nil {
-		return nil, fmt.Errorf("record: primary key %v: %v: %w", pk, err, ErrInvalidKey)
+		return nil, nil, fmt.Errorf("record: primary key %v: %v: %w", pk, err, ErrInvalidKey)
 	}
 	if len(b)+3 > kv.MaxKeySize {
-		return nil, fmt.Errorf("record: primary key %v packs to %d bytes, over the key limit: %w", pk, len(b), ErrInvalidKey)
+		return nil, nil, fmt.Errorf("record: primary key %v packs to %d bytes, over the key limit: %w", pk, len(b), ErrInvalidKey)
 	}
-	return b, nil
+	n := len(b)
+	b = append(b, unsplitSuffixByte)
+	return b[:n:n], b, nil
 }
+
+// unsplitSuffixByte is tuple.Tuple{int64(unsplitSuffix)}.Pack(): the integer zero.
+const unsplitSuffixByte = 0x14
 
 func prefixRange(p []byte) kv.Range {
 	return kv.Range{Begin: append(append(make([]byte, 0, len(p)+1), p...), 0x00), End: append(append(make([]byte, 0, len(p)+1), p...), 0xff)}
 }
 
-// loadRaw issues the read of one record. It reads suffix 0 (an unsplit record) and suffix 1 (the
-// first chunk of a split one), and only when the record is split the whole range of its chunks:
-// point reads are much cheaper than a range read on most engines, and every write of the record
-// touches one of the two keys, so their read conflicts guard the whole record. With eager, both
-// point reads are issued at once (a save, which usually finds nothing); otherwise suffix 1 is
-// read only when suffix 0 is absent (a load, which usually finds an unsplit record).
-func (s *Store) loadRaw(pkPrefix []byte, pk tuple.Tuple, eager bool) kv.Future[*rawRecord] {
-	f0 := s.tr.Get(chunkKey(pkPrefix, unsplitSuffix))
-	var f1 kv.Future[[]byte]
+// rawLoad is the read of one record in flight. It is a value, so that a load allocates nothing
+// of its own beyond what the engine's reads do.
+//
+// It reads suffix 0 (an unsplit record) and suffix 1 (the first chunk of a split one), and only
+// when the record is split the whole range of its chunks: point reads are much cheaper than a
+// range read on most engines, and every write of the record touches one of the two keys, so
+// their read conflicts guard the whole record. With eager, both point reads are issued at once
+// (a save, which usually finds nothing); otherwise suffix 1 is read only when suffix 0 is absent
+// (a load, which usually finds an unsplit record).
+type rawLoad struct {
+	s        *Store
+	pk       tuple.Tuple
+	pkPrefix []byte
+	f0, f1   kv.Future[[]byte]
+}
+
+// startLoad issues the reads of the record at pkPrefix (whose suffix-0 key is key0).
+func (s *Store) startLoad(pkPrefix, key0 []byte, pk tuple.Tuple, eager bool) rawLoad {
+	l := rawLoad{s: s, pk: pk, pkPrefix: pkPrefix, f0: s.tr.Get(key0)}
 	if eager {
-		f1 = s.tr.Get(chunkKey(pkPrefix, 1))
+		l.f1 = s.tr.Get(chunkKey(pkPrefix, 1))
 	}
-	return kv.FutureFunc(func() (*rawRecord, error) {
-		v0, err := f0.Get()
-		if err != nil {
-			return nil, err
-		}
-		if v0 != nil && !eager {
-			return &rawRecord{pk: pk, raw: v0}, nil
-		}
-		if f1 == nil {
-			f1 = s.tr.Get(chunkKey(pkPrefix, 1))
-		}
-		v1, err := f1.Get()
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case v0 != nil && v1 != nil:
-			return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", pk, ErrCorruptStore)
-		case v0 != nil:
-			return &rawRecord{pk: pk, raw: v0}, nil
-		case v1 == nil:
-			return nil, nil
-		}
-		rows, err := s.tr.GetRange(prefixRange(pkPrefix), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
-		if err != nil {
-			return nil, err
-		}
-		return assemble(pk, pkPrefix, rows)
-	})
+	return l
+}
+
+// get waits for the load: the record's stored bytes, or nil when there is none.
+func (l *rawLoad) get() (*rawRecord, error) {
+	v0, err := l.f0.Get()
+	if err != nil {
+		return nil, err
+	}
+	if v0 != nil && l.f1 == nil {
+		return &rawRecord{pk: l.pk, raw: v0}, nil
+	}
+	if l.f1 == nil {
+		l.f1 = l.s.tr.Get(chunkKey(l.pkPrefix, 1))
+	}
+	v1, err := l.f1.Get()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case v0 != nil && v1 != nil:
+		return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", l.pk, ErrCorruptStore)
+	case v0 != nil:
+		return &rawRecord{pk: l.pk, raw: v0}, nil
+	case v1 == nil:
+		return nil, nil
+	}
+	rows, err := l.s.tr.GetRange(prefixRange(l.pkPrefix), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
+	if err != nil {
+		return nil, err
+	}
+	return assemble(l.pk, l.pkPrefix, rows)
+}
+
+// record waits for the load and decodes it (nil when there is no record).
+func (l *rawLoad) record() (*Record, error) {
+	r, err := l.get()
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return l.s.decode(r)
 }
 
 // assemble joins the rows of one primary key into its stored bytes: suffix 0 alone, or chunks
@@ -295,12 +340,12 @@ func chunkSuffix(key []byte, at int) (int64, error) {
 }
 
 // writeRecord stores val under pkPrefix, clearing the old chunks when the layout changes.
-func (s *Store) writeRecord(pkPrefix []byte, old *rawRecord, val []byte) {
+func (s *Store) writeRecord(pkPrefix, key0 []byte, old *rawRecord, val []byte) {
 	if len(val) <= splitChunkSize {
 		if old != nil && old.split {
 			s.tr.ClearRange(prefixRange(pkPrefix))
 		}
-		s.tr.Set(chunkKey(pkPrefix, unsplitSuffix), val)
+		s.tr.Set(key0, val)
 		return
 	}
 	if old != nil {
