@@ -44,8 +44,8 @@ func (s *Store) CheckConsistency() error {
 			if err != nil {
 				return err
 			}
-			for k := range es {
-				expected[ix.Name][k] = true
+			for _, w := range es {
+				expected[ix.Name][string(w.key)] = true
 			}
 		}
 		return nil

@@ -1,9 +1,9 @@
 package record
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/tuple"
@@ -21,8 +21,8 @@ type indexEntry struct {
 // indexMaintainer keeps one kind of index up to date. Value indexes are the only kind so far;
 // aggregate indexes (atomic mutations) will implement the same interface.
 type indexMaintainer interface {
-	// entries returns the entries rec needs in the index, by key.
-	entries(s *Store, ix *Index, rec *Record) (map[string]indexWrite, error)
+	// entries returns the entries rec needs in the index, one per key, in no particular order.
+	entries(s *Store, ix *Index, rec *Record) ([]indexWrite, error)
 }
 
 // indexWrite is one entry to write (or clear).
@@ -42,18 +42,39 @@ func maintainerFor(ix *Index) indexMaintainer { return valueMaintainer{} }
 
 type valueMaintainer struct{}
 
-func (valueMaintainer) entries(s *Store, ix *Index, rec *Record) (map[string]indexWrite, error) {
-	keys, err := ix.Expression.evaluate(rec.Message.ProtoReflect(), rec.Type)
+func (valueMaintainer) entries(s *Store, ix *Index, rec *Record) ([]indexWrite, error) {
+	m := rec.Message.ProtoReflect()
+	if !ix.Expression.fansOut() {
+		// One key: evaluated straight into one tuple, without the list of keys.
+		values, err := appendSingle(make(tuple.Tuple, 0, len(ix.columns)), ix.Expression, m, rec.Type)
+		if err != nil {
+			return nil, fmt.Errorf("record: index %q of %s %v: %w", ix.Name, rec.Type.name, rec.PrimaryKey, err)
+		}
+		k, err := s.entryKey(ix, values, rec.PrimaryKey)
+		if err != nil {
+			return nil, err
+		}
+		return []indexWrite{{ix: ix, values: values, pk: rec.PrimaryKey, key: k}}, nil
+	}
+	keys, err := ix.Expression.evaluate(m, rec.Type)
 	if err != nil {
 		return nil, fmt.Errorf("record: index %q of %s %v: %w", ix.Name, rec.Type.name, rec.PrimaryKey, err)
 	}
-	out := make(map[string]indexWrite, len(keys))
+	out := make([]indexWrite, 0, len(keys))
+	at := make(map[string]int, len(keys))
 	for _, values := range keys {
 		k, err := s.entryKey(ix, values, rec.PrimaryKey)
 		if err != nil {
 			return nil, err
 		}
-		out[string(k)] = indexWrite{ix: ix, values: values, pk: rec.PrimaryKey, key: k}
+		w := indexWrite{ix: ix, values: values, pk: rec.PrimaryKey, key: k}
+		// A fan-out can yield the same entry twice; it is written once (the last one kept).
+		if i, ok := at[string(k)]; ok {
+			out[i] = w
+			continue
+		}
+		at[string(k)] = len(out)
+		out = append(out, w)
 	}
 	return out, nil
 }
@@ -110,22 +131,20 @@ func (s *Store) decodeEntry(ix *Index, key []byte) (indexEntry, error) {
 // nil) over every index that is not DISABLED.
 func (s *Store) planIndexUpdates(old, rec *Record) (*indexUpdates, error) {
 	var ixs []*Index
-	seen := map[string]bool{}
 	for _, r := range []*Record{old, rec} {
-		if r == nil {
+		if r == nil || (r == rec && old != nil && old.Type == rec.Type) {
 			continue
 		}
 		for _, ix := range r.Type.indexes {
-			if !seen[ix.Name] && s.states[ix.Name] != Disabled {
-				seen[ix.Name] = true
+			if s.states[ix.Name] != Disabled && !slices.ContainsFunc(ixs, func(o *Index) bool { return o.Name == ix.Name }) {
 				ixs = append(ixs, ix)
 			}
 		}
 	}
-	up := &indexUpdates{}
+	up := &indexUpdates{sets: make([]indexWrite, 0, len(ixs))}
 	for _, ix := range ixs {
 		m := maintainerFor(ix)
-		var before, after map[string]indexWrite
+		var before, after []indexWrite
 		var err error
 		if old != nil && covers(ix, old.Type) {
 			if before, err = m.entries(s, ix, old); err != nil {
@@ -137,21 +156,44 @@ func (s *Store) planIndexUpdates(old, rec *Record) (*indexUpdates, error) {
 				return nil, err
 			}
 		}
-		for k, w := range before {
-			if _, ok := after[k]; !ok {
-				up.clears = append(up.clears, w)
+		up.clears = appendMissing(up.clears, before, after)
+		up.sets = appendMissing(up.sets, after, before)
+	}
+	// Write in key order so a transaction's mutations are reproducible. Keys are unique.
+	byKey := func(a, b indexWrite) int { return bytes.Compare(a.key, b.key) }
+	slices.SortFunc(up.clears, byKey)
+	slices.SortFunc(up.sets, byKey)
+	return up, nil
+}
+
+// appendMissing appends the entries of ws whose keys are not in other.
+func appendMissing(dst, ws, other []indexWrite) []indexWrite {
+	if len(other) == 0 {
+		return append(dst, ws...)
+	}
+	if len(ws)*len(other) <= 64 {
+		// Usually one entry on each side: comparing beats building a set.
+	next:
+		for _, w := range ws {
+			for _, o := range other {
+				if bytes.Equal(w.key, o.key) {
+					continue next
+				}
 			}
+			dst = append(dst, w)
 		}
-		for k, w := range after {
-			if _, ok := before[k]; !ok {
-				up.sets = append(up.sets, w)
-			}
+		return dst
+	}
+	in := make(map[string]bool, len(other))
+	for _, o := range other {
+		in[string(o.key)] = true
+	}
+	for _, w := range ws {
+		if !in[string(w.key)] {
+			dst = append(dst, w)
 		}
 	}
-	// Map order is random; write in key order so a transaction's mutations are reproducible.
-	sort.Slice(up.clears, func(i, j int) bool { return string(up.clears[i].key) < string(up.clears[j].key) })
-	sort.Slice(up.sets, func(i, j int) bool { return string(up.sets[i].key) < string(up.sets[j].key) })
-	return up, nil
+	return dst
 }
 
 func covers(ix *Index, rt *RecordType) bool {
@@ -248,13 +290,9 @@ func (s *Store) RebuildIndex(name string) error {
 		if err != nil {
 			return err
 		}
-		keys := make([]string, 0, len(es))
-		for k := range es {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys) // write in key order, so a rebuild's mutations are reproducible
-		for _, k := range keys {
-			w := es[k]
+		// Write in key order, so a rebuild's mutations are reproducible.
+		slices.SortFunc(es, func(a, b indexWrite) int { return bytes.Compare(a.key, b.key) })
+		for _, w := range es {
 			if ix.Unique && !hasNull(w.values) {
 				vk := string(w.values.Pack())
 				if other, ok := seen[vk]; ok && tuple.Compare(other, rec.PrimaryKey) != 0 {

@@ -360,6 +360,9 @@ func (recordTypeExpr) evaluate(_ protoreflect.Message, rt *RecordType) ([]tuple.
 
 // evaluateSingle evaluates an expression that must yield exactly one key (a primary key).
 func evaluateSingle(e KeyExpression, m protoreflect.Message, rt *RecordType) (tuple.Tuple, error) {
+	if !e.fansOut() {
+		return appendSingle(make(tuple.Tuple, 0, e.ColumnCount()), e, m, rt)
+	}
 	keys, err := e.evaluate(m, rt)
 	if err != nil {
 		return nil, err
@@ -368,4 +371,46 @@ func evaluateSingle(e KeyExpression, m protoreflect.Message, rt *RecordType) (tu
 		return nil, fmt.Errorf("record: key expression %s of %s yielded %d keys, want 1", e, rt.name, len(keys))
 	}
 	return keys[0], nil
+}
+
+// appendSingle appends to dst the one key of e, an expression that does not fan out: the same
+// key evaluate yields, without building the list of keys (the primary key and most indexes
+// are evaluated on every save).
+func appendSingle(dst tuple.Tuple, e KeyExpression, m protoreflect.Message, rt *RecordType) (tuple.Tuple, error) {
+	switch e := e.(type) {
+	case fieldExpr:
+		if e.fan == FanOutType {
+			break
+		}
+		fd, err := lookupField(m.Descriptor(), e.name)
+		if err != nil {
+			return nil, err
+		}
+		if e.fan == ConcatenateType || fd.IsList() || (fd.HasPresence() && !m.Has(fd)) {
+			break // rare: leave it to evaluate
+		}
+		v, err := scalarValue(fd, m.Get(fd))
+		if err != nil {
+			return nil, err
+		}
+		return append(dst, v), nil
+	case recordTypeExpr:
+		return append(dst, rt.typeKey), nil
+	case thenExpr:
+		var err error
+		for _, c := range e.children {
+			if dst, err = appendSingle(dst, c, m, rt); err != nil {
+				return nil, err
+			}
+		}
+		return dst, nil
+	}
+	keys, err := e.evaluate(m, rt)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) != 1 {
+		return nil, fmt.Errorf("record: key expression %s of %s yielded %d keys, want 1", e, rt.name, len(keys))
+	}
+	return append(dst, keys[0]...), nil
 }
