@@ -614,8 +614,12 @@ func testModel(t *testing.T, s *suite) {
 	t.Logf("seed %d (replay with LAYERKIT_KVTEST_SEED=%d)", seed, seed)
 	m := &modelRun{t: t, db: db, r: rand.New(rand.NewPCG(seed, 0x6b7674657374)), seed: seed, committed: modelState{}, stats: map[string]int{}}
 	ctx := context.Background()
-	txs := scale(3000, 100000)
-	for range txs {
+	txs := scale(3000, 30000)
+	start := time.Now()
+	for i := range txs {
+		if soak() && i%5000 == 0 {
+			t.Logf("%d transactions after %v", i, time.Since(start).Round(time.Millisecond))
+		}
 		m.begin()
 		for n := m.r.IntN(16); n > 0; n-- {
 			m.step()
