@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -218,5 +217,3 @@ func hexs(v []byte) string {
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 func repeat(c byte, n int) []byte { return bytes.Repeat([]byte{c}, n) }
-
-var _ = strings.Repeat
