@@ -216,6 +216,11 @@ func pebbleOptions(inMemory bool) *pebble.Options {
 		// Fewer, larger memtables mean fewer flushes and shallower point reads. Pebble starts
 		// small and grows memtables to this size, so small stores stay small.
 		o.MemTableSize = 32 << 20
+		// Pebble reserves the memtables (the mutable one and the one being flushed) in the block
+		// cache, so 64 MB of cache would hold no blocks at all once memtables are full size, and
+		// every point read below them would read and checksum its filter, index and data blocks
+		// again. The cache only takes memory as blocks are cached.
+		o.CacheSize = 64<<20 + 2*int64(o.MemTableSize)
 	}
 	return o
 }
