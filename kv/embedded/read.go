@@ -67,7 +67,7 @@ func (tx *transaction) getLocked(key []byte, snapshot bool) ([]byte, error) {
 		return nil, err
 	}
 	if !snapshot {
-		tx.reads = append(tx.reads, pointRange(key))
+		tx.reads = append(tx.reads, tx.readPoint(key))
 	}
 	if e != nil {
 		r, p := e.resolve(base, present)

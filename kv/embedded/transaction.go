@@ -41,9 +41,11 @@ type transaction struct {
 
 	writes writeBuffer
 	reads  []kv.Range // read conflict ranges
-	wconf  []kv.Range // explicit and range-clear write conflict ranges
-	noWC   bool
-	size   int
+	// readMem holds the keys of point read conflict ranges; it starts afresh on reset.
+	readMem arena
+	wconf   []kv.Range // explicit and range-clear write conflict ranges
+	noWC    bool
+	size    int
 
 	watches []*watch
 	stamps  []*stampFuture
@@ -341,6 +343,12 @@ func pointRange(key []byte) kv.Range {
 	return kv.Range{Begin: end[:len(key):len(key)], End: end}
 }
 
+// readPoint is pointRange(key) with the key copied into the transaction's read arena.
+func (tx *transaction) readPoint(key []byte) kv.Range {
+	end := tx.readMem.copyAfter(key)
+	return kv.Range{Begin: end[:len(key):len(key)], End: end}
+}
+
 func checkConflictRange(r kv.Range) error {
 	if bytes.Compare(r.Begin, maxReadKey) > 0 || bytes.Compare(r.End, maxReadKey) > 0 {
 		return fmt.Errorf("embedded: conflict range %s reaches into the system keyspace: %w", r, kv.ErrKeyOutsideLegalRange)
@@ -378,7 +386,7 @@ func (tx *transaction) AddReadConflictKey(key []byte) error {
 	if err := checkConflictRange(pointRange(key)); err != nil {
 		return err
 	}
-	tx.reads = append(tx.reads, pointRange(key))
+	tx.reads = append(tx.reads, tx.readPoint(key))
 	return nil
 }
 
@@ -475,6 +483,7 @@ func (tx *transaction) reset(keepOptions bool) {
 	tx.err, tx.cancelled, tx.committed, tx.finished = nil, false, false, false
 	tx.writes.reset()
 	tx.reads = tx.reads[:0]
+	tx.readMem = arena{}
 	tx.wconf = tx.wconf[:0]
 	tx.noWC = false
 	tx.size = 0

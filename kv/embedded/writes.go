@@ -76,6 +76,11 @@ type writeBuffer struct {
 	vsKeys     []vsKey
 	// needsRead is set when an entry has ops over an unknown base.
 	needsRead bool
+	// mem holds the copies of written keys, values and params, and slab the entries, so that a
+	// write allocates a few chunks per transaction instead of three objects. Both start afresh
+	// on reset (never reused), since committed keys may live on in the resolver.
+	mem  arena
+	slab []entry
 }
 
 func (w *writeBuffer) reset() {
@@ -86,6 +91,17 @@ func (w *writeBuffer) reset() {
 	w.unreadable = w.unreadable[:0]
 	w.vsKeys = w.vsKeys[:0]
 	w.needsRead = false
+	w.mem, w.slab = arena{}, nil
+}
+
+// newEntry returns a zero entry from the slab.
+func (w *writeBuffer) newEntry() *entry {
+	if len(w.slab) == cap(w.slab) {
+		// Slabs grow from 16 to 256 entries, so small transactions waste little.
+		w.slab = make([]entry, 0, min(max(2*cap(w.slab), 16), 256))
+	}
+	w.slab = w.slab[:len(w.slab)+1]
+	return &w.slab[len(w.slab)-1]
 }
 
 func (w *writeBuffer) empty() bool {
@@ -101,11 +117,11 @@ func (w *writeBuffer) put(key []byte) *entry {
 	if e := w.points.Get(key); e != nil {
 		return e
 	}
-	e := &entry{}
+	e := w.newEntry()
 	if w.cleared(key) {
 		e.known = true
 	}
-	w.points.Insert(bytes.Clone(key), e)
+	w.points.Insert(w.mem.copy(key), e)
 	return e
 }
 
@@ -125,10 +141,8 @@ func findRange(rs []kv.Range, key []byte) int {
 
 func (w *writeBuffer) set(key, value []byte, conflict bool) {
 	e := w.put(key)
-	e.known, e.present, e.value, e.ops = true, true, bytes.Clone(value), nil
-	if e.value == nil {
-		e.value = []byte{}
-	}
+	// The arena's copy is never nil, so a set of an empty value stays present.
+	e.known, e.present, e.value, e.ops = true, true, w.mem.copy(value), nil
 	e.conflict = e.conflict || conflict
 }
 
@@ -141,10 +155,7 @@ func (w *writeBuffer) clear(key []byte, conflict bool) {
 func (w *writeBuffer) atomic(typ kv.MutationType, key, param []byte, conflict bool) {
 	e := w.put(key)
 	e.conflict = e.conflict || conflict
-	p := bytes.Clone(param)
-	if p == nil {
-		p = []byte{}
-	}
+	p := w.mem.copy(param) // never nil
 	if typ == kv.SetVersionstampedValue {
 		e.known, e.present, e.value = true, true, nil
 		e.ops = []op{{typ, p}}
