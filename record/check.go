@@ -40,7 +40,7 @@ func (s *Store) CheckConsistency() error {
 			if s.states[ix.Name] == Disabled {
 				continue
 			}
-			es, err := maintainerFor(ix).entries(s, ix, rec)
+			es, err := maintainerFor(ix).entries(nil, s, ix, rec)
 			if err != nil {
 				return err
 			}

@@ -21,8 +21,9 @@ type indexEntry struct {
 // indexMaintainer keeps one kind of index up to date. Value indexes are the only kind so far;
 // aggregate indexes (atomic mutations) will implement the same interface.
 type indexMaintainer interface {
-	// entries returns the entries rec needs in the index, one per key, in no particular order.
-	entries(s *Store, ix *Index, rec *Record) ([]indexWrite, error)
+	// entries appends to dst the entries rec needs in the index, one per key, in no particular
+	// order.
+	entries(dst []indexWrite, s *Store, ix *Index, rec *Record) ([]indexWrite, error)
 }
 
 // indexWrite is one entry to write (or clear).
@@ -42,7 +43,7 @@ func maintainerFor(ix *Index) indexMaintainer { return valueMaintainer{} }
 
 type valueMaintainer struct{}
 
-func (valueMaintainer) entries(s *Store, ix *Index, rec *Record) ([]indexWrite, error) {
+func (valueMaintainer) entries(dst []indexWrite, s *Store, ix *Index, rec *Record) ([]indexWrite, error) {
 	m := rec.Message.ProtoReflect()
 	if !ix.Expression.fansOut() {
 		// One key: evaluated straight into one tuple, without the list of keys.
@@ -54,13 +55,13 @@ func (valueMaintainer) entries(s *Store, ix *Index, rec *Record) ([]indexWrite, 
 		if err != nil {
 			return nil, err
 		}
-		return []indexWrite{{ix: ix, values: values, pk: rec.PrimaryKey, key: k}}, nil
+		return append(dst, indexWrite{ix: ix, values: values, pk: rec.PrimaryKey, key: k}), nil
 	}
 	keys, err := ix.Expression.evaluate(m, rec.Type)
 	if err != nil {
 		return nil, fmt.Errorf("record: index %q of %s %v: %w", ix.Name, rec.Type.name, rec.PrimaryKey, err)
 	}
-	out := make([]indexWrite, 0, len(keys))
+	out := dst
 	at := make(map[string]int, len(keys))
 	for _, values := range keys {
 		k, err := s.entryKey(ix, values, rec.PrimaryKey)
@@ -142,20 +143,32 @@ func (s *Store) planIndexUpdates(old, rec *Record) (*indexUpdates, error) {
 		}
 	}
 	up := &indexUpdates{sets: make([]indexWrite, 0, len(ixs))}
+	var scratch []indexWrite
 	for _, ix := range ixs {
 		m := maintainerFor(ix)
-		var before, after []indexWrite
 		var err error
-		if old != nil && covers(ix, old.Type) {
-			if before, err = m.entries(s, ix, old); err != nil {
+		if old == nil {
+			// A new record: every entry is a set, appended in place.
+			if covers(ix, rec.Type) {
+				if up.sets, err = m.entries(up.sets, s, ix, rec); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		scratch = scratch[:0]
+		if covers(ix, old.Type) {
+			if scratch, err = m.entries(scratch, s, ix, old); err != nil {
 				return nil, err
 			}
 		}
+		n := len(scratch)
 		if rec != nil && covers(ix, rec.Type) {
-			if after, err = m.entries(s, ix, rec); err != nil {
+			if scratch, err = m.entries(scratch, s, ix, rec); err != nil {
 				return nil, err
 			}
 		}
+		before, after := scratch[:n], scratch[n:]
 		up.clears = appendMissing(up.clears, before, after)
 		up.sets = appendMissing(up.sets, after, before)
 	}
@@ -286,7 +299,7 @@ func (s *Store) RebuildIndex(name string) error {
 		if !covers(ix, rec.Type) {
 			return nil
 		}
-		es, err := maintainerFor(ix).entries(s, ix, rec)
+		es, err := maintainerFor(ix).entries(nil, s, ix, rec)
 		if err != nil {
 			return err
 		}
