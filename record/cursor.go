@@ -389,6 +389,9 @@ func (x *indexSource) fill(c *Cursor) error {
 		return err
 	}
 	x.batch, x.i = x.batch[:0], 0
+	if cap(x.batch) < len(rows) {
+		x.batch = make([]pendingLoad, 0, len(rows))
+	}
 	for _, row := range rows {
 		e, err := c.s.decodeEntry(c.p.ix, row.Key)
 		if err != nil {
