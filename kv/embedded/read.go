@@ -235,7 +235,7 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 // transaction's writes. resume is nil when the whole range was read; otherwise the rows cover
 // [lo, resume) forwards or [resume, hi) backwards.
 func (tx *transaction) scanAll(lo, hi []byte, reverse bool, n int, keysOnly bool, now time.Time) (rows []kv.KeyValue, resume []byte, err error) {
-	var a arena
+	a := arena{first: 4 << 10}
 	// Start with room for a typical page of rows (or the whole limit when small) so that
 	// short reads do not grow the slice step by step.
 	rows = make([]kv.KeyValue, 0, min(n, 128))
@@ -261,20 +261,39 @@ func (tx *transaction) scanAll(lo, hi []byte, reverse bool, n int, keysOnly bool
 // arena hands out copies of keys and values from shared chunks, so a range read allocates a
 // few chunks instead of two slices per row. Each copy is capped, so appending to one never
 // writes into its neighbour.
-type arena struct{ buf []byte }
+type arena struct {
+	buf []byte
+	// first is the size of the first chunk; 0 means 64 bytes, for arenas that often hold only a
+	// key or two (a transaction's writes and point read conflicts).
+	first int
+	// missed counts the bytes of copies that did not fit the current chunk. Chunks grow to it,
+	// so an arena whose copies are too big for its small first chunks soon takes them.
+	missed int
+}
+
+// room makes room for n more bytes in the current chunk, or reports false when the copy should
+// be allocated alone. Chunks double from the first size to 256 KB, so a large read makes few
+// allocations and a small one wastes little; a copy over a quarter of the next chunk is
+// allocated alone, so a small arena costs no more than the copies it replaces.
+func (a *arena) room(n int) bool {
+	if n <= cap(a.buf)-len(a.buf) {
+		return true
+	}
+	a.missed += n
+	size := min(max(2*cap(a.buf), a.first, 64, a.missed), 256<<10)
+	if n > size/4 {
+		return false
+	}
+	a.buf = make([]byte, 0, size)
+	return true
+}
 
 func (a *arena) copy(b []byte) []byte {
 	if len(b) == 0 {
 		return []byte{}
 	}
-	if len(b) > cap(a.buf)-len(a.buf) {
-		// Chunks double from 4 KB to 256 KB, so a large read makes few allocations and a
-		// small one wastes little.
-		size := min(max(2*cap(a.buf), 4<<10), 256<<10)
-		if len(b) > size/4 {
-			return append(make([]byte, 0, len(b)), b...)
-		}
-		a.buf = make([]byte, 0, size)
+	if !a.room(len(b)) {
+		return append(make([]byte, 0, len(b)), b...)
 	}
 	n := len(a.buf)
 	a.buf = append(a.buf, b...)
@@ -283,12 +302,8 @@ func (a *arena) copy(b []byte) []byte {
 
 // copyAfter returns a copy of b followed by a zero byte: the key right after b.
 func (a *arena) copyAfter(b []byte) []byte {
-	if len(b)+1 > cap(a.buf)-len(a.buf) {
-		size := min(max(2*cap(a.buf), 4<<10), 256<<10)
-		if len(b)+1 > size/4 {
-			return kv.KeyAfter(b)
-		}
-		a.buf = make([]byte, 0, size)
+	if !a.room(len(b) + 1) {
+		return kv.KeyAfter(b)
 	}
 	n := len(a.buf)
 	a.buf = append(append(a.buf, b...), 0)
@@ -582,7 +597,7 @@ func (r *rangeResult) GetSlice() ([]kv.KeyValue, error) {
 
 // Iterator returns an iterator that reads the range in growing batches.
 func (r *rangeResult) Iterator() kv.RangeIterator {
-	return &rangeIterator{r: r, conflict: -1}
+	return &rangeIterator{r: r, conflict: -1, priv: arena{first: 4 << 10}}
 }
 
 // rangeIterator reads in batches that grow from 16 rows, so that a read stopped early reads

@@ -97,8 +97,9 @@ func (w *writeBuffer) reset() {
 // newEntry returns a zero entry from the slab.
 func (w *writeBuffer) newEntry() *entry {
 	if len(w.slab) == cap(w.slab) {
-		// Slabs grow from 16 to 256 entries, so small transactions waste little.
-		w.slab = make([]entry, 0, min(max(2*cap(w.slab), 16), 256))
+		// Slabs double from 1 to 256 entries, so a transaction of one write allocates what it
+		// did without a slab, and a large one allocates little more than a slab per 256 writes.
+		w.slab = make([]entry, 0, min(max(2*cap(w.slab), 1), 256))
 	}
 	w.slab = w.slab[:len(w.slab)+1]
 	return &w.slab[len(w.slab)-1]
