@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -385,81 +386,43 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		}
 		rows = append(rows, kv)
 	}
-	got := 0
-	if !reverse {
-		ci := 0
-		valid := it.First()
-		oi := 0
-		for got < n {
-			// Skip stored keys that the transaction cleared.
-			for valid {
-				k := it.Key()
-				for ci < len(clears) && bytes.Compare(clears[ci].End, k) <= 0 {
-					ci++
-				}
-				if ci < len(clears) && bytes.Compare(clears[ci].Begin, k) <= 0 {
-					valid = it.SeekGE(clears[ci].End)
-					continue
-				}
-				break
-			}
-			if oi < len(overlay) && (!valid || bytes.Compare(overlay[oi].key, it.Key()) <= 0) {
-				o := overlay[oi]
-				oi++
-				if o.e.unreadable() {
-					return nil, nil, fmt.Errorf("embedded: range read meets key %s written with a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
-				}
-				var base []byte
-				present := false
-				stored := valid && bytes.Equal(o.key, it.Key())
-				if stored {
-					base, present = it.Value(), true
-				}
-				// Resolve before moving: the iterator's value is only valid until then.
-				if val, ok := o.e.resolve(base, present); ok {
-					emit(o.key, val)
-					got++
-				}
-				if stored {
-					valid = it.Next()
-				}
-				if truncated && oi == len(overlay) {
-					return rows, kv.KeyAfter(o.key), nil
-				}
-				continue
-			}
-			if !valid {
-				break
-			}
-			emit(it.Key(), it.Value())
-			got++
-			valid = it.Next()
-		}
-		if err := it.Error(); err != nil {
-			return nil, nil, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
-		}
-		if got == n {
-			return rows, kv.KeyAfter(rows[len(rows)-1].Key), nil
-		}
-		return rows, nil, nil
+	// One merge loop serves both directions. "Ahead" means later in the scan's direction; the
+	// cleared ranges are visited in that direction too.
+	first, step := it.First, it.Next
+	ahead := func(a, b []byte) bool { return bytes.Compare(a, b) > 0 }
+	// behind reports whether the cleared range c lies wholly behind key k; covers whether a
+	// range not behind k contains it; skip moves the iterator past c.
+	behind := func(c kv.Range, k []byte) bool { return bytes.Compare(c.End, k) <= 0 }
+	covers := func(c kv.Range, k []byte) bool { return bytes.Compare(c.Begin, k) <= 0 }
+	skip := func(c kv.Range) bool { return it.SeekGE(c.End) }
+	resumeAt := kv.KeyAfter
+	if reverse {
+		first, step = it.Last, it.Prev
+		ahead = func(a, b []byte) bool { return bytes.Compare(a, b) < 0 }
+		behind = func(c kv.Range, k []byte) bool { return bytes.Compare(c.Begin, k) > 0 }
+		covers = func(c kv.Range, k []byte) bool { return bytes.Compare(k, c.End) < 0 }
+		skip = func(c kv.Range) bool { return it.SeekLT(c.Begin) }
+		resumeAt = bytes.Clone
+		clears = slices.Clone(clears)
+		slices.Reverse(clears)
 	}
 
-	ci := len(clears) - 1
-	valid := it.Last()
-	oi := 0
+	got, ci, oi := 0, 0, 0
+	valid := first()
 	for got < n {
+		// Skip stored keys that the transaction cleared.
 		for valid {
 			k := it.Key()
-			for ci >= 0 && bytes.Compare(clears[ci].Begin, k) > 0 {
-				ci--
+			for ci < len(clears) && behind(clears[ci], k) {
+				ci++
 			}
-			if ci >= 0 && bytes.Compare(k, clears[ci].End) < 0 {
-				valid = it.SeekLT(clears[ci].Begin)
+			if ci < len(clears) && covers(clears[ci], k) {
+				valid = skip(clears[ci])
 				continue
 			}
 			break
 		}
-		if oi < len(overlay) && (!valid || bytes.Compare(overlay[oi].key, it.Key()) >= 0) {
+		if oi < len(overlay) && (!valid || !ahead(overlay[oi].key, it.Key())) {
 			o := overlay[oi]
 			oi++
 			if o.e.unreadable() {
@@ -477,10 +440,10 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 				got++
 			}
 			if stored {
-				valid = it.Prev()
+				valid = step()
 			}
 			if truncated && oi == len(overlay) {
-				return rows, bytes.Clone(o.key), nil
+				return rows, resumeAt(o.key), nil
 			}
 			continue
 		}
@@ -489,13 +452,13 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		}
 		emit(it.Key(), it.Value())
 		got++
-		valid = it.Prev()
+		valid = step()
 	}
 	if err := it.Error(); err != nil {
 		return nil, nil, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
 	}
 	if got == n {
-		return rows, bytes.Clone(rows[len(rows)-1].Key), nil
+		return rows, resumeAt(rows[len(rows)-1].Key), nil
 	}
 	return rows, nil, nil
 }
