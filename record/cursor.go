@@ -3,6 +3,7 @@ package record
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/layerkit/layerkit/kv"
@@ -133,7 +134,7 @@ func (c *Cursor) init() error {
 		return fmt.Errorf("record: plan %s scans index %q, which is %v in this transaction: %w", c.p.explain, c.p.ix.Name, c.s.states[c.p.ix.Name], ErrIndexNotReadable)
 	}
 	var pos []byte
-	var offset int64
+	var after tuple.Tuple
 	if len(c.opts.Continuation) > 0 {
 		t, err := tuple.Unpack(c.opts.Continuation)
 		if err != nil || len(t) != 3 {
@@ -154,8 +155,21 @@ func (c *Cursor) init() error {
 				return fmt.Errorf("record: continuation position is %T: %w", v, ErrInvalidContinuation)
 			}
 		case kind == contSort && c.p.sortLimit > 0:
-			if offset, _ = t[2].(int64); offset < 0 {
-				return fmt.Errorf("record: continuation offset %d: %w", offset, ErrInvalidContinuation)
+			switch v := t[2].(type) {
+			case tuple.Tuple:
+				if len(v) != 2 {
+					return fmt.Errorf("record: continuation sort position has %d parts, want 2: %w", len(v), ErrInvalidContinuation)
+				}
+				if _, ok := v[0].(tuple.Tuple); !ok {
+					return fmt.Errorf("record: continuation sort key is %T: %w", v[0], ErrInvalidContinuation)
+				}
+				if _, ok := v[1].(tuple.Tuple); !ok {
+					return fmt.Errorf("record: continuation primary key is %T: %w", v[1], ErrInvalidContinuation)
+				}
+				after = v
+			case nil:
+			default:
+				return fmt.Errorf("record: continuation sort position is %T: %w", v, ErrInvalidContinuation)
 			}
 		default:
 			return fmt.Errorf("record: continuation kind %q does not fit plan %s: %w", kind, c.p.explain, ErrInvalidContinuation)
@@ -166,7 +180,7 @@ func (c *Cursor) init() error {
 		return err
 	}
 	if c.p.sortLimit > 0 {
-		c.src = &sortSource{offset: int(offset), base: base, r: r}
+		c.src = &sortSource{after: after, base: base, r: r}
 		return nil
 	}
 	if c.hasPos {
@@ -260,7 +274,7 @@ func (c *Cursor) stop(r StopReason) {
 		return
 	}
 	if c.p.sortLimit > 0 {
-		c.cont = tuple.Tuple{contSort, int64(c.p.hash), int64(c.src.(*sortSource).offset)}.Pack()
+		c.cont = tuple.Tuple{contSort, int64(c.p.hash), c.src.(*sortSource).position()}.Pack()
 		return
 	}
 	var pos any
@@ -417,63 +431,91 @@ func (x *indexSource) fill(c *Cursor) error {
 	return nil
 }
 
-// sortSource reads every matching record of the scan (up to the plan's bound), sorts them, and
-// returns them from an offset. Its continuation is the offset, so a page resumed in a later
-// transaction re-reads and re-sorts; records changed in between can shift the order.
+// sortSource reads every matching record of the scan (up to the plan's bound), sorts them by
+// (sort key, primary key), and returns them from a position. Its continuation is the sort key and
+// primary key of the last record returned, so a page resumed in a later transaction re-reads,
+// re-sorts and starts strictly after that record: records inserted or deleted in between cause
+// neither duplicates nor gaps, as with index scans.
 type sortSource struct {
-	offset int
+	after  tuple.Tuple // (sort key, primary key) to resume after; nil from the start
 	base   []byte
 	r      kv.Range
-	recs   []*Record
+	recs   []sortedRecord
+	offset int // the next record to return
+	start  int // where this page began in recs
 	loaded bool
+}
+
+type sortedRecord struct {
+	rec *Record
+	key tuple.Tuple
+}
+
+// position is the continuation position: the last record returned, or where the page began.
+func (x *sortSource) position() any {
+	if x.offset > x.start {
+		last := x.recs[x.offset-1]
+		return tuple.Tuple{last.key, last.rec.PrimaryKey}
+	}
+	if x.after != nil {
+		return x.after
+	}
+	return nil
 }
 
 func (x *sortSource) next(c *Cursor) (item, bool, error) {
 	if !x.loaded {
 		x.loaded = true
-		inner := &Plan{types: c.p.types, typeFilter: c.p.typeFilter, ix: c.p.ix, eq: c.p.eq, low: c.p.low, high: c.p.high, prefix: c.p.prefix, residual: c.p.residual}
-		ic := &Cursor{s: c.s, p: inner, opts: ExecuteOptions{}, start: time.Now()}
-		if inner.ix == nil {
-			ic.src = &recordSource{it: c.s.tr.GetRange(x.r, kv.RangeOptions{}).Iterator(), g: grouper{records: c.s.records}, base: x.base}
-		} else {
-			ic.src = &indexSource{r: x.r, base: x.base}
-		}
-		type keyed struct {
-			rec *Record
-			key tuple.Tuple
-		}
-		var all []keyed
-		for ic.Next() {
-			if len(all) >= c.p.sortLimit {
-				return item{}, false, fmt.Errorf("record: in-memory sort by %s holds at most %d records: %w", c.p.sort, c.p.sortLimit, ErrSortBoundExceeded)
-			}
-			k, err := evaluateSingle(c.p.sort, ic.rec.Message.ProtoReflect(), ic.rec.Type)
-			if err != nil {
-				return item{}, false, err
-			}
-			all = append(all, keyed{ic.rec, k})
-		}
-		if err := ic.Err(); err != nil {
+		if err := x.load(c); err != nil {
 			return item{}, false, err
-		}
-		slices.SortStableFunc(all, func(a, b keyed) int {
-			r := tuple.Compare(a.key, b.key)
-			if r == 0 {
-				r = tuple.Compare(a.rec.PrimaryKey, b.rec.PrimaryKey)
-			}
-			if c.p.sortDesc {
-				r = -r
-			}
-			return r
-		})
-		for _, k := range all {
-			x.recs = append(x.recs, k.rec)
 		}
 	}
 	if x.offset >= len(x.recs) {
 		return item{}, false, nil
 	}
-	rec := x.recs[x.offset]
+	rec := x.recs[x.offset].rec
 	x.offset++
 	return item{rec: rec, match: true, bytes: rec.Size}, true, nil
+}
+
+// load reads and sorts the matching records, then skips those at or before x.after.
+func (x *sortSource) load(c *Cursor) error {
+	inner := &Plan{types: c.p.types, typeFilter: c.p.typeFilter, ix: c.p.ix, eq: c.p.eq, low: c.p.low, high: c.p.high, prefix: c.p.prefix, residual: c.p.residual}
+	ic := &Cursor{s: c.s, p: inner, opts: ExecuteOptions{}, start: time.Now()}
+	if inner.ix == nil {
+		ic.src = &recordSource{it: c.s.tr.GetRange(x.r, kv.RangeOptions{}).Iterator(), g: grouper{records: c.s.records}, base: x.base}
+	} else {
+		ic.src = &indexSource{r: x.r, base: x.base}
+	}
+	for ic.Next() {
+		if len(x.recs) >= c.p.sortLimit {
+			return fmt.Errorf("record: in-memory sort by %s holds at most %d records: %w", c.p.sort, c.p.sortLimit, ErrSortBoundExceeded)
+		}
+		k, err := evaluateSingle(c.p.sort, ic.rec.Message.ProtoReflect(), ic.rec.Type)
+		if err != nil {
+			return err
+		}
+		x.recs = append(x.recs, sortedRecord{ic.rec, k})
+	}
+	if err := ic.Err(); err != nil {
+		return err
+	}
+	order := func(key, pk tuple.Tuple, b sortedRecord) int {
+		r := tuple.Compare(key, b.key)
+		if r == 0 {
+			r = tuple.Compare(pk, b.rec.PrimaryKey)
+		}
+		if c.p.sortDesc {
+			r = -r
+		}
+		return r
+	}
+	slices.SortFunc(x.recs, func(a, b sortedRecord) int { return order(a.key, a.rec.PrimaryKey, b) })
+	if x.after != nil {
+		key, pk := x.after[0].(tuple.Tuple), x.after[1].(tuple.Tuple)
+		// The first record strictly after the last one returned.
+		x.offset = sort.Search(len(x.recs), func(i int) bool { return order(key, pk, x.recs[i]) < 0 })
+		x.start = x.offset
+	}
+	return nil
 }

@@ -300,7 +300,7 @@ func TestCursorLimits(t *testing.T) {
 	}
 	check(record.ExecuteOptions{ScanLimit: 5}, record.ScanLimitReached)
 	check(record.ExecuteOptions{ByteLimit: 100}, record.ByteLimitReached)
-	// An in-memory sort pages by offset.
+	// An in-memory sort pages by the last record returned.
 	q = record.Query{RecordTypes: []string{"Book"}, Sort: record.Field("price"), InMemorySortLimit: 100}
 	want = len(books)
 	check(record.ExecuteOptions{ReturnLimit: 10}, record.ReturnLimitReached)

@@ -55,7 +55,8 @@
 //     RebuildIndex (one transaction) makes them READABLE.
 //   - The planner uses one scan per query: OR and IN are residual filters, and a range on a
 //     fan-out column is not used. An in-memory sort reads every match (up to its bound) in each
-//     page, and its continuation is an offset.
+//     page; its continuation is the sort key and primary key of the last record returned, so
+//     a later page starts strictly after it even when records changed in between.
 //   - Integers of every protobuf kind are stored as 64-bit signed tuple integers, as in Java:
 //     uint64 values above 2^63-1 wrap to negative numbers.
 //   - The header records format version 8 and is refused when a store is newer (format or
