@@ -15,13 +15,6 @@ import (
 	"github.com/layerkit/layerkit/tuple"
 )
 
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	require.NoError(t, err)
-	return b
-}
-
 // TestIntegerWidths: every Go integer type packs as the same value in int64 or uint64, which the
 // official Go package refuses for int8..int32 and uint8..uint32.
 func TestIntegerWidths(t *testing.T) {
