@@ -128,30 +128,27 @@ func startNetwork(want []networkSetting) error {
 
 // setNetworkOption sets one network option through the binding's setter of that name.
 func setNetworkOption(s networkSetting) error {
-	o := fdb.Options()
-	switch s.name {
-	case "tls_cert_path":
-		return o.SetTLSCertPath(s.value)
-	case "tls_key_path":
-		return o.SetTLSKeyPath(s.value)
-	case "tls_ca_path":
-		return o.SetTLSCaPath(s.value)
-	case "tls_password":
-		return o.SetTLSPassword(s.value)
-	case "tls_verify_peers":
-		return o.SetTLSVerifyPeers([]byte(s.value))
-	case "trace_enable":
-		return o.SetTraceEnable(s.value)
-	case "trace_format":
-		return o.SetTraceFormat(s.value)
-	case "trace_log_group":
-		return o.SetTraceLogGroup(s.value)
-	case "knob":
-		return o.SetKnob(s.value)
-	case "external_client_directory":
-		return o.SetExternalClientDirectory(s.value)
+	set, ok := networkSetters[s.name]
+	if !ok {
+		return fmt.Errorf("no such network option")
 	}
-	return fmt.Errorf("no such network option")
+	return set(fdb.Options(), s.value)
+}
+
+// networkSetters are the binding's setters of the options NetworkOptions offers.
+var networkSetters = map[string]func(fdb.NetworkOptions, string) error{
+	"tls_cert_path":   fdb.NetworkOptions.SetTLSCertPath,
+	"tls_key_path":    fdb.NetworkOptions.SetTLSKeyPath,
+	"tls_ca_path":     fdb.NetworkOptions.SetTLSCaPath,
+	"tls_password":    fdb.NetworkOptions.SetTLSPassword,
+	"trace_enable":    fdb.NetworkOptions.SetTraceEnable,
+	"trace_format":    fdb.NetworkOptions.SetTraceFormat,
+	"trace_log_group": fdb.NetworkOptions.SetTraceLogGroup,
+	"knob":            fdb.NetworkOptions.SetKnob,
+	"tls_verify_peers": func(o fdb.NetworkOptions, v string) error {
+		return o.SetTLSVerifyPeers([]byte(v))
+	},
+	"external_client_directory": fdb.NetworkOptions.SetExternalClientDirectory,
 }
 
 // probe asks for a read version, bounded by timeout, and reports a cluster that does not answer.
