@@ -78,8 +78,10 @@
 // errors without a FoundationDB code and to an OnError whose ctx ends, so every OnError that
 // returns an error leaves the transaction cancelled, until Reset.
 //
-// GetVersionstamp fails with no_commit_version (2021) after a read-only commit and with
-// transaction_invalid_version (2020) after a failed one, FoundationDB's codes. Range limits and
+// GetVersionstamp fails as on FoundationDB: with no_commit_version (2021) after a read-only
+// commit, with the commit's own error when the commit failed in the client (key_too_large and the
+// other errors a write defers), and with transaction_invalid_version (2020) when the cluster
+// refused or lost the commit (not_committed, commit_unknown_result, ...). Range limits and
 // key selector offsets are 32-bit in FoundationDB's client: larger values are refused
 // ([kv.ErrInvalidOptionValue], [kv.ErrClientInvalidOperation]) rather than truncated.
 //

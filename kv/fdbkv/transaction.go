@@ -187,9 +187,14 @@ func (t *transaction) Watch(key []byte) kv.Watch {
 }
 
 // GetVersionstamp returns the versionstamp of this transaction's commit. As on FoundationDB, it
-// fails with no_commit_version (2021) after a read-only commit and with transaction_invalid_version
-// (2020) after a failed one.
+// fails with no_commit_version (2021) after a read-only commit, with the commit's own error when
+// the commit failed in the client (a deferred error such as key_too_large, which FoundationDB
+// checks when the versionstamp is asked for), and with transaction_invalid_version (2020) when the
+// cluster refused or lost the commit.
 func (t *transaction) GetVersionstamp() kv.Future[[10]byte] {
+	if err := t.deferred(); err != nil {
+		return kv.Ready([10]byte{}, err)
+	}
 	f := t.versionstampFuture()
 	return kv.FutureFunc(func() ([10]byte, error) {
 		b, err := f.Get()

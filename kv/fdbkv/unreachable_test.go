@@ -154,7 +154,9 @@ func TestNetworkOptionsAfterNetworkStartFail(t *testing.T) {
 }
 
 // GetVersionstamp fails as on FoundationDB: no_commit_version (2021) after a read-only commit,
-// transaction_invalid_version (2020) after a failed commit (fdbclient/NativeAPI.actor.cpp).
+// the commit's error after a commit that failed in the client (ThreadSafeTransaction's deferred
+// error), transaction_invalid_version (2020) after one the cluster refused
+// (fdbclient/NativeAPI.actor.cpp commitMutations and commitAndWatch).
 func TestVersionstampErrorCodes(t *testing.T) {
 	skipWithoutCluster(t)
 	db := testdb.Open(t)
@@ -177,7 +179,23 @@ func TestVersionstampErrorCodes(t *testing.T) {
 	require.NoError(t, db.Transact(ctx, func(tr kv.Transaction) error { tr.Set([]byte("c"), []byte("winner")); return nil }))
 	require.ErrorIs(t, loser.Commit(), kv.ErrNotCommitted)
 	_, err = loser.GetVersionstamp().Get()
-	require.ErrorIs(t, err, kv.Error{Code: 2020}, "failed commit")
+	require.ErrorIs(t, err, kv.Error{Code: 2020}, "a commit the cluster refused")
+
+	big, err := db.CreateTransaction()
+	require.NoError(t, err)
+	defer big.Cancel()
+	big.Set(make([]byte, 10_001), []byte("v"))
+	require.ErrorIs(t, big.Commit(), kv.ErrKeyTooLarge)
+	_, err = big.GetVersionstamp().Get()
+	require.ErrorIs(t, err, kv.ErrKeyTooLarge, "a commit that failed in the client")
+
+	bad, err := db.CreateTransaction()
+	require.NoError(t, err)
+	defer bad.Cancel()
+	bad.Atomic(kv.MutationType(99), []byte("k"), []byte("v"))
+	require.ErrorIs(t, bad.Commit(), kv.ErrInvalidMutationType)
+	_, err = bad.GetVersionstamp().Get()
+	require.ErrorIs(t, err, kv.ErrInvalidMutationType, "the adapter's own deferred error, like FoundationDB's")
 }
 
 func TestLimitsAndOffsetsBeyondInt32AreRefused(t *testing.T) {
