@@ -2,6 +2,7 @@ package fdbkv
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/layerkit/layerkit/kv"
@@ -35,8 +36,17 @@ type canceller interface {
 type interrupt struct {
 	tr canceller
 
-	mu    sync.Mutex
-	cause error // the error of the context that stopped the transaction; nil while none did
+	mu     sync.Mutex
+	cause  error      // the error of the context that stopped the transaction; nil while none did
+	active []*binding // contexts bound now, each registered once however often it is bound
+}
+
+// binding is one context's registration: layer functions run in place with the ctx of the
+// enclosing Transact, so the same context is bound many times over, and registers once.
+type binding struct {
+	done  <-chan struct{}
+	count int
+	stop  func() bool
 }
 
 func newInterrupt(tr canceller) *interrupt { return &interrupt{tr: tr} }
@@ -44,15 +54,40 @@ func newInterrupt(tr canceller) *interrupt { return &interrupt{tr: tr} }
 // bind makes the end of ctx stop the transaction, until release is called. A ctx that has already
 // ended stops it at once.
 func (in *interrupt) bind(ctx context.Context) (release func()) {
-	if ctx.Done() == nil {
+	done := ctx.Done()
+	if done == nil {
 		return func() {}
 	}
 	if err := ctx.Err(); err != nil {
 		in.fire(err)
 		return func() {}
 	}
-	stop := context.AfterFunc(ctx, func() { in.fire(ctx.Err()) })
-	return func() { stop() }
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, b := range in.active {
+		if b.done == done {
+			b.count++
+			return func() { in.unbind(b) }
+		}
+	}
+	// AfterFunc never runs its function synchronously, so holding mu here cannot deadlock fire.
+	b := &binding{done: done, count: 1, stop: context.AfterFunc(ctx, func() { in.fire(ctx.Err()) })}
+	in.active = append(in.active, b)
+	return func() { in.unbind(b) }
+}
+
+// unbind releases one bind of b's context, and its registration with the last one.
+func (in *interrupt) unbind(b *binding) {
+	in.mu.Lock()
+	b.count--
+	last := b.count == 0
+	if last {
+		in.active = slices.DeleteFunc(in.active, func(x *binding) bool { return x == b })
+	}
+	in.mu.Unlock()
+	if last {
+		b.stop()
+	}
 }
 
 // fire records cause (the first one wins) and stops the transaction.

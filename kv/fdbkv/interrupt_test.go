@@ -205,3 +205,73 @@ func TestRunBoundBindsOnlyWhileFnRuns(t *testing.T) {
 	cancelled, _ = tr2.state()
 	require.False(t, cancelled, "the binding ends with fn")
 }
+
+// BenchmarkInterruptBind measures what binding a transaction to a context costs per Transact or
+// in-place call when the context does not end: nothing for a context that cannot end, one
+// context.AfterFunc registration and its removal for the first bind of a context, and a count for
+// the nested binds of the same context.
+func BenchmarkInterruptBind(b *testing.B) {
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	withDeadline, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"ctx=background", context.Background()},
+		{"ctx=cancel", cancellable},
+		{"ctx=deadline", withDeadline},
+	} {
+		b.Run(c.name+",nested=false", func(b *testing.B) {
+			in := newInterrupt(newFakeTransaction(false))
+			b.ReportAllocs()
+			for b.Loop() {
+				in.bind(c.ctx)()
+			}
+		})
+		// A layer function run in place inside a Transact of the same ctx.
+		b.Run(c.name+",nested=true", func(b *testing.B) {
+			in := newInterrupt(newFakeTransaction(false))
+			defer in.bind(c.ctx)()
+			b.ReportAllocs()
+			for b.Loop() {
+				in.bind(c.ctx)()
+			}
+		})
+	}
+}
+
+// Nested binds of one context (a Transact loop and the layer functions it runs in place) share
+// one registration, which lasts until the outermost release.
+func TestInterruptNestedBindsOfOneContext(t *testing.T) {
+	tr := newFakeTransaction(false)
+	in := newInterrupt(tr)
+	ctx, cancel := context.WithCancel(context.Background())
+	outer := in.bind(ctx)
+	inner := in.bind(ctx)
+	inner2 := in.bind(ctx)
+	other, cancelOther := context.WithCancel(context.Background())
+	defer cancelOther()
+	third := in.bind(other)
+	require.Len(t, in.active, 2, "one registration per context")
+	inner()
+	inner2()
+	third()
+	require.Len(t, in.active, 1)
+	call := blockedCall(in, tr)
+	cancel()
+	require.Equal(t, context.Canceled, within(t, call, 100*time.Millisecond), "the outer bind still stops the transaction")
+	outer()
+	require.Empty(t, in.active)
+
+	tr2 := newFakeTransaction(false)
+	in2 := newInterrupt(tr2)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	in2.bind(ctx2)()
+	in2.bind(ctx2)()
+	cancel2()
+	time.Sleep(10 * time.Millisecond)
+	cancelled, _ := tr2.state()
+	require.False(t, cancelled, "released in full, the context no longer stops the transaction")
+}
