@@ -123,7 +123,7 @@ if ((${#missing[@]} > 0)); then
 	for m in "${missing[@]}"; do
 		printf '  - %s\n' "$m" >&2
 	done
-	if [[ $runner == host ]] && ! clients_ok; then
+	if [[ $runner == host && -z $install_clients ]] && ! clients_ok; then
 		printf 'To get the FoundationDB client: integration/run.sh --install-clients (Debian/Ubuntu, root or sudo), or integration/run.sh --in-docker (needs only Docker).\n' >&2
 	fi
 	exit 2
@@ -154,7 +154,9 @@ trap teardown EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say "starting FoundationDB 7.3.63 (${LAYERKIT_FDB_CLUSTER_CONTENTS#*@}; tests run on the ${runner})"
+where="on this host"
+[[ $runner == docker ]] && where="in the container of the compose service tests"
+say "starting FoundationDB 7.3.63 at ${LAYERKIT_FDB_CLUSTER_CONTENTS#*@} (tests run ${where})"
 dc up --detach fdb
 
 # --- 3. wait until healthy, then mark the cluster ----------------------------------------------
