@@ -22,7 +22,7 @@ func TestOpenOtherAPIVersionFails(t *testing.T) {
 	_, err := fdbkv.Open(path, nil)
 	require.NoError(t, err)
 	_, err = fdbkv.Open(path, &fdbkv.Options{APIVersion: 710})
-	require.ErrorContains(t, err, "already selected")
+	require.ErrorContains(t, err, "Options.APIVersion 710 is not supported: only 730")
 	_, err = fdbkv.Open(path, &fdbkv.Options{APIVersion: 730})
 	require.NoError(t, err, "asking again for the selected version is fine")
 }
@@ -109,27 +109,44 @@ func TestOnErrorPassesOtherErrorsAndHonoursContext(t *testing.T) {
 		t.Cleanup(tr.Cancel)
 		return tr
 	}
+	// FoundationDB (API 610 and later) cancels a transaction whose error it does not retry; the
+	// adapter does the same for errors FoundationDB never sees, so each case gets its own.
+	requireCancelled := func(tr kv.Transaction, why string) {
+		t.Helper()
+		_, err := tr.Get([]byte("k")).Get()
+		require.ErrorIs(t, err, kv.ErrTransactionCancelled, why)
+	}
 	plain := errors.New("not a FoundationDB error")
-	require.Equal(t, plain, newTr().OnError(ctx, plain))
+	tr0 := newTr()
+	require.Equal(t, plain, tr0.OnError(ctx, plain))
+	requireCancelled(tr0, "an error without a code leaves the transaction cancelled")
 
-	// FoundationDB cancels a transaction whose error it does not retry, so each case gets its own.
 	wrapped := errors.Join(errors.New("layer detail"), kv.ErrKeyTooLarge)
-	require.Equal(t, wrapped, newTr().OnError(ctx, wrapped), "a code FoundationDB does not retry comes back as given")
+	tr1 := newTr()
+	require.Equal(t, wrapped, tr1.OnError(ctx, wrapped), "a code FoundationDB does not retry comes back as given")
+	requireCancelled(tr1, "FoundationDB's OnError cancels the transaction for a code it does not retry")
+	tr1.Reset()
+	_, err := tr1.Get([]byte("k")).Get()
+	require.NoError(t, err, "Reset makes it usable again")
 
 	tr := newTr()
 	require.NoError(t, tr.OnError(ctx, kv.ErrNotCommitted), "1020 is retried")
 	waiting, cancel := context.WithCancel(ctx)
 	time.AfterFunc(time.Millisecond, cancel)
 	start := time.Now()
-	var err error
+	err = nil
 	for i := 0; i < 20 && err == nil; i++ { // the backoff grows towards a second; ctx ends long before
 		err = tr.OnError(waiting, kv.ErrNotCommitted)
 	}
 	require.ErrorIs(t, err, context.Canceled, "OnError returns ctx.Err() once ctx ends during the backoff")
 	require.Less(t, time.Since(start), 5*time.Second, "a backoff is cut short by ctx")
 
+	requireCancelled(tr, "an OnError cut short by ctx leaves the transaction cancelled, as FoundationDB does")
+
 	done, cancel2 := context.WithCancel(ctx)
 	cancel2()
-	require.ErrorIs(t, newTr().OnError(done, kv.ErrNotCommitted), context.Canceled)
+	tr2 := newTr()
+	require.ErrorIs(t, tr2.OnError(done, kv.ErrNotCommitted), context.Canceled)
+	requireCancelled(tr2, "ctx ended before OnError")
 	require.Equal(t, kv.ErrKeyTooLarge, newTr().OnError(done, kv.ErrKeyTooLarge))
 }

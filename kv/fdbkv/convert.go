@@ -1,7 +1,6 @@
 package fdbkv
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -51,10 +50,26 @@ func timeoutMillis(d time.Duration) int64 {
 	return int64(ms)
 }
 
-// checkRangeOptions rejects range options that no engine can honour, before the read is issued.
+// checkRangeRead rejects a range read that no engine can honour, or that FoundationDB's client
+// cannot express, before it is issued.
+func checkRangeRead(begin, end kv.KeySelector, o kv.RangeOptions) error {
+	if err := checkSelector(begin); err != nil {
+		return err
+	}
+	if err := checkSelector(end); err != nil {
+		return err
+	}
+	return checkRangeOptions(o)
+}
+
+// checkRangeOptions rejects range options that no engine can honour, and limits above
+// FoundationDB's (its C API takes a 32-bit int, which the binding would silently truncate).
 func checkRangeOptions(o kv.RangeOptions) error {
 	if o.Limit < 0 {
 		return fmt.Errorf("fdbkv: range limit %d is negative (0 means no limit): %w", o.Limit, kv.ErrInvalidOptionValue)
+	}
+	if o.Limit > math.MaxInt32 {
+		return fmt.Errorf("fdbkv: range limit %d is above FoundationDB's largest, %d (0 means no limit): %w", o.Limit, math.MaxInt32, kv.ErrInvalidOptionValue)
 	}
 	if o.Mode < kv.StreamingIterator || o.Mode > kv.StreamingSerial {
 		return fmt.Errorf("fdbkv: unknown streaming mode %d: %w", int(o.Mode), kv.ErrInvalidOptionValue)
@@ -65,63 +80,14 @@ func checkRangeOptions(o kv.RangeOptions) error {
 	return nil
 }
 
-// waitCtx runs block, which waits for a FoundationDB future and cannot be interrupted, in its own
-// goroutine and returns its result, or ctx.Err() once ctx ends first. In that case cancel is
-// called so that the future completes (with operation_cancelled) and the goroutine ends.
-func waitCtx(ctx context.Context, block func() error, cancel func()) error {
-	done := make(chan error, 1)
-	go func() { done <- block() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		cancel()
-		return ctx.Err()
+// checkSelector rejects a key selector whose offset FoundationDB's C API, which takes a 32-bit
+// int, cannot express; the binding would silently truncate it to another offset.
+func checkSelector(s kv.KeySelector) error {
+	if s.Offset > math.MaxInt32 || s.Offset < math.MinInt32 {
+		return fmt.Errorf("fdbkv: %v: offset outside FoundationDB's range [%d, %d]: %w", s, math.MinInt32, math.MaxInt32, kv.ErrClientInvalidOperation)
 	}
+	return nil
 }
-
-// watch is a kv.Watch over a blocking wait that can be cancelled. The wait runs once, in a
-// goroutine started by the first Wait, so a Wait whose ctx ends leaves the watch armed and a later
-// Wait sees the same outcome.
-type watch struct {
-	block  func() error
-	cancel func()
-
-	start sync.Once
-	done  chan struct{}
-	err   error
-}
-
-// newWatch returns a watch whose outcome is block's result; cancel makes block return.
-func newWatch(block func() error, cancel func()) *watch {
-	return &watch{block: block, cancel: cancel, done: make(chan struct{})}
-}
-
-// Wait blocks until the watch fires (nil), fails or is cancelled (its error), or ctx ends
-// (ctx.Err(); the watch stays armed).
-func (w *watch) Wait(ctx context.Context) error {
-	w.start.Do(func() {
-		go func() {
-			w.err = w.block()
-			close(w.done)
-		}()
-	})
-	select {
-	case <-w.done:
-		return w.err
-	default:
-	}
-	select {
-	case <-w.done:
-		return w.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Cancel stops the watch; Wait then returns the cancellation error (kv.ErrOperationCancelled on
-// FoundationDB). It has no effect once the watch has fired.
-func (w *watch) Cancel() { w.cancel() }
 
 // versionChoice makes the API version a once-per-process choice, as FoundationDB requires: the
 // first call selects it, later calls succeed only when they ask for the same version.

@@ -1,12 +1,9 @@
 package fdbkv
 
 import (
-	"context"
 	"errors"
+	"fmt"
 	"math"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +69,7 @@ func TestCheckRangeOptions(t *testing.T) {
 		{Mode: kv.StreamingWantAll},
 		{Limit: 3, Mode: kv.StreamingExact},
 		{Mode: kv.StreamingSerial},
+		{Limit: math.MaxInt32}, // FoundationDB's largest limit is accepted as is
 	} {
 		require.NoError(t, checkRangeOptions(ok), "%+v", ok)
 	}
@@ -83,6 +81,7 @@ func TestCheckRangeOptions(t *testing.T) {
 		{kv.RangeOptions{Mode: kv.StreamingSerial + 1}, "unknown streaming mode 7"},
 		{kv.RangeOptions{Mode: -1}, "unknown streaming mode -1"},
 		{kv.RangeOptions{Mode: kv.StreamingExact}, "exact needs a limit"},
+		{kv.RangeOptions{Limit: math.MaxInt32 + 1}, "range limit 2147483648 is above FoundationDB's largest, 2147483647"},
 	} {
 		err := checkRangeOptions(c.opts)
 		require.ErrorIs(t, err, kv.ErrInvalidOptionValue, "%+v", c.opts)
@@ -90,100 +89,26 @@ func TestCheckRangeOptions(t *testing.T) {
 	}
 }
 
-// fakeFuture is a blocking future that completes when fired or cancelled, like a FoundationDB
-// future.
-type fakeFuture struct {
-	once   sync.Once
-	done   chan struct{}
-	err    error
-	blocks atomic.Int32
-}
-
-var errFakeCancelled = errors.New("fake future cancelled")
-
-func newFakeFuture() *fakeFuture { return &fakeFuture{done: make(chan struct{})} }
-
-func (f *fakeFuture) complete(err error) {
-	f.once.Do(func() { f.err = err; close(f.done) })
-}
-func (f *fakeFuture) fire()   { f.complete(nil) }
-func (f *fakeFuture) cancel() { f.complete(errFakeCancelled) }
-func (f *fakeFuture) get() error {
-	f.blocks.Add(1)
-	<-f.done
-	return f.err
-}
-
-func TestWaitCtxReturnsResult(t *testing.T) {
-	f := newFakeFuture()
-	want := errors.New("boom")
-	go f.complete(want)
-	require.Equal(t, want, waitCtx(context.Background(), f.get, f.cancel))
-}
-
-func TestWaitCtxCancelsFutureWhenCtxEnds(t *testing.T) {
-	f := newFakeFuture()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	require.ErrorIs(t, waitCtx(ctx, f.get, f.cancel), context.Canceled)
-	select {
-	case <-f.done: // the future was cancelled, so the waiting goroutine ends
-	case <-time.After(10 * time.Second):
-		t.Fatal("future not cancelled after ctx ended")
+func TestCheckSelector(t *testing.T) {
+	for _, off := range []int{0, 1, -1, math.MaxInt32, math.MinInt32} {
+		require.NoError(t, checkSelector(kv.FirstGreaterOrEqual([]byte("k")).Add(off-1)), "offset %d", off)
 	}
-	require.ErrorIs(t, f.err, errFakeCancelled)
-}
-
-func TestWatchFires(t *testing.T) {
-	f := newFakeFuture()
-	w := newWatch(f.get, f.cancel)
-	f.fire()
-	require.NoError(t, w.Wait(context.Background()))
-	require.NoError(t, w.Wait(context.Background()), "a second Wait sees the same outcome")
-	require.Equal(t, int32(1), f.blocks.Load(), "the future is waited for once")
-}
-
-func TestWatchStaysArmedWhenCtxEnds(t *testing.T) {
-	f := newFakeFuture()
-	w := newWatch(f.get, f.cancel)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
-	defer cancel()
-	require.ErrorIs(t, w.Wait(ctx), context.DeadlineExceeded)
-	select {
-	case <-f.done:
-		t.Fatal("an ended ctx must not cancel the watch")
-	default:
+	for _, off := range []int{math.MaxInt32 + 1, math.MinInt32 - 1, math.MaxInt64} {
+		sel := kv.KeySelector{Key: []byte("k"), Offset: off}
+		err := checkSelector(sel)
+		require.ErrorIs(t, err, kv.ErrClientInvalidOperation, "offset %d", off)
+		require.Contains(t, err.Error(), fmt.Sprintf("offset=%d", off), "the error names the selector")
+		require.Contains(t, err.Error(), "outside FoundationDB's range [-2147483648, 2147483647]")
 	}
-	f.fire()
-	require.NoError(t, w.Wait(context.Background()))
 }
 
-func TestWatchCancel(t *testing.T) {
-	f := newFakeFuture()
-	w := newWatch(f.get, f.cancel)
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = w.Wait(context.Background())
-		}()
-	}
-	w.Cancel()
-	wg.Wait()
-	for _, err := range errs {
-		require.ErrorIs(t, err, errFakeCancelled)
-	}
-	require.Equal(t, int32(1), f.blocks.Load())
-}
-
-func TestWatchCancelAfterFireKeepsFire(t *testing.T) {
-	f := newFakeFuture()
-	w := newWatch(f.get, f.cancel)
-	f.fire()
-	w.Cancel()
-	require.NoError(t, w.Wait(context.Background()))
+func TestCheckRangeReadChecksBothSelectorsAndOptions(t *testing.T) {
+	ok := kv.FirstGreaterOrEqual([]byte("a"))
+	far := kv.FirstGreaterOrEqual([]byte("b")).Add(math.MaxInt32)
+	require.NoError(t, checkRangeRead(ok, ok.Add(5), kv.RangeOptions{Limit: 3}))
+	require.ErrorIs(t, checkRangeRead(far, ok, kv.RangeOptions{}), kv.ErrClientInvalidOperation, "begin")
+	require.ErrorIs(t, checkRangeRead(ok, far, kv.RangeOptions{}), kv.ErrClientInvalidOperation, "end")
+	require.ErrorIs(t, checkRangeRead(ok, ok, kv.RangeOptions{Limit: math.MaxInt32 + 1}), kv.ErrInvalidOptionValue)
 }
 
 func TestVersionChoice(t *testing.T) {
@@ -213,31 +138,30 @@ func TestVersionChoiceFailureIsSticky(t *testing.T) {
 }
 
 func TestOptionsAPIVersion(t *testing.T) {
-	for _, c := range []struct {
-		opts *Options
-		want int
-	}{
-		{nil, 730},
-		{&Options{}, 730},
-		{&Options{APIVersion: 710}, 710},
-		{&Options{APIVersion: 610}, 610},
-	} {
-		v, err := c.opts.apiVersion()
+	for _, opts := range []*Options{nil, {}, {APIVersion: 730}} {
+		v, err := opts.apiVersion()
 		require.NoError(t, err)
-		require.Equal(t, c.want, v)
+		require.Equal(t, 730, v)
 	}
-	for _, bad := range []int{-1, 520, 731, 800} {
+	for _, bad := range []int{-1, 520, 610, 700, 710, 720, 731, 800} {
 		_, err := (&Options{APIVersion: bad}).apiVersion()
 		require.Error(t, err, "APIVersion %d", bad)
-		require.True(t, strings.Contains(err.Error(), "not supported"), err.Error())
+		require.Contains(t, err.Error(), fmt.Sprintf("Options.APIVersion %d is not supported: only 730", bad))
 	}
 }
 
 func TestOptionsCheck(t *testing.T) {
 	require.NoError(t, (*Options)(nil).check())
-	require.NoError(t, (&Options{TransactionTimeout: time.Second, MaxRetryDelay: time.Second}).check())
-	err := (&Options{TransactionTimeout: -time.Second}).check()
-	require.ErrorContains(t, err, "TransactionTimeout -1s is negative")
-	err = (&Options{MaxRetryDelay: -time.Millisecond}).check()
-	require.ErrorContains(t, err, "MaxRetryDelay -1ms is negative")
+	require.NoError(t, (&Options{TransactionTimeout: time.Second, MaxRetryDelay: time.Second, ConnectTimeout: time.Second}).check())
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{TransactionTimeout: -time.Second}, "TransactionTimeout -1s is negative"},
+		{Options{MaxRetryDelay: -time.Millisecond}, "MaxRetryDelay -1ms is negative"},
+		{Options{ConnectTimeout: -time.Minute}, "ConnectTimeout -1m0s is negative"},
+		{Options{Network: &NetworkOptions{TraceFormat: "yaml"}}, `TraceFormat "yaml"`},
+	} {
+		require.ErrorContains(t, c.opts.check(), c.want)
+	}
 }

@@ -8,16 +8,19 @@ import (
 )
 
 // rangeResult is a kv.RangeResult over the binding's RangeResult, whose first batch is already
-// requested.
+// requested. Its waits end, like every call of the transaction, when a context bound to owner
+// ends (see interrupt.go): the binding's batch futures are internal to its iterator, and what
+// stops them is cancelling the transaction.
 type rangeResult struct {
-	res fdb.RangeResult
+	res   fdb.RangeResult
+	owner *transaction
 }
 
 // GetSlice reads every row (the binding fetches them in as few batches as it can).
 func (r rangeResult) GetSlice() ([]kv.KeyValue, error) {
 	rows, err := r.res.GetSliceWithError()
 	if err != nil {
-		return nil, convertErr(err)
+		return nil, r.owner.intr.err(convertErr(err))
 	}
 	out := make([]kv.KeyValue, len(rows))
 	for i, row := range rows {
@@ -28,16 +31,17 @@ func (r rangeResult) GetSlice() ([]kv.KeyValue, error) {
 
 // Iterator returns an iterator that fetches batches as the rows are consumed.
 func (r rangeResult) Iterator() kv.RangeIterator {
-	return &rangeIterator{it: r.res.Iterator()}
+	return &rangeIterator{it: r.res.Iterator(), owner: r.owner}
 }
 
 // rangeIterator adapts the binding's Advance/Get iterator to Next/KeyValue/Err. It stops for good
 // after the first false: the binding's iterator must not be advanced again once exhausted.
 type rangeIterator struct {
-	it   *fdb.RangeIterator
-	cur  kv.KeyValue
-	err  error
-	done bool
+	it    *fdb.RangeIterator
+	owner *transaction
+	cur   kv.KeyValue
+	err   error
+	done  bool
 }
 
 // Next advances to the next row.
@@ -51,7 +55,7 @@ func (i *rangeIterator) Next() bool {
 	}
 	row, err := i.it.Get()
 	if err != nil {
-		i.err, i.done = convertErr(err), true
+		i.err, i.done = i.owner.intr.err(convertErr(err)), true
 		return false
 	}
 	i.cur = kv.KeyValue{Key: row.Key, Value: row.Value}

@@ -15,15 +15,22 @@ import (
 )
 
 // transaction is a kv.Transaction over an fdb.Transaction. The binding's transaction is safe for
-// concurrent use; the little state kept here is guarded by mu or atomic.
+// concurrent use; the little state kept here is guarded by mu, optMu or atomics.
 type transaction struct {
 	reader
 	tr fdb.Transaction
+	// intr stops the transaction's blocked calls when a context it runs under ends.
+	intr *interrupt
 
 	// failed holds an error that the binding cannot put into the FoundationDB transaction itself
 	// (an unknown mutation type, a failed option): like FoundationDB's deferred errors, it is
 	// returned by later reads and by Commit, until OnError or Reset.
 	failed atomic.Pointer[error]
+
+	// optMu serializes the calls that change the transaction's options (SetTimeout, the
+	// interrupt's timeout, OnError, Reset): the multi-version client keeps persistent options
+	// in a list it does not lock.
+	optMu sync.Mutex
 
 	mu sync.Mutex
 	// stamp is the versionstamp future, issued at the latest just before Commit: FoundationDB
@@ -36,7 +43,15 @@ var _ kv.Transaction = (*transaction)(nil)
 func newTransaction(tr fdb.Transaction) *transaction {
 	t := &transaction{tr: tr}
 	t.reader = reader{rt: tr, owner: t}
+	t.intr = newInterrupt(t)
 	return t
+}
+
+// setTimeoutMillis sets FoundationDB's timeout option (for the interrupt and SetTimeout).
+func (t *transaction) setTimeoutMillis(ms int64) error {
+	t.optMu.Lock()
+	defer t.optMu.Unlock()
+	return t.tr.Options().SetTimeout(ms)
 }
 
 // deferred returns the transaction's deferred error, if any.
@@ -60,14 +75,16 @@ func (t *transaction) forget() {
 	t.mu.Unlock()
 }
 
-// Transact runs fn in this transaction, in place, without committing.
+// Transact runs fn in this transaction, in place, without committing. While fn runs the
+// transaction is bound to ctx: if ctx ends, the transaction is cancelled (FoundationDB's only way
+// to stop its pending reads) and its blocked calls return ctx's error.
 func (t *transaction) Transact(ctx context.Context, fn func(kv.Transaction) error, _ ...kv.TransactOption) error {
-	return kv.RunInPlace[kv.Transaction](ctx, t, fn)
+	return runBound[kv.Transaction](ctx, t.intr, t, fn)
 }
 
-// ReadTransact runs fn in this transaction, in place.
+// ReadTransact runs fn in this transaction, in place, bound to ctx as Transact is.
 func (t *transaction) ReadTransact(ctx context.Context, fn func(kv.ReadTransaction) error, _ ...kv.TransactOption) error {
-	return kv.RunInPlace[kv.ReadTransaction](ctx, t, fn)
+	return runBound[kv.ReadTransaction](ctx, t.intr, t, fn)
 }
 
 // Snapshot returns the binding's snapshot view of this transaction.
@@ -144,19 +161,23 @@ func (t *transaction) AddWriteConflictKey(key []byte) error {
 
 // SetNextWriteNoWriteConflictRange sets FoundationDB's next_write_no_write_conflict_range option.
 func (t *transaction) SetNextWriteNoWriteConflictRange() {
-	if err := t.tr.Options().SetNextWriteNoWriteConflictRange(); err != nil {
+	t.optMu.Lock()
+	err := t.tr.Options().SetNextWriteNoWriteConflictRange()
+	t.optMu.Unlock()
+	if err != nil {
 		t.fail(fmt.Errorf("fdbkv: set next_write_no_write_conflict_range: %w", convertErr(err)))
 	}
 }
 
 // SetTimeout sets FoundationDB's timeout option (whole milliseconds, rounded up; 0 removes it).
 func (t *transaction) SetTimeout(d time.Duration) {
-	if err := t.tr.Options().SetTimeout(timeoutMillis(d)); err != nil {
+	if err := t.setTimeoutMillis(timeoutMillis(d)); err != nil {
 		t.fail(fmt.Errorf("fdbkv: set timeout %v: %w", d, convertErr(err)))
 	}
 }
 
 // Watch returns a watch on key; its Wait honours ctx and Cancel cancels the FoundationDB future.
+// A watch dropped without Cancel is cancelled when it becomes unreachable (see watch.go).
 func (t *transaction) Watch(key []byte) kv.Watch {
 	if err := t.deferred(); err != nil {
 		return newWatch(func() error { return err }, func() {})
@@ -165,14 +186,21 @@ func (t *transaction) Watch(key []byte) kv.Watch {
 	return newWatch(func() error { return convertErr(f.Get()) }, f.Cancel)
 }
 
-// GetVersionstamp returns the versionstamp of this transaction's commit.
+// GetVersionstamp returns the versionstamp of this transaction's commit. As on FoundationDB, it
+// fails with no_commit_version (2021) after a read-only commit, with the commit's own error when
+// the commit failed in the client (a deferred error such as key_too_large, which FoundationDB
+// checks when the versionstamp is asked for), and with transaction_invalid_version (2020) when the
+// cluster refused or lost the commit.
 func (t *transaction) GetVersionstamp() kv.Future[[10]byte] {
+	if err := t.deferred(); err != nil {
+		return kv.Ready([10]byte{}, err)
+	}
 	f := t.versionstampFuture()
 	return kv.FutureFunc(func() ([10]byte, error) {
 		b, err := f.Get()
 		runtime.KeepAlive(t) // see keepAlive
 		if err != nil {
-			return [10]byte{}, convertErr(err)
+			return [10]byte{}, t.intr.err(convertErr(err))
 		}
 		return versionstamp(b)
 	})
@@ -188,13 +216,15 @@ func (t *transaction) versionstampFuture() fdb.FutureKey {
 	return t.stamp
 }
 
-// Commit commits the transaction and waits for the outcome.
+// Commit commits the transaction and waits for the outcome. When a context bound to the
+// transaction ends first, Commit returns that context's error; the commit may then still happen,
+// as after commit_unknown_result.
 func (t *transaction) Commit() error {
 	if err := t.deferred(); err != nil {
 		return err
 	}
 	t.versionstampFuture() // must be issued before the commit starts; see stamp
-	return convertErr(t.tr.Commit().Get())
+	return t.intr.err(convertErr(t.tr.Commit().Get()))
 }
 
 // GetCommittedVersion returns the binding's committed version (-1 for a read-only commit).
@@ -204,42 +234,49 @@ func (t *transaction) GetCommittedVersion() (int64, error) {
 }
 
 // OnError hands a kv error's code to FoundationDB's OnError, which waits the backoff and resets
-// the transaction for a retryable code and returns the code otherwise. The wait honours ctx: when
-// ctx ends first, the OnError future is cancelled and ctx.Err() returned. Errors without a code
-// are not retryable and come back unchanged. For a code it does not retry, FoundationDB (API
-// version 610 and later) also cancels the transaction.
+// the transaction for a retryable code. For a code it does not retry it returns the code and
+// cancels the transaction (API version 610 and later). The adapter keeps that rule for every
+// error it returns: an error without a code (FoundationDB never sees it) and a ctx that ends
+// before or during the backoff (FoundationDB cancels the transaction when its OnError is cut
+// short) leave the transaction cancelled too. The wait is bound to ctx.
 func (t *transaction) OnError(ctx context.Context, err error) error {
 	e, ok := kv.AsError(err)
 	if !ok {
+		t.tr.Cancel()
 		return err
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		// No backoff to wait for: decide without FoundationDB, so that the outcome does not
 		// depend on whether its future or ctx is seen first.
+		t.tr.Cancel()
 		if e.Retryable() {
 			return cerr
 		}
 		return err
 	}
+	release := t.intr.bind(ctx)
+	t.optMu.Lock()
 	f := t.tr.OnError(fdb.Error{Code: e.Code})
-	werr := waitCtx(ctx, f.Get, f.Cancel)
+	t.optMu.Unlock()
+	werr := t.intr.err(convertErr(f.Get()))
+	release()
 	if werr == nil {
 		t.forget()
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && werr == cerr {
-		return cerr
-	}
-	if ke, ok := kv.AsError(convertErr(werr)); ok && ke.Code == e.Code {
+	if ke, ok := kv.AsError(werr); ok && ke.Code == e.Code {
 		return err // not retryable: the caller's error, with its detail
 	}
-	return convertErr(werr)
+	return werr
 }
 
-// Reset resets the FoundationDB transaction to its initial state.
+// Reset resets the FoundationDB transaction to its initial state, options included.
 func (t *transaction) Reset() {
+	t.optMu.Lock()
 	t.tr.Reset()
+	t.optMu.Unlock()
 	t.forget()
+	t.intr.reset()
 }
 
 // keepAlive: the binding destroys a transaction from a finalizer once nothing refers to it, which
@@ -247,7 +284,7 @@ func (t *transaction) Reset() {
 // its transaction reachable until it has been waited for.
 
 // reader implements the reads of a transaction or of its snapshot view: rt is the binding's
-// transaction or snapshot; owner carries the deferred error and Cancel.
+// transaction or snapshot; owner carries the deferred error, the interrupt and Cancel.
 type reader struct {
 	rt    fdb.ReadTransaction
 	owner *transaction
@@ -262,7 +299,7 @@ func (r reader) Get(key []byte) kv.Future[[]byte] {
 	return kv.FutureFunc(func() ([]byte, error) {
 		v, err := f.Get()
 		runtime.KeepAlive(owner) // see keepAlive
-		return v, convertErr(err)
+		return v, owner.intr.err(convertErr(err))
 	})
 }
 
@@ -271,11 +308,14 @@ func (r reader) GetKey(sel kv.KeySelector) kv.Future[[]byte] {
 	if err := r.owner.deferred(); err != nil {
 		return kv.Ready[[]byte](nil, err)
 	}
+	if err := checkSelector(sel); err != nil {
+		return kv.Ready[[]byte](nil, err)
+	}
 	f, owner := r.rt.GetKey(selector(sel)), r.owner
 	return kv.FutureFunc(func() ([]byte, error) {
 		k, err := f.Get()
 		runtime.KeepAlive(owner) // see keepAlive
-		return []byte(k), convertErr(err)
+		return []byte(k), owner.intr.err(convertErr(err))
 	})
 }
 
@@ -284,16 +324,16 @@ func (r reader) GetRange(rg kv.Ranger, opts kv.RangeOptions) kv.RangeResult {
 	if err := r.owner.deferred(); err != nil {
 		return failedRange{err}
 	}
-	if err := checkRangeOptions(opts); err != nil {
+	b, e := rg.Selectors()
+	if err := checkRangeRead(b, e, opts); err != nil {
 		return failedRange{err}
 	}
-	b, e := rg.Selectors()
 	res := r.rt.GetRange(fdb.SelectorRange{Begin: selector(b), End: selector(e)}, fdb.RangeOptions{
 		Limit:   opts.Limit,
 		Mode:    streamingModes[opts.Mode],
 		Reverse: opts.Reverse,
 	})
-	return rangeResult{res}
+	return rangeResult{res: res, owner: r.owner}
 }
 
 // GetReadVersion returns a future of the read version.
@@ -305,7 +345,7 @@ func (r reader) GetReadVersion() kv.Future[int64] {
 	return kv.FutureFunc(func() (int64, error) {
 		v, err := f.Get()
 		runtime.KeepAlive(owner) // see keepAlive
-		return v, convertErr(err)
+		return v, owner.intr.err(convertErr(err))
 	})
 }
 
@@ -322,9 +362,10 @@ func (s *snapshot) Snapshot() kv.ReadTransaction { return s }
 // Cancel cancels the transaction the snapshot belongs to.
 func (s *snapshot) Cancel() { s.owner.Cancel() }
 
-// ReadTransact runs fn on the snapshot view, in place.
+// ReadTransact runs fn on the snapshot view, in place, with the transaction bound to ctx while fn
+// runs.
 func (s *snapshot) ReadTransact(ctx context.Context, fn func(kv.ReadTransaction) error, _ ...kv.TransactOption) error {
-	return kv.RunInPlace[kv.ReadTransaction](ctx, s, fn)
+	return runBound[kv.ReadTransaction](ctx, s.owner.intr, s, fn)
 }
 
 // keyRange converts a kv range for the binding's calls that take exact keys.
