@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/layerkit/layerkit/cmd/layerkit/internal/cli"
+	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/kv/embedded"
+	"github.com/layerkit/layerkit/record"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -139,6 +141,13 @@ func TestCommands(t *testing.T) {
 		{"check_flags", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=branch,shelf,book_id", "--index", "book_by_author=Book:author"}, 0},
 		{"check_no_primary_key", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB"}, 0},
 		{"check_wrong_metadata", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=book_id"}, 1},
+		// index state: metadata from the .proto's options, or flags.
+		{"index_state", []string{"--db", "$DB", "index", "state", "/inventory", "--descriptor", "$INVENTORY_PB"}, 0},
+		{"index_state_one", []string{"--db", "$DB", "index", "state", "/library/catalogue", "book_by_author", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=branch,shelf,book_id", "--index", "book_by_author=Book:author"}, 0},
+		{"index_state_unknown", []string{"--db", "$DB", "index", "state", "/inventory", "by_colour", "--descriptor", "$INVENTORY_PB"}, 1},
+		{"index_state_no_primary_key", []string{"--db", "$DB", "index", "state", "/library/catalogue", "--descriptor", "$CATALOGUE_PB"}, 1},
+		{"index_unknown_subcommand", []string{"--db", "$DB", "index", "frobnicate"}, 2},
+
 		{"check_wrong_descriptor", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB"}, 1},
 	})
 }
@@ -295,4 +304,26 @@ func TestProgress(t *testing.T) {
 	require.Contains(t, r.stderr, "100%")
 	r = run(t, "--progress", "sometimes", "bench", "--memory")
 	requireOneLineFailure(t, r, `--progress "sometimes": want auto, always or never`)
+}
+
+// TestIndexStates: states written by the record package read back by name.
+func TestIndexStates(t *testing.T) {
+	f := newFixture(t)
+	f.damage(t, func(tr kv.Transaction) {
+		st, err := record.Open(context.Background(), tr, inventoryMetaData(t), rawPrefix(f.prefixes["/inventory"]))
+		require.NoError(t, err)
+		require.NoError(t, st.SetIndexState("Item$tags", record.WriteOnly))
+		require.NoError(t, st.SetIndexState("Supplier$name", record.Disabled))
+	})
+	r := run(t, "--db", f.dir, "index", "state", "/inventory", "--descriptor", f.inventory)
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 4)
+	for i, want := range []string{"Item$category READABLE", "Item$tags WRITE_ONLY", "Supplier$name DISABLED"} {
+		fields := strings.Fields(lines[1+i])
+		require.Equal(t, want, fields[0]+" "+fields[len(fields)-1])
+	}
+	// A disabled index holds no entries and is not compared with the records.
+	r = run(t, "--db", f.dir, "check", "--descriptor", f.inventory, "--store", "/inventory")
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 }

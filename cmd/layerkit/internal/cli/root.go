@@ -40,6 +40,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		}
 	}()
 	root := a.rootCommand()
+	if args == nil {
+		args = []string{} // cobra reads os.Args for nil
+	}
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -155,6 +158,7 @@ such as /library/catalogue; "raw:" and "hex:" name a raw key prefix instead
 		a.keysCommand(),
 		a.recordsCommand(),
 		a.checkCommand(),
+		a.indexCommand(),
 		a.benchCommand(),
 	)
 	return root
