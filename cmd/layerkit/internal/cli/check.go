@@ -48,7 +48,8 @@ func (a *app) checkCommand() *cobra.Command {
 		Long: `check runs every consistency checker over the whole database and prints one line per
 part: the directory layer (directory.Check: unique, non-overlapping prefixes, no
 orphan nodes, the allocator's state, partitions included), then every record store
-found in a directory (a store header at the directory's prefix), or named by --store.
+found in a directory (a key (0) at the directory's prefix that decodes as a
+store header), or named by --store.
 
 For each record store it checks that the header decodes, that every record's chunks
 are complete and that index states decode. With --descriptor it also decodes every
@@ -140,14 +141,15 @@ func (a *app) checkDirectories(ctx context.Context, db kv.Database, rep *checkRe
 		if d.partition {
 			return nil
 		}
-		has, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) (bool, error) {
-			v, err := tr.Get(storeKey(d.prefix, storeInfoKey)).Get()
-			return v != nil, err
-		})
-		if err != nil {
+		// A record store is found by its header at S+(0). Other layers may keep something of
+		// their own there (a docstore collection keeps a JSON header), so a directory counts as
+		// a store only when that key decodes as a store header; --store names a store whose
+		// header is damaged.
+		_, ok, err := readStoreHeader(ctx, db, d.prefix)
+		if err != nil && !ok {
 			return err
 		}
-		if has {
+		if ok && err == nil {
 			stores = append(stores, location{arg: d.display(), path: d.path, prefix: d.prefix})
 		}
 		return nil

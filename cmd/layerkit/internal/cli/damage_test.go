@@ -277,3 +277,19 @@ func TestDatabaseInUse(t *testing.T) {
 	require.NoError(t, cmd.Wait())
 	requireOneLineFailure(t, r, "is in use by another process")
 }
+
+// TestCheckSkipsOtherLayers: a directory whose key (0) is not a record store header (a
+// docstore collection keeps a JSON header there) is not taken for a damaged record store,
+// unless --store names it.
+func TestCheckSkipsOtherLayers(t *testing.T) {
+	f := newFixture(t)
+	f.damage(t, func(tr kv.Transaction) {
+		tr.Set(pack(f.prefixes["/misc"], 0), []byte(`{"format":1}`))
+	})
+	r := run(t, "--db", f.dir, "check")
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	require.NotContains(t, r.stdout, "/misc")
+	r = run(t, "--db", f.dir, "check", "--store", "/misc")
+	require.Equal(t, 1, r.code)
+	require.Contains(t, r.stdout, "FAIL  record store /misc: ")
+}
