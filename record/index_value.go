@@ -50,11 +50,14 @@ func (valueMaintainer) entries(dst []indexEntry, s *Store, ix *Index, rec *Recor
 
 // check reads, for every new entry of a unique index, the entries with the same values; an entry
 // of another primary key (that this change does not remove) is a violation. The reads add read
-// conflicts, so two concurrent saves of the same value cannot both commit.
+// conflicts, so two concurrent saves of the same value cannot both commit. A READABLE (or
+// READABLE_UNIQUE_PENDING) index refuses the save; a WRITE_ONLY one, being built, lets it
+// through and has write record the violation (StandardIndexMaintainer.checkUniqueness).
 func (valueMaintainer) check(s *Store, ix *Index, ch *indexChange) (func() error, error) {
 	if !ix.Unique {
 		return nil, nil
 	}
+	record := s.states[ix.Name] == WriteOnly
 	type read struct {
 		e  indexEntry
 		rr kv.RangeResult
@@ -68,7 +71,11 @@ func (valueMaintainer) check(s *Store, ix *Index, ch *indexChange) (func() error
 		if err != nil {
 			return nil, fmt.Errorf("record: index %q values %v: %v: %w", ix.Name, e.Values, err, ErrInvalidKey)
 		}
-		reads = append(reads, read{e, s.tr.GetRange(kv.Range{Begin: p, End: append(p, 0xff)}, kv.RangeOptions{Limit: 3})})
+		opts := kv.RangeOptions{Limit: 3}
+		if record {
+			opts = kv.RangeOptions{Mode: kv.StreamingWantAll}
+		}
+		reads = append(reads, read{e, s.tr.GetRange(kv.Range{Begin: p, End: append(p, 0xff)}, opts)})
 	}
 	if len(reads) == 0 {
 		return nil, nil
@@ -87,9 +94,13 @@ func (valueMaintainer) check(s *Store, ix *Index, ch *indexChange) (func() error
 				if err != nil {
 					return err
 				}
-				if tuple.Compare(other.PrimaryKey, r.e.PrimaryKey) != 0 {
+				if tuple.Compare(other.PrimaryKey, r.e.PrimaryKey) == 0 {
+					continue
+				}
+				if !record {
 					return &UniqueViolationError{Index: ix.Name, Values: r.e.Values, Existing: other.PrimaryKey, New: r.e.PrimaryKey}
 				}
+				ch.violations = append(ch.violations, uniqueViolation{values: r.e.Values, a: r.e.PrimaryKey, b: other.PrimaryKey})
 			}
 		}
 		return nil
@@ -106,12 +117,26 @@ func removes(ch *indexChange, key []byte) bool {
 	return false
 }
 
-func (valueMaintainer) write(s *Store, _ *Index, ch *indexChange) error {
+func (valueMaintainer) write(s *Store, ix *Index, ch *indexChange) error {
+	pending := ix.Unique && (s.states[ix.Name] == WriteOnly || s.states[ix.Name] == ReadableUniquePending)
 	for _, e := range ch.removed {
 		s.tr.Clear(e.Key)
+		if pending {
+			if err := s.removeUniquenessViolation(ix, e.Values, e.PrimaryKey); err != nil {
+				return err
+			}
+		}
 	}
 	for _, e := range ch.added {
 		s.tr.Set(e.Key, emptyValue)
+	}
+	for _, v := range ch.violations {
+		if err := s.addUniquenessViolation(ix, v.values, v.a, v.b); err != nil {
+			return err
+		}
+		if err := s.addUniquenessViolation(ix, v.values, v.b, v.a); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -177,6 +202,11 @@ func (s *Store) entryKey(ix *Index, values, pk tuple.Tuple) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("record: index %q values %v: %v: %w", ix.Name, values, err, ErrInvalidKey)
 	}
+	if ix.pkPositions == nil {
+		if b, err = pk.AppendPack(b); err != nil {
+			return nil, fmt.Errorf("record: index %q primary key %v: %v: %w", ix.Name, pk, err, ErrInvalidKey)
+		}
+	}
 	for i, pos := range ix.pkPositions {
 		if pos >= 0 || i >= len(pk) {
 			continue
@@ -197,6 +227,12 @@ func (s *Store) decodeEntry(ix *Index, key []byte) (indexEntry, error) {
 	base := s.ixKeys[ix.Name]
 	t, err := tuple.Unpack(key[len(base):])
 	n := len(ix.columns)
+	if ix.pkPositions == nil {
+		if err != nil || len(t) <= n {
+			return indexEntry{}, fmt.Errorf("record: index %q entry %s does not hold %d values and a primary key: %w", ix.Name, kv.Printable(key), n, ErrCorruptStore)
+		}
+		return indexEntry{Index: ix, Values: t[:n], PrimaryKey: t[n:], Key: key}, nil
+	}
 	rest := 0
 	for _, p := range ix.pkPositions {
 		if p < 0 {

@@ -80,6 +80,9 @@ type indexChange struct {
 	old, rec *Record
 	removed  []indexEntry
 	added    []indexEntry
+	// violations are the uniqueness violations check found for a WRITE_ONLY unique index, for
+	// write to record.
+	violations []uniqueViolation
 }
 
 // updateIndex maintains index ix for a record that changes from old to new (either may be nil:

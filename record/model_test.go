@@ -15,7 +15,6 @@ import (
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/record"
 	"github.com/layerkit/layerkit/record/internal/testpb"
-	"github.com/layerkit/layerkit/tuple"
 )
 
 // Random saves, updates and deletes applied to the store and to a map, with random queries
@@ -63,7 +62,7 @@ func TestModelRandomOperations(t *testing.T) {
 			b := randBook(id)
 			e.must(func(st *record.Store) error {
 				if old != nil {
-					if _, err := st.Delete(tuple.Tuple{int64(1), old.Branch, old.Shelf, old.Id}); err != nil {
+					if _, err := st.Delete(bookPK(old.Branch, old.Shelf, old.Id)); err != nil {
 						return err
 					}
 				}
@@ -79,7 +78,7 @@ func TestModelRandomOperations(t *testing.T) {
 			model[id] = b
 		case old != nil: // delete
 			e.must(func(st *record.Store) error {
-				ok, err := st.Delete(tuple.Tuple{int64(1), old.Branch, old.Shelf, old.Id})
+				ok, err := st.Delete(bookPK(old.Branch, old.Shelf, old.Id))
 				if err == nil && !ok {
 					// A retried delete whose first commit went through finds nothing: fine.
 					return nil

@@ -52,6 +52,9 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	if msg == nil {
 		return nil, fmt.Errorf("record: save of a nil message: %w", ErrUnknownRecordType)
 	}
+	if err := s.recordsWritable(); err != nil {
+		return nil, err
+	}
 	m := msg.ProtoReflect()
 	rt := s.md.byMsg[m.Descriptor().FullName()]
 	if rt == nil {
@@ -79,6 +82,9 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	}
 	if len(val)-head != size {
 		return nil, fmt.Errorf("record: %s %v changed while it was being saved", rt.name, pk)
+	}
+	if len(val) > splitChunkSize && !s.md.splitLongRecords {
+		return nil, fmt.Errorf("record: %s %v is %d bytes, over the %d-byte value limit, and the metadata does not split long records: %w", rt.name, pk, len(val), splitChunkSize, ErrRecordTooLarge)
 	}
 	old, err := oldL.get()
 	if err != nil {
@@ -112,6 +118,11 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 		return nil, err
 	}
 	s.writeRecord(pkPrefix, key0, old, val)
+	if old == nil {
+		if err := s.addRecordCount(rec, 1); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.writeIndexChanges(chs); err != nil {
 		return nil, err
 	}
@@ -171,6 +182,9 @@ func (s *Store) Exists(pk tuple.Tuple) (bool, error) {
 // Delete removes the record with primary key pk and its index entries, and reports whether there
 // was one. Retried after a commit_unknown_result whose commit went through, it reports false.
 func (s *Store) Delete(pk tuple.Tuple) (bool, error) {
+	if err := s.recordsWritable(); err != nil {
+		return false, err
+	}
 	pkPrefix, key0, err := s.recordKey(pk)
 	if err != nil {
 		return false, err
@@ -191,19 +205,29 @@ func (s *Store) Delete(pk tuple.Tuple) (bool, error) {
 	if err := s.checkIndexChanges(chs); err != nil {
 		return false, err
 	}
-	s.tr.ClearRange(prefixRange(pkPrefix))
+	s.clearRecord(pkPrefix, key0)
+	if err := s.addRecordCount(oldRec, -1); err != nil {
+		return false, err
+	}
 	if err := s.writeIndexChanges(chs); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// DeleteAllRecords removes every record and index entry of the store, keeping the header and the
-// index states.
-func (s *Store) DeleteAllRecords() {
-	for _, id := range []int{keyRecord, keyIndex, keyIndexSecondary, keyRecordCount, keyIndexRange, keyUniqueViolations, keyRecordVersion, keyIndexBuild} {
-		s.tr.ClearRange(s.subRange(id))
+// DeleteAllRecords removes every record and everything derived from them, keeping only the
+// header and the index states: as the Java Record Layer's deleteAllRecords, it clears from S+(1)
+// up to the index states S+(5, …), and from after them to the end of the store's keyspace
+// (record counts, index entries, secondary spaces, built ranges, uniqueness violations, old
+// record versions, build state, and any keyspace a newer version adds).
+func (s *Store) DeleteAllRecords() error {
+	if err := s.recordsWritable(); err != nil {
+		return err
 	}
+	states := s.subRange(keyIndexState)
+	s.tr.ClearRange(kv.Range{Begin: s.records, End: states.Begin})
+	s.tr.ClearRange(kv.Range{Begin: states.End, End: append(append([]byte(nil), s.prefix...), 0xff)})
+	return nil
 }
 
 // rawRecord is a record's stored bytes.
@@ -215,8 +239,9 @@ type rawRecord struct {
 	bytes  int    // key and value bytes read, set by scans
 }
 
-// recordKey returns S+(1)+pack(pk) and the key of its suffix 0 (the unsplit record), built in
-// one allocation. The prefix is capped, so appending to it never writes into key0.
+// recordKey returns S+(1)+pack(pk) and the key of its unsplit record (suffix 0, or none when
+// the store omits it), built in one allocation. The prefix is capped, so appending to it never
+// writes into key0.
 func (s *Store) recordKey(pk tuple.Tuple) (pkPrefix, key0 []byte, err error) {
 	b, err := pk.AppendPack(append(make([]byte, 0, len(s.records)+32), s.records...))
 	if err != nil {
@@ -226,6 +251,9 @@ func (s *Store) recordKey(pk tuple.Tuple) (pkPrefix, key0 []byte, err error) {
 		return nil, nil, fmt.Errorf("record: primary key %v packs to %d bytes, over the key limit: %w", pk, len(b), ErrInvalidKey)
 	}
 	n := len(b)
+	if s.omitsUnsplitSuffix() {
+		return b[:n:n], b[:n:n], nil
+	}
 	b = append(b, unsplitSuffixByte)
 	return b[:n:n], b, nil
 }
@@ -256,6 +284,11 @@ type rawLoad struct {
 // startLoad issues the reads of the record at pkPrefix (whose suffix-0 key is key0).
 func (s *Store) startLoad(pkPrefix, key0 []byte, pk tuple.Tuple, eager bool) rawLoad {
 	l := rawLoad{s: s, pk: pk, pkPrefix: pkPrefix, f0: s.tr.Get(key0)}
+	if len(key0) == len(pkPrefix) {
+		// Without the unsplit suffix there are no chunks either (such stores do not split).
+		l.f1 = kv.Ready[[]byte](nil, nil)
+		return l
+	}
 	if eager {
 		l.f1 = s.tr.Get(chunkKey(pkPrefix, 1))
 	}
@@ -346,22 +379,30 @@ func chunkSuffix(key []byte, at int) (int64, error) {
 	return n, nil
 }
 
-// writeRecord stores val under pkPrefix, clearing the old chunks when the layout changes.
+// writeRecord stores val under pkPrefix. An update first clears the old record's whole key range
+// (chunks and version), so nothing of it survives whichever side wrote it.
 func (s *Store) writeRecord(pkPrefix, key0 []byte, old *rawRecord, val []byte) {
+	if old != nil {
+		s.clearRecord(pkPrefix, key0)
+	}
 	if len(val) <= splitChunkSize {
-		if old != nil && old.split {
-			s.tr.ClearRange(prefixRange(pkPrefix))
-		}
 		s.tr.Set(key0, val)
 		return
-	}
-	if old != nil {
-		s.tr.ClearRange(prefixRange(pkPrefix))
 	}
 	for i, n := 0, int64(1); i < len(val); i, n = i+splitChunkSize, n+1 {
 		end := min(i+splitChunkSize, len(val))
 		s.tr.Set(chunkKey(pkPrefix, n), val[i:end])
 	}
+}
+
+// clearRecord removes every key of the record at pkPrefix: the range of its suffixes, or the one
+// key of a store without the unsplit suffix.
+func (s *Store) clearRecord(pkPrefix, key0 []byte) {
+	if len(key0) == len(pkPrefix) {
+		s.tr.Clear(key0)
+		return
+	}
+	s.tr.ClearRange(prefixRange(pkPrefix))
 }
 
 func chunkKey(pkPrefix []byte, suffix int64) []byte {
