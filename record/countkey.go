@@ -32,8 +32,8 @@ func (md *MetaData) setRecordCountKey(key KeyExpression) error {
 // checkRecordCountKey checks that key yields one key per record and applies to at least one
 // record type. As in Java, a field a record type lacks evaluates to null on its records.
 func (md *MetaData) checkRecordCountKey(key KeyExpression) error {
-	if key.fansOut() {
-		return fmt.Errorf("it fans out; a count key yields one key per record")
+	if key.fansOut() || countVersions(key) > 0 {
+		return fmt.Errorf("it fans out or names the version; a count key yields one key per record from its fields")
 	}
 	var errs []error
 	for _, rt := range md.types {

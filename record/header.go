@@ -166,8 +166,18 @@ func (s *Store) checkVersion(newStore bool, o openOptions) (bool, error) {
 		if oldFormat >= MinFormatVersion && oldFormat < formatSaveUnsplitSuffix && newFormat >= formatSaveUnsplitSuffix && !s.md.splitLongRecords {
 			s.header.OmitUnsplitRecordSuffix = proto.Bool(true)
 		}
+		// Versions kept apart from the records move next to them once the format allows.
+		if oldFormat >= MinFormatVersion && oldFormat < formatSaveVersionInline && s.md.storeRecordVersions && !s.usesOldVersionFormat() {
+			if err := s.convertOldVersions(); err != nil {
+				return false, err
+			}
+		}
 	}
 	if oldMD != s.md.version {
+		// Metadata that no longer keeps versions drops the old-format ones.
+		if !newStore && !s.md.storeRecordVersions && (oldFormat < formatSaveVersionInline || s.header.GetOmitUnsplitRecordSuffix()) {
+			s.tr.ClearRange(prefixRange(s.key(keyRecordVersion)))
+		}
 		s.header.MetaDataversion = proto.Int32(int32(s.md.version))
 	}
 	if err := s.checkRecordCounts(newStore, oldFormat); err != nil {

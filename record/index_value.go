@@ -14,7 +14,12 @@ func init() {
 	registerIndexType(ValueIndex, &indexType{maintainer: valueMaintainer{}, validate: validateValueIndex, scannable: true})
 }
 
-func validateValueIndex(*MetaData, *Index) error { return nil }
+func validateValueIndex(_ *MetaData, ix *Index) error {
+	if countVersions(ix.Expression) > 0 {
+		return fmt.Errorf("record: value index %q names the version: make it a VERSION index", ix.Name)
+	}
+	return nil
+}
 
 type valueMaintainer struct{}
 

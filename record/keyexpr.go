@@ -374,9 +374,14 @@ func (t thenExpr) check(md protoreflect.MessageDescriptor) error {
 }
 
 func (t thenExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	return t.combine(func(c KeyExpression) ([]tuple.Tuple, error) { return c.evaluate(m, rt) })
+}
+
+// combine joins the keys eval gives for each child: the cross product of their lists.
+func (t thenExpr) combine(eval func(KeyExpression) ([]tuple.Tuple, error)) ([]tuple.Tuple, error) {
 	keys := []tuple.Tuple{{}}
 	for _, c := range t.children {
-		ck, err := c.evaluate(m, rt)
+		ck, err := eval(c)
 		if err != nil {
 			return nil, err
 		}
@@ -481,4 +486,46 @@ func (emptyExpr) flatten(dst []KeyExpression) []KeyExpression { return dst }
 func (emptyExpr) check(protoreflect.MessageDescriptor) error  { return nil }
 func (emptyExpr) evaluate(protoreflect.Message, *RecordType) ([]tuple.Tuple, error) {
 	return []tuple.Tuple{{}}, nil
+}
+
+type versionExpr struct{}
+
+// VersionKey is the record's version (the Java Record Layer's Key.Expressions.version()): its
+// 12-byte versionstamp, or null for a record saved without one. It belongs in VERSION and
+// MAX_EVER_VERSION indexes, and a query sorted by it is served by a VERSION index.
+func VersionKey() KeyExpression { return versionExpr{} }
+
+func (versionExpr) ColumnCount() int                              { return 1 }
+func (versionExpr) String() string                                { return "version" }
+func (versionExpr) fansOut() bool                                 { return false }
+func (v versionExpr) flatten(dst []KeyExpression) []KeyExpression { return append(dst, v) }
+func (versionExpr) check(protoreflect.MessageDescriptor) error    { return nil }
+func (versionExpr) evaluate(protoreflect.Message, *RecordType) ([]tuple.Tuple, error) {
+	return nil, fmt.Errorf("record: the version key needs a stored record, not only its message")
+}
+
+// evaluateRecord returns the keys of e for a stored record: those evaluate gives, with the
+// record's version where e names VersionKey.
+func evaluateRecord(e KeyExpression, rec *Record) ([]tuple.Tuple, error) {
+	switch e := e.(type) {
+	case versionExpr:
+		if rec.Version == nil {
+			return []tuple.Tuple{{nil}}, nil
+		}
+		return []tuple.Tuple{{*rec.Version}}, nil
+	case thenExpr:
+		return e.combine(func(c KeyExpression) ([]tuple.Tuple, error) { return evaluateRecord(c, rec) })
+	}
+	return e.evaluate(rec.Message.ProtoReflect(), rec.Type)
+}
+
+// countVersions returns how many times e names VersionKey.
+func countVersions(e KeyExpression) int {
+	n := 0
+	for _, c := range e.flatten(nil) {
+		if _, ok := c.(versionExpr); ok {
+			n++
+		}
+	}
+	return n
 }

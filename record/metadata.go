@@ -25,6 +25,9 @@ const (
 	// ValueIndex keeps one entry per indexed key: the indexed values followed by the parts of the
 	// primary key that are not already among them, with an empty value.
 	ValueIndex IndexType = "value"
+	// VersionIndex is a value index whose expression holds VersionKey: its entries list records
+	// by the version of their last save (see Store.ChangesSince).
+	VersionIndex IndexType = "version"
 )
 
 // Index declares a secondary index. It is a plain value given to [MetaDataBuilder.AddIndex];
@@ -90,15 +93,16 @@ type MetaData struct {
 	union   protoreflect.MessageDescriptor
 	version int
 	// splitLongRecords, recordCountKey and unsigned are the builder's settings.
-	splitLongRecords bool
-	recordCountKey   KeyExpression
-	unsigned         bool
-	types            []*RecordType
-	byName           map[string]*RecordType
-	byMsg            map[protoreflect.FullName]*RecordType
-	byField          map[protoreflect.FieldNumber]*RecordType
-	indexes          []*Index
-	byIndex          map[string]*Index
+	splitLongRecords    bool
+	storeRecordVersions bool
+	recordCountKey      KeyExpression
+	unsigned            bool
+	types               []*RecordType
+	byName              map[string]*RecordType
+	byMsg               map[protoreflect.FullName]*RecordType
+	byField             map[protoreflect.FieldNumber]*RecordType
+	indexes             []*Index
+	byIndex             map[string]*Index
 }
 
 // Version returns the metadata version, stored in the store header.
@@ -118,6 +122,9 @@ func (md *MetaData) Index(name string) *Index { return md.byIndex[name] }
 
 // Indexes returns every index in declaration order.
 func (md *MetaData) Indexes() []*Index { return md.indexes }
+
+// StoreRecordVersions reports whether saves give records versions.
+func (md *MetaData) StoreRecordVersions() bool { return md.storeRecordVersions }
 
 // SplitLongRecords reports whether records larger than one value are split into chunks.
 func (md *MetaData) SplitLongRecords() bool { return md.splitLongRecords }
@@ -139,6 +146,7 @@ type MetaDataBuilder struct {
 	pkOrder        []string
 	indexes        []*Index
 	noSplit        bool
+	versions       bool
 	recordCountKey KeyExpression
 	unsigned       bool
 }
@@ -256,6 +264,15 @@ func (b *MetaDataBuilder) SetSplitLongRecords(split bool) *MetaDataBuilder {
 	return b
 }
 
+// SetStoreRecordVersions makes every save give the record a version, a 12-byte versionstamp
+// (commit version and order within the transaction) kept next to the record and returned by
+// Load, as the Java Record Layer's storeRecordVersions does (its default is false, as here).
+// VERSION indexes need it.
+func (b *MetaDataBuilder) SetStoreRecordVersions(store bool) *MetaDataBuilder {
+	b.versions = store
+	return b
+}
+
 // SetRecordCountKey declares the record count key of the Java Record Layer: a count per value of
 // expr (Empty for one count of all records) kept at S+(4)+value by atomic adds as records are
 // inserted and deleted. Java deprecates it in favour of a COUNT index; declare it only to match
@@ -314,7 +331,7 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 	}
 	md := &MetaData{
 		file: b.file, union: union, version: b.version,
-		splitLongRecords: !b.noSplit, unsigned: b.unsigned,
+		splitLongRecords: !b.noSplit, storeRecordVersions: b.versions, unsigned: b.unsigned,
 		byName:  map[string]*RecordType{},
 		byMsg:   map[protoreflect.FullName]*RecordType{},
 		byField: map[protoreflect.FieldNumber]*RecordType{},
@@ -376,6 +393,10 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 		}
 		if pk.fansOut() {
 			errs = append(errs, fmt.Errorf("record: primary key %s of %s fans out; a primary key must yield exactly one key", pk, name))
+			continue
+		}
+		if countVersions(pk) > 0 {
+			errs = append(errs, fmt.Errorf("record: primary key %s of %s names the version, which a record gets only when saved", pk, name))
 			continue
 		}
 		rt.primaryKey = pk

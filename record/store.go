@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/layerkit/layerkit/kv"
@@ -100,6 +101,11 @@ type Store struct {
 	// refuseRecordWrites, when set, is why saves and deletes are refused (a store lock, an
 	// index state this package cannot maintain).
 	refuseRecordWrites error
+
+	mu sync.Mutex // guards what follows
+	// localVersions are the version numbers given in this transaction, by record key prefix.
+	localVersions    map[string]uint16
+	nextLocalVersion int
 }
 
 // Open opens the record store at prefix in tr, creating it when the prefix is empty: it reads
