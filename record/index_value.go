@@ -18,6 +18,9 @@ func validateValueIndex(_ *MetaData, ix *Index) error {
 	if countVersions(ix.Expression) > 0 {
 		return fmt.Errorf("record: value index %q names the version: make it a VERSION index", ix.Name)
 	}
+	if isGrouping(ix.Expression) {
+		return fmt.Errorf("record: value index %q has a grouping expression, which only aggregate indexes take", ix.Name)
+	}
 	return nil
 }
 
@@ -147,6 +150,10 @@ func (valueMaintainer) write(s *Store, ix *Index, ch *indexChange) error {
 }
 
 func (valueMaintainer) clear(s *Store, ix *Index) { s.tr.ClearRange(s.indexRange(ix)) }
+
+func (valueMaintainer) deleteWhere(s *Store, ix *Index, prefix tuple.Tuple) error {
+	return s.clearIndexPrefix(ix, prefix)
+}
 
 func (valueMaintainer) checker(s *Store, ix *Index) indexChecker {
 	return &entryChecker{s: s, ix: ix, want: map[string]bool{}}

@@ -34,6 +34,9 @@ func validateVersionIndex(md *MetaData, ix *Index) error {
 	if ix.Unique {
 		return fmt.Errorf("record: VERSION index %q cannot be unique", ix.Name)
 	}
+	if isGrouping(ix.Expression) {
+		return fmt.Errorf("record: VERSION index %q has a grouping expression, which only aggregate indexes take", ix.Name)
+	}
 	return nil
 }
 
@@ -112,6 +115,10 @@ func (versionMaintainer) write(s *Store, _ *Index, ch *indexChange) error {
 }
 
 func (versionMaintainer) clear(s *Store, ix *Index) { s.tr.ClearRange(s.indexRange(ix)) }
+
+func (versionMaintainer) deleteWhere(s *Store, ix *Index, prefix tuple.Tuple) error {
+	return s.clearIndexPrefix(ix, prefix)
+}
 
 func (versionMaintainer) checker(s *Store, ix *Index) indexChecker {
 	return &entryChecker{s: s, ix: ix, want: map[string]bool{}}

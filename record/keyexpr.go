@@ -515,6 +515,8 @@ func evaluateRecord(e KeyExpression, rec *Record) ([]tuple.Tuple, error) {
 		return []tuple.Tuple{{*rec.Version}}, nil
 	case thenExpr:
 		return e.combine(func(c KeyExpression) ([]tuple.Tuple, error) { return evaluateRecord(c, rec) })
+	case groupingExpr:
+		return evaluateRecord(e.whole, rec)
 	}
 	return e.evaluate(rec.Message.ProtoReflect(), rec.Type)
 }
@@ -528,4 +530,67 @@ func countVersions(e KeyExpression) int {
 		}
 	}
 	return n
+}
+
+type groupingExpr struct {
+	whole   KeyExpression
+	grouped int // the last grouped columns of whole are aggregated; the others are the group
+}
+
+// GroupBy is the expression of an aggregate index (the Java Record Layer's
+// GroupingKeyExpression): value is what is aggregated, groups the columns that split the
+// aggregate into groups. An index of this expression keeps one aggregate per distinct value of
+// groups. value is Empty() for COUNT and COUNT_UPDATES; with no groups there is one aggregate
+// for all records (see Ungrouped).
+//
+//	record.GroupBy(record.Field("price"), record.Field("genre")) // SUM of price per genre
+//	record.GroupBy(record.Empty(), record.Field("genre"))        // COUNT per genre
+func GroupBy(value KeyExpression, groups ...KeyExpression) KeyExpression {
+	if value == nil {
+		value = Empty()
+	}
+	children := append([]KeyExpression(nil), groups...)
+	if _, empty := value.(emptyExpr); !empty || len(groups) == 0 {
+		children = append(children, value)
+	}
+	whole := children[0]
+	if len(children) > 1 {
+		whole = Concat(children...)
+	}
+	return groupingExpr{whole: whole, grouped: value.ColumnCount()}
+}
+
+// Ungrouped is GroupBy(value) with no groups: one aggregate over every record of the index.
+func Ungrouped(value KeyExpression) KeyExpression { return GroupBy(value) }
+
+func (g groupingExpr) ColumnCount() int { return g.whole.ColumnCount() }
+
+// GroupingCount is the number of group columns (the columns before the aggregated ones).
+func (g groupingExpr) GroupingCount() int { return g.whole.ColumnCount() - g.grouped }
+
+func (g groupingExpr) String() string {
+	return fmt.Sprintf("grouping(%s, %d)", g.whole, g.grouped)
+}
+
+func (g groupingExpr) fansOut() bool                               { return g.whole.fansOut() }
+func (g groupingExpr) flatten(dst []KeyExpression) []KeyExpression { return g.whole.flatten(dst) }
+
+func (g groupingExpr) check(md protoreflect.MessageDescriptor) error {
+	if g.whole == nil {
+		return fmt.Errorf("record: grouping on %s has no expression", md.Name())
+	}
+	if g.grouped < 0 || g.grouped > g.whole.ColumnCount() {
+		return fmt.Errorf("record: grouping of %s aggregates %d of its %d columns", g.whole, g.grouped, g.whole.ColumnCount())
+	}
+	return g.whole.check(md)
+}
+
+func (g groupingExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	return g.whole.evaluate(m, rt)
+}
+
+// isGrouping reports whether e is a GroupBy expression.
+func isGrouping(e KeyExpression) bool {
+	_, ok := e.(groupingExpr)
+	return ok
 }

@@ -37,6 +37,14 @@ func keyExpressionToProto(e KeyExpression) (*storepb.KeyExpression, error) {
 		return &storepb.KeyExpression{RecordTypeKey: &storepb.RecordTypeKey{}}, nil
 	case emptyExpr:
 		return &storepb.KeyExpression{Empty: &storepb.Empty{}}, nil
+	case versionExpr:
+		return &storepb.KeyExpression{Version: &storepb.Version{}}, nil
+	case groupingExpr:
+		whole, err := keyExpressionToProto(e.whole)
+		if err != nil {
+			return nil, err
+		}
+		return &storepb.KeyExpression{Grouping: &storepb.Grouping{WholeKey: whole, GroupedCount: proto.Int32(int32(e.grouped))}}, nil
 	}
 	return nil, fmt.Errorf("record: key expression %s has no serialized form here", e)
 }
@@ -92,6 +100,14 @@ func keyExpressionFromProto(p *storepb.KeyExpression) (KeyExpression, error) {
 		return RecordTypeKey(), nil
 	case p.Empty != nil:
 		return Empty(), nil
+	case p.Version != nil:
+		return VersionKey(), nil
+	case p.Grouping != nil:
+		whole, err := keyExpressionFromProto(p.Grouping.WholeKey)
+		if err != nil {
+			return nil, err
+		}
+		return groupingExpr{whole: whole, grouped: int(p.Grouping.GetGroupedCount())}, nil
 	}
 	return nil, fmt.Errorf("record: key expression %v is of a kind this package does not evaluate", p)
 }

@@ -49,6 +49,10 @@ type Index struct {
 	AddedVersion int
 	// LastModifiedVersion is the metadata version of the index's last change (0: AddedVersion).
 	LastModifiedVersion int
+	// ClearWhenZero makes a COUNT, COUNT_NOT_NULL or SUM index clear a group's key when its
+	// value drops to zero, instead of keeping a zero (the Java Record Layer's clearWhenZero
+	// option).
+	ClearWhenZero bool
 
 	// pkPositions[i] is the column of the index key that holds primary-key column i, or -1 when
 	// the primary-key column is stored after the indexed values; nil for an index on several

@@ -152,9 +152,20 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	return rec, nil
 }
 
-// rewritesUnchanged reports whether a save of the bytes already stored still writes: when the
-// store keeps versions (the record gets a new one, as in the Java Record Layer).
-func (s *Store) rewritesUnchanged(*RecordType) bool { return s.md.storeRecordVersions }
+// rewritesUnchanged reports whether a save of the bytes already stored still writes, as every
+// save does in the Java Record Layer: when the store keeps versions (the record gets a new one)
+// or a COUNT_UPDATES index counts the save.
+func (s *Store) rewritesUnchanged(rt *RecordType) bool {
+	if s.md.storeRecordVersions {
+		return true
+	}
+	for _, ix := range rt.indexes {
+		if ix.Type == CountUpdatesIndex && s.maintained(ix) {
+			return true
+		}
+	}
+	return false
+}
 
 // Load returns the record with primary key pk, or nil when there is none.
 func (s *Store) Load(pk tuple.Tuple) (*Record, error) {

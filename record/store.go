@@ -106,6 +106,9 @@ type Store struct {
 	// localVersions are the version numbers given in this transaction, by record key prefix.
 	localVersions    map[string]uint16
 	nextLocalVersion int
+	// maxVersionParams are the versionstamped values written to MAX_EVER_VERSION keys in this
+	// transaction, the largest per key.
+	maxVersionParams map[string][]byte
 }
 
 // Open opens the record store at prefix in tr, creating it when the prefix is empty: it reads
