@@ -46,7 +46,7 @@ func FuzzContinuation(f *testing.F) {
 }
 
 // FuzzStoredRecord: arbitrary bytes stored as a record never panic a load; they decode or fail
-// with ErrCorruptStore.
+// with ErrCorruptStore, or ErrWrongRecordType for a record of another type than the key's.
 func FuzzStoredRecord(f *testing.F) {
 	f.Add([]byte{0x0a, 0x00})
 	f.Add([]byte{0x12, 0x02, 0x08, 0x01})
@@ -67,7 +67,7 @@ func FuzzStoredRecord(f *testing.F) {
 			tr.Cancel()
 			return err
 		})
-		if err != nil && !errors.Is(err, record.ErrCorruptStore) && !errors.Is(err, kv.ErrTransactionCancelled) {
+		if err != nil && !errors.Is(err, record.ErrCorruptStore) && !errors.Is(err, record.ErrWrongRecordType) && !errors.Is(err, kv.ErrTransactionCancelled) {
 			t.Fatalf("record %x: %v", raw, err)
 		}
 	})

@@ -137,7 +137,14 @@ func (l *rawLoad) record() (*Record, error) {
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return l.s.decode(r)
+	rec, err := l.s.decode(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.s.checkLoadedType(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // assemble joins the rows of one primary key into its stored bytes: suffix 0 alone, or chunks
