@@ -415,7 +415,7 @@ func (x *indexSource) fill(c *Cursor) error {
 		if err != nil {
 			return err
 		}
-		x.batch = append(x.batch, pendingLoad{entry: e, l: c.s.startLoad(pkPrefix, key0, e.PrimaryKey, false), bytes: len(row.Key) + len(row.Value)})
+		x.batch = append(x.batch, pendingLoad{entry: e, l: c.s.startEntryLoad(e, pkPrefix, key0), bytes: len(row.Key) + len(row.Value)})
 	}
 	if len(rows) < n {
 		x.end = true

@@ -3,10 +3,7 @@ package record_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,12 +18,7 @@ import (
 // random queries and the aggregate indexes compared against the map along the way; the
 // consistency checker (which recounts every aggregate index) runs at the end.
 func TestModelRandomOperations(t *testing.T) {
-	seed := rand.Uint64()
-	if s := os.Getenv("RECORD_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 2))
+	rng := seededRand(t, 2)
 	md, err := aggregateBuilder().Build()
 	require.NoError(t, err)
 	e := newEnvWith(t, md)
