@@ -220,8 +220,8 @@ func TestFormatUnsignedFields(t *testing.T) {
 }
 
 // A type listed twice in the union is written under the field named _<Type>, else the one with
-// the largest number (RecordMetaDataBuilder.remapUnionField, RecordMetaDataBuilder.java:935-945);
-// its record type key is the smallest number (metadata/RecordType.java:170-180).
+// the largest number (RecordMetaDataBuilder.remapUnionField, RecordMetaDataBuilder.java:878-888);
+// its record type key is the smallest number (metadata/RecordType.java:171-181).
 func TestFormatUnionTypeListedTwice(t *testing.T) {
 	md, err := record.NewMetaDataBuilder(testpb.File_twice_proto).SetUnion("TwiceUnion").
 		SetPrimaryKey("Thing", record.Concat(record.RecordTypeKey(), record.Field("id"))).
