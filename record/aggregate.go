@@ -147,7 +147,7 @@ func (s *Store) RecordCount() (int64, error) {
 	if ix := s.countIndex(nil); ix != nil {
 		return s.sumRows(ix, nil)
 	}
-	if s.countKey != nil {
+	if s.countKeyReadable() {
 		base := s.key(keyRecordCount)
 		rows, err := s.tr.GetRange(kv.Range{Begin: base, End: strincOrEnd(base)}, kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
 		if err != nil {
