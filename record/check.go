@@ -6,46 +6,53 @@ import (
 	"fmt"
 
 	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 // maxCheckProblems bounds how many problems a check reports.
 const maxCheckProblems = 20
 
 // CheckConsistency verifies the store in its transaction: every record decodes (chunks complete
-// and in order), every index that is not DISABLED has exactly the entries its records call for
-// (each record's entries exist, and each entry points to a record with those values), and
-// DISABLED indexes hold no entries. It reads the whole store, so it is meant for tests and
-// repair tools. The error lists up to 20 problems.
+// and in order, a version only next to a record), every index that is not DISABLED agrees with
+// the records (a value or version index has exactly the entries its records call for; an
+// aggregate index holds what recounting the records gives), DISABLED indexes hold no entries,
+// and the record count key's counts match a recount. It reads the whole store, so it is meant
+// for tests and repair tools. The error lists up to 20 problems.
 func (s *Store) CheckConsistency() error {
-	expected := make(map[string]map[string]bool, len(s.md.indexes))
-	for _, ix := range s.md.indexes {
-		expected[ix.Name] = map[string]bool{}
-	}
 	var problems []error
 	add := func(err error) bool {
 		problems = append(problems, err)
 		return len(problems) < maxCheckProblems
+	}
+	counts := map[string]int64{}
+	checkers := make(map[*Index]indexChecker, len(s.md.indexes))
+	for _, ix := range s.md.indexes {
+		if s.maintained(ix) {
+			checkers[ix] = ix.kind.maintainer.checker(s, ix)
+		}
 	}
 	err := s.scanAllRecords(func(rec *Record) error {
 		pk, err := evaluateSingle(rec.Type.primaryKey, rec.Message.ProtoReflect(), rec.Type)
 		if err != nil {
 			return err
 		}
-		if tuple0 := pk; len(tuple0) != len(rec.PrimaryKey) || string(tuple0.Pack()) != string(rec.PrimaryKey.Pack()) {
+		if tuple.Compare(pk, rec.PrimaryKey) != 0 {
 			if !add(fmt.Errorf("record %s stored under %v has primary key %v", rec.Type.name, rec.PrimaryKey, pk)) {
 				return errStop
 			}
 		}
-		for _, ix := range rec.Type.indexes {
-			if s.states[ix.Name] == Disabled {
-				continue
-			}
-			es, err := maintainerFor(ix).entries(nil, s, ix, rec)
+		if s.countKey != nil {
+			v, err := evaluateSingle(s.countKey, rec.Message.ProtoReflect(), rec.Type)
 			if err != nil {
 				return err
 			}
-			for _, w := range es {
-				expected[ix.Name][string(w.key)] = true
+			counts[string(v.Pack())]++
+		}
+		for _, ix := range rec.Type.indexes {
+			if c := checkers[ix]; c != nil {
+				if err := c.add(rec); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -53,39 +60,31 @@ func (s *Store) CheckConsistency() error {
 	if err != nil && !errors.Is(err, errStop) {
 		return fmt.Errorf("record: check: %w", err)
 	}
+	ps, err := s.checkVersionsAndCounts(counts, maxCheckProblems-len(problems))
+	if err != nil {
+		return fmt.Errorf("record: check: %w", err)
+	}
+	problems = append(problems, ps...)
 	for _, ix := range s.md.indexes {
 		if len(problems) >= maxCheckProblems {
 			break
 		}
-		want := expected[ix.Name]
-		it := s.tr.GetRange(s.indexRange(ix), kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
-		for it.Next() && len(problems) < maxCheckProblems {
-			k := it.KeyValue().Key
-			if s.states[ix.Name] == Disabled {
-				add(fmt.Errorf("disabled index %q has entry %s", ix.Name, kv.Printable(k)))
-				continue
+		if !s.maintained(ix) {
+			// A DISABLED index holds nothing.
+			rows, err := s.tr.GetRange(s.indexRange(ix), kv.RangeOptions{Limit: 1}).GetSlice()
+			if err != nil {
+				return fmt.Errorf("record: check: %w", err)
 			}
-			if !want[string(k)] {
-				e, derr := s.decodeEntry(ix, k)
-				if derr != nil {
-					add(derr)
-				} else {
-					add(fmt.Errorf("index %q entry %v → %v has no record with those values", ix.Name, e.Values, e.PrimaryKey))
-				}
-				continue
+			if len(rows) > 0 {
+				add(fmt.Errorf("disabled index %q has entry %s", ix.Name, kv.Printable(rows[0].Key)))
 			}
-			delete(want, string(k))
+			continue
 		}
-		if err := it.Err(); err != nil {
+		ps, err := checkers[ix].finish(maxCheckProblems - len(problems))
+		if err != nil {
 			return fmt.Errorf("record: check: %w", err)
 		}
-		for k := range want {
-			if len(problems) >= maxCheckProblems {
-				break
-			}
-			e, _ := s.decodeEntry(ix, []byte(k))
-			add(fmt.Errorf("index %q lacks entry %v → %v", ix.Name, e.Values, e.PrimaryKey))
-		}
+		problems = append(problems, ps...)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("record: store at %s is inconsistent: %w", kv.Printable(s.prefix), errors.Join(problems...))
@@ -95,17 +94,98 @@ func (s *Store) CheckConsistency() error {
 
 var errStop = errors.New("stop")
 
-// Check opens the store at prefix in a read transaction of db and runs CheckConsistency. Its
-// signature fits testdb.Check: testdb.Check(t, db, "record", record.Check(md, prefix)). It does
-// not create the store: an empty prefix passes.
+// checkVersionsAndCounts reports version keys without a record (next to the records, or in the
+// old version space) and record counts that differ from counts, the recount of the records.
+func (s *Store) checkVersionsAndCounts(counts map[string]int64, max int) ([]error, error) {
+	var problems []error
+	if !s.omitsUnsplitSuffix() {
+		// Rows of one primary key are adjacent and the version (suffix -1) comes first.
+		var pending []byte
+		it := s.tr.GetRange(s.subRange(keyRecord), kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
+		for it.Next() && len(problems) < max {
+			pkPrefix, pk, err := splitRecordKey(s.records, it.KeyValue().Key)
+			if err != nil {
+				return nil, err
+			}
+			suffix, _ := chunkSuffix(it.KeyValue().Key, len(pkPrefix))
+			if pending != nil && string(pending) != string(pkPrefix) {
+				problems = append(problems, fmt.Errorf("record %v has a version but no data", pk))
+			}
+			pending = nil
+			if suffix == versionSuffix {
+				pending = pkPrefix
+			}
+		}
+		if err := it.Err(); err != nil {
+			return nil, err
+		}
+		if pending != nil && len(problems) < max {
+			problems = append(problems, fmt.Errorf("a record has a version but no data: %s", kv.Printable(pending)))
+		}
+	}
+	base := s.key(keyRecordVersion)
+	rows, err := s.tr.GetRange(prefixRange(base), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if len(problems) >= max {
+			break
+		}
+		pk, err := tuple.Unpack(r.Key[len(base):])
+		if err != nil {
+			problems = append(problems, fmt.Errorf("old-format version key %s: %w", kv.Printable(r.Key), ErrCorruptStore))
+			continue
+		}
+		if !s.md.storeRecordVersions || !s.usesOldVersionFormat() {
+			problems = append(problems, fmt.Errorf("record %v has an old-format version, which this store does not keep", pk))
+			continue
+		}
+		ok, err := s.Exists(pk)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			problems = append(problems, fmt.Errorf("record %v has an old-format version but no data", pk))
+		}
+	}
+	if s.countKey == nil {
+		return problems, nil
+	}
+	base = s.key(keyRecordCount)
+	rows, err = s.tr.GetRange(kv.Range{Begin: base, End: strincOrEnd(base)}, kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		n, err := decodeInt64(r.Value)
+		if err != nil {
+			return nil, err
+		}
+		k := string(r.Key[len(base):])
+		if want := counts[k]; n != want && len(problems) < max {
+			v, _ := tuple.Unpack([]byte(k))
+			problems = append(problems, fmt.Errorf("record count of %v is %d, the records number %d", v, n, want))
+		}
+		delete(counts, k)
+	}
+	for k, n := range counts {
+		if len(problems) >= max {
+			break
+		}
+		v, _ := tuple.Unpack([]byte(k))
+		problems = append(problems, fmt.Errorf("record count of %v is missing, the records number %d", v, n))
+	}
+	return problems, nil
+}
+
+// Check opens the store at prefix read-only (OpenReadOnly) in a read transaction of db and runs
+// CheckConsistency. Its signature fits testdb.Check: testdb.Check(t, db, "record",
+// record.Check(md, prefix)). A prefix without a store passes.
 func Check(md *MetaData, prefix Prefix) func(ctx context.Context, db kv.Database) error {
 	return func(ctx context.Context, db kv.Database) error {
-		return db.Transact(ctx, func(tr kv.Transaction) error {
-			raw, err := tr.Get(append(append([]byte(nil), prefix.Bytes()...), 0x14)).Get()
-			if err != nil || raw == nil {
-				return err
-			}
-			s, err := Open(ctx, tr, md, prefix)
+		return db.ReadTransact(ctx, func(tr kv.ReadTransaction) error {
+			s, err := OpenReadOnly(ctx, tr, md, prefix)
 			if err != nil {
 				return err
 			}

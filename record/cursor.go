@@ -130,7 +130,7 @@ const (
 )
 
 func (c *Cursor) init() error {
-	if c.p.ix != nil && c.s.states[c.p.ix.Name] != Readable {
+	if c.p.ix != nil && !c.s.states[c.p.ix.Name].Scannable() {
 		return fmt.Errorf("record: plan %s scans index %q, which is %v in this transaction: %w", c.p.explain, c.p.ix.Name, c.s.states[c.p.ix.Name], ErrIndexNotReadable)
 	}
 	var pos []byte
@@ -199,7 +199,7 @@ func (c *Cursor) init() error {
 		}
 	}
 	if c.p.ix == nil {
-		c.src = &recordSource{it: c.s.tr.GetRange(r, kv.RangeOptions{Reverse: c.p.reverse}).Iterator(), g: grouper{records: c.s.records, reverse: c.p.reverse}, base: base}
+		c.src = &recordSource{it: c.s.tr.GetRange(r, kv.RangeOptions{Reverse: c.p.reverse}).Iterator(), g: c.s.newGrouper(c.p.reverse), base: base}
 	} else {
 		c.src = &indexSource{r: r, base: base}
 	}
@@ -415,7 +415,7 @@ func (x *indexSource) fill(c *Cursor) error {
 		if err != nil {
 			return err
 		}
-		x.batch = append(x.batch, pendingLoad{entry: e, l: c.s.startLoad(pkPrefix, key0, e.PrimaryKey, false), bytes: len(row.Key) + len(row.Value)})
+		x.batch = append(x.batch, pendingLoad{entry: e, l: c.s.startEntryLoad(e, pkPrefix, key0), bytes: len(row.Key) + len(row.Value)})
 	}
 	if len(rows) < n {
 		x.end = true
@@ -483,7 +483,7 @@ func (x *sortSource) load(c *Cursor) error {
 	inner := &Plan{types: c.p.types, typeFilter: c.p.typeFilter, ix: c.p.ix, eq: c.p.eq, low: c.p.low, high: c.p.high, prefix: c.p.prefix, residual: c.p.residual}
 	ic := &Cursor{s: c.s, p: inner, opts: ExecuteOptions{}, start: time.Now()}
 	if inner.ix == nil {
-		ic.src = &recordSource{it: c.s.tr.GetRange(x.r, kv.RangeOptions{}).Iterator(), g: grouper{records: c.s.records}, base: x.base}
+		ic.src = &recordSource{it: c.s.tr.GetRange(x.r, kv.RangeOptions{}).Iterator(), g: c.s.newGrouper(false), base: x.base}
 	} else {
 		ic.src = &indexSource{r: x.r, base: x.base}
 	}

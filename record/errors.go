@@ -19,6 +19,17 @@ var (
 	// ErrCorruptStore is returned when stored bytes cannot be decoded (header, record chunks,
 	// index entries).
 	ErrCorruptStore = errors.New("record: corrupt store data")
+	// ErrUnsupportedStore is returned when a store uses a feature of the Java Record Layer this
+	// package cannot honour (a record count key it cannot evaluate, an index state whose queue
+	// it does not maintain): rather than ignore it, the store is refused, or only its record
+	// writes are.
+	ErrUnsupportedStore = errors.New("record: store uses a feature this package does not support")
+	// ErrStoreLocked is returned when the store header's lock forbids the operation: a FULL_STORE
+	// lock refuses Open, a FORBID_RECORD_UPDATE lock refuses saves and deletes.
+	ErrStoreLocked = errors.New("record: store is locked")
+	// ErrStaleUserVersion is returned by Open when WithUserVersion's function returns a user
+	// version older than the store's.
+	ErrStaleUserVersion = errors.New("record: stale user version")
 )
 
 // Errors when saving, loading and deleting.
@@ -30,8 +41,17 @@ var (
 	ErrRecordExists = errors.New("record: a record with this primary key exists")
 	// ErrRecordNotFound is returned by a SaveUpdate of a primary key without a record.
 	ErrRecordNotFound = errors.New("record: no record with this primary key")
+	// ErrRecordTypeChanged is returned by a save whose primary key holds a record of another
+	// type (the Java Record Layer's ERROR_IF_RECORD_TYPE_CHANGED); UpsertAnyType allows it.
+	ErrRecordTypeChanged = errors.New("record: the primary key holds a record of another type")
+	// ErrWrongRecordType is returned by a load that finds a record of another type than asked
+	// for (LoadAs), or than the record type key its primary key starts with.
+	ErrWrongRecordType = errors.New("record: record of another type")
 	// ErrUniqueViolation is wrapped by *UniqueViolationError.
 	ErrUniqueViolation = errors.New("record: unique index violation")
+	// ErrRecordTooLarge is returned when a record exceeds one value and the metadata does not
+	// split long records.
+	ErrRecordTooLarge = errors.New("record: record too large")
 	// ErrInvalidKey is returned when a primary key or indexed value cannot be packed or is too
 	// large for a key.
 	ErrInvalidKey = errors.New("record: invalid key")

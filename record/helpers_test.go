@@ -2,6 +2,9 @@ package record_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -88,4 +91,15 @@ func (e *env) dump() []kv.KeyValue {
 	})
 	require.NoError(e.t, err)
 	return rows
+}
+
+// seededRand returns a random source for a model test, seeded from RECORD_SEED or at random, and
+// logs the seed so a failure can be replayed.
+func seededRand(t testing.TB, stream uint64) *rand.Rand {
+	seed := rand.Uint64()
+	if s := os.Getenv("RECORD_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d", seed)
+	return rand.New(rand.NewPCG(seed, stream))
 }

@@ -134,7 +134,7 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 	}
 	cands = append(cands, &candidate{cols: pkCols})
 	for _, ix := range s.md.indexes {
-		if s.states[ix.Name] != Readable || !coversAll(ix, checkTypes) {
+		if !s.states[ix.Name].Scannable() || !ix.kind.scannable || !coversAll(ix, checkTypes) {
 			continue
 		}
 		cands = append(cands, &candidate{ix: ix, cols: ix.columns, coversOtherTypes: len(ix.types) > len(checkTypes)})
@@ -392,6 +392,10 @@ func (p *Plan) scanRange(s *Store) (base []byte, r kv.Range, err error) {
 		return k, nil
 	}
 	r = kv.Range{Begin: eqKey, End: append(append([]byte(nil), eqKey...), 0xff)}
+	if p.high != nil && p.low == nil {
+		// A comparison is false for a null column, and null (0x00) sorts first: start after it.
+		r.Begin = append(append([]byte(nil), eqKey...), 0x01)
+	}
 	if p.low != nil {
 		if r.Begin, err = pack(p.low.value, !p.low.inclusive); err != nil {
 			return nil, kv.Range{}, err
