@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -199,18 +200,64 @@ func (a *app) checkRecordStore(ctx context.Context, db kv.Database, rep *checkRe
 		rep.add(checkOK, subject, records+" decode; indexes not checked: "+oneLine(err))
 		return
 	}
-	err = kv.RunTransact(ctx, db, true, func(tr kv.Transaction) error {
-		st, err := record.Open(ctx, tr, md, kvPrefix(loc.prefix))
+	undeclared := checkUndeclaredIndexes(ctx, db, loc, md)
+	err = db.ReadTransact(ctx, func(tr kv.ReadTransaction) error {
+		st, err := record.OpenReadOnly(ctx, tr, md, kvPrefix(loc.prefix))
 		if err != nil {
 			return err
 		}
 		return st.CheckConsistency()
 	})
-	if err != nil {
+	if err := errors.Join(err, undeclared); err != nil {
 		rep.fail(subject, err)
 		return
 	}
 	rep.add(checkOK, subject, fmt.Sprintf("%s decode and agree with %s", records, plural(len(md.Indexes()), "index", "indexes")))
+}
+
+// checkUndeclaredIndexes fails when the store holds entries of an index the metadata does not
+// declare: CheckConsistency compares only the declared indexes, so such a store cannot be
+// vouched for with this metadata.
+func checkUndeclaredIndexes(ctx context.Context, db kv.ReadTransactor, loc location, md *record.MetaData) error {
+	base := storeKey(loc.prefix, indexKey)
+	begin, end := append(append([]byte(nil), base...), 0x00), append(append([]byte(nil), base...), 0xff)
+	var undeclared []string
+	for {
+		key, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) ([]byte, error) {
+			rows, err := tr.Snapshot().GetRange(kv.Range{Begin: begin, End: end}, kv.RangeOptions{Limit: 1}).GetSlice()
+			if err != nil || len(rows) == 0 {
+				return nil, err
+			}
+			return rows[0].Key, nil
+		})
+		if err != nil || key == nil {
+			if len(undeclared) > 0 {
+				return fmt.Errorf("the store has entries of indexes the metadata does not declare: %s (declare them with --index)", strings.Join(undeclared, ", "))
+			}
+			return err
+		}
+		// The index subspace key is the first element after S+(2): read it alone.
+		name, next, err := firstElement(key[len(base):])
+		if err != nil {
+			return fmt.Errorf("index entry %s: %w", kv.Printable(key), err)
+		}
+		if s, ok := name.(string); !ok || md.Index(s) == nil {
+			undeclared = append(undeclared, fmt.Sprint(name))
+		}
+		if begin, err = kv.Strinc(key[:len(base)+next]); err != nil {
+			return err
+		}
+	}
+}
+
+// firstElement decodes the first tuple element of b, a packed tuple, and returns it with its
+// encoded length.
+func firstElement(b []byte) (any, int, error) {
+	t, err := tuple.Unpack(b)
+	if err != nil || len(t) == 0 {
+		return nil, 0, fmt.Errorf("is not (index, …) packed as a tuple")
+	}
+	return t[0], len(tuple.Tuple{t[0]}.Pack()), nil
 }
 
 // checkIndexStates checks that every index state key S+(5, name) holds a packed state code the

@@ -24,6 +24,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
+// itemVersions declares the inventory store's one index that its .proto does not.
+const itemVersions = "--index=item_versions=Item:$version:version"
+
 // TestMain runs the tests, or, with LAYERKIT_CLI_HOLD set, is the second process of
 // TestDatabaseInUse: it holds that database open until its standard input closes.
 func TestMain(m *testing.M) {
@@ -137,13 +140,15 @@ func TestCommands(t *testing.T) {
 
 		// check: every checker, with metadata from the .proto's options or from flags.
 		{"check_layout_only", []string{"--db", "$DB", "check"}, 0},
-		{"check_options", []string{"--db", "$DB", "check", "--store", "/inventory", "--descriptor", "$INVENTORY_PB"}, 0},
-		{"check_flags", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=branch,shelf,book_id", "--index", "book_by_author=Book:author"}, 0},
+		{"check_options", []string{"--db", "$DB", "check", "--store", "/inventory", "--descriptor", "$INVENTORY_PB", "--index", "item_versions=Item:$version:version"}, 0},
+		{"check_options_missing_index", []string{"--db", "$DB", "check", "--store", "/inventory", "--descriptor", "$INVENTORY_PB"}, 1},
+		{"check_flags", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=branch,shelf,book_id", "--index", "book_by_author=Book:author", "--index", "books_per_branch=Book:branch>:count"}, 0},
+		{"check_missing_aggregate", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=branch,shelf,book_id", "--index", "book_by_author=Book:author", "--index", "books_per_branch=Book:branch>:count", "--index", "titles=Book:>$empty:count"}, 1},
 		{"check_no_primary_key", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB"}, 0},
-		{"check_wrong_metadata", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=book_id"}, 1},
+		{"check_wrong_metadata", []string{"--db", "$DB", "check", "--store", "/library/catalogue", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=book_id", "--index", "books_per_branch=Book:branch>:count"}, 1},
 		// index state: metadata from the .proto's options, or flags.
 		{"index_state", []string{"--db", "$DB", "index", "state", "/inventory", "--descriptor", "$INVENTORY_PB"}, 0},
-		{"index_state_one", []string{"--db", "$DB", "index", "state", "/library/catalogue", "book_by_author", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=branch,shelf,book_id", "--index", "book_by_author=Book:author"}, 0},
+		{"index_state_one", []string{"--db", "$DB", "index", "state", "/library/catalogue", "book_by_author", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=branch,shelf,book_id", "--index", "book_by_author=Book:author", "--index", "books_per_branch=Book:branch>:count"}, 0},
 		{"index_state_unknown", []string{"--db", "$DB", "index", "state", "/inventory", "by_colour", "--descriptor", "$INVENTORY_PB"}, 1},
 		{"index_state_no_primary_key", []string{"--db", "$DB", "index", "state", "/library/catalogue", "--descriptor", "$CATALOGUE_PB"}, 1},
 		{"index_unknown_subcommand", []string{"--db", "$DB", "index", "frobnicate"}, 2},
@@ -184,6 +189,8 @@ func TestErrors(t *testing.T) {
 		{"records_where_message", []string{"--db", "$DB", "records", "/inventory", "Item", "--descriptor", "$INVENTORY_PB", "--where", "size=1"}, 1},
 		{"records_wrong_descriptor", []string{"--db", "$DB", "records", "/inventory", "Book", "--descriptor", "$CATALOGUE_PB"}, 1},
 		{"check_bad_index_flag", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB", "--index", "nope"}, 1},
+		{"check_bad_index_option", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB", "--index", "x=Book:author:Unique!"}, 1},
+		{"check_bad_column", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=a[b]"}, 1},
 		{"check_flags_without_descriptor", []string{"--db", "$DB", "check", "--primary-key", "Book=id"}, 1},
 	})
 	// Nothing was created where no database was.
@@ -224,7 +231,8 @@ func TestSplitRecord(t *testing.T) {
 func TestCheckFindsMissingIndexEntries(t *testing.T) {
 	f := newFixture(t)
 	r := run(t, "--db", f.dir, "check", "--store", "/library/catalogue", "--descriptor", f.catalogue,
-		"--primary-key", "Book=branch,shelf,book_id", "--index", "by_title=Book:title")
+		"--primary-key", "Book=branch,shelf,book_id", "--index", "by_title=Book:title",
+		"--index", "book_by_author=Book:author", "--index", "books_per_branch=Book:branch>:count")
 	require.Equal(t, 1, r.code, r.stderr)
 	for _, title := range []string{"The Hobbit", "Dune", "The Silmarillion"} {
 		require.Contains(t, r.stdout, `index "by_title" lacks entry ("`+title+`")`)
@@ -324,6 +332,6 @@ func TestIndexStates(t *testing.T) {
 		require.Equal(t, want, fields[0]+" "+fields[len(fields)-1])
 	}
 	// A disabled index holds no entries and is not compared with the records.
-	r = run(t, "--db", f.dir, "check", "--descriptor", f.inventory, "--store", "/inventory")
+	r = run(t, "--db", f.dir, "check", "--descriptor", f.inventory, "--store", "/inventory", itemVersions)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
 }

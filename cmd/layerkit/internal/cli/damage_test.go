@@ -107,10 +107,11 @@ func TestDamagedIndexes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.damage(t, func(tr kv.Transaction) { c.damage(f, tr) })
-			r := run(t, "--db", f.dir, "check", "--descriptor", f.inventory, "--store", "/inventory")
+			r := run(t, "--db", f.dir, "check", "--descriptor", f.inventory, "--store", "/inventory", itemVersions)
 			require.Equal(t, 1, r.code, r.stderr)
 			require.Contains(t, r.stdout, "FAIL  record store /inventory: ")
 			require.Contains(t, r.stdout, c.want)
+			require.NotContains(t, r.stdout, "does not declare")
 			require.Equal(t, "layerkit: check found problems in 1 of 3 parts\n", r.stderr)
 		})
 	}

@@ -31,9 +31,12 @@
 // S+(1)+pk+(0) or in chunks S+(1)+pk+(1…n), its version at S+(1)+pk+(-1), and decodes the
 // union message. check and the index commands need primary keys and indexes: they take them
 // from the Java Record Layer's options in the .proto (the extensions numbered 1233:
-// field.primary_key, field.index, record.usage = UNION), which protoc keeps in the descriptor
-// set, and from --primary-key and --index flags, and build the metadata at the metadata version
-// the store's header records, so that opening the store never upgrades it.
+// field.primary_key, field.index, record.usage = UNION, and the file's schema options
+// split_long_records and store_record_versions), which protoc keeps in the descriptor set, and
+// from flags (--primary-key, --index, --store-record-versions, --split-long-records); they
+// build the metadata at the metadata version the store's header records and open the store
+// with record.OpenReadOnly, so nothing is ever upgraded or written. check also fails a store
+// that holds entries of an index the metadata does not declare, since it cannot compare those.
 //
 // # Caveats
 //

@@ -36,11 +36,14 @@ type fixture struct {
 // the command must derive from the descriptor set alone.
 func inventoryMetaData(t testing.TB) *record.MetaData {
 	md, err := record.NewMetaDataBuilder(testpb.File_inventory_proto).
+		SetStoreRecordVersions(true).
 		SetPrimaryKey("Item", record.Field("sku")).
 		SetPrimaryKey("Supplier", record.Field("id")).
 		AddIndex(record.Index{Name: "Item$category", RecordTypes: []string{"Item"}, Expression: record.Field("category")}).
 		AddIndex(record.Index{Name: "Item$tags", RecordTypes: []string{"Item"}, Expression: record.FanOut("tags")}).
 		AddIndex(record.Index{Name: "Supplier$name", RecordTypes: []string{"Supplier"}, Expression: record.Field("name"), Unique: true}).
+		// Not declared in the .proto: the tests give it with --index.
+		AddIndex(record.Index{Name: "item_versions", RecordTypes: []string{"Item"}, Type: record.VersionIndex, Expression: record.VersionKey()}).
 		Build()
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +55,7 @@ func catalogueMetaData(t testing.TB) *record.MetaData {
 	md, err := record.NewMetaDataBuilder(catalogpb.File_catalogue_proto).
 		SetPrimaryKey("Book", record.Concat(record.Field("branch"), record.Field("shelf"), record.Field("book_id"))).
 		AddIndex(record.Index{Name: "book_by_author", RecordTypes: []string{"Book"}, Expression: record.Field("author")}).
+		AddIndex(record.Index{Name: "books_per_branch", RecordTypes: []string{"Book"}, Type: record.CountIndex, Expression: record.GroupBy(record.Empty(), record.Field("branch"))}).
 		Build()
 	if err != nil {
 		t.Fatal(err)

@@ -90,8 +90,8 @@ is READABLE.
 				return nil
 			}
 			states := make([]record.IndexState, len(indexes))
-			err = kv.RunTransact(ctx, db, true, func(tr kv.Transaction) error {
-				st, err := record.Open(ctx, tr, md, kvPrefix(loc.prefix))
+			err = db.ReadTransact(ctx, func(tr kv.ReadTransaction) error {
+				st, err := record.OpenReadOnly(ctx, tr, md, kvPrefix(loc.prefix))
 				if err != nil {
 					return err
 				}

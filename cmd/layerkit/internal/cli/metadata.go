@@ -19,14 +19,20 @@ import (
 // override or add to them.
 type metaFlags struct {
 	schemaFlags
-	primaryKeys []string
-	indexes     []string
+	primaryKeys    []string
+	indexes        []string
+	recordVersions bool
+	splitRecords   bool
+	cmd            *cobra.Command
 }
 
 func (f *metaFlags) register(cmd *cobra.Command) {
 	f.schemaFlags.register(cmd)
 	cmd.Flags().StringArrayVar(&f.primaryKeys, "primary-key", nil, "a record type's primary key: Type=expr, such as Book=branch,shelf,id (repeatable)")
-	cmd.Flags().StringArrayVar(&f.indexes, "index", nil, "an index: name=Type[+Type…]:expr[:unique], such as by_author=Book:author (repeatable)")
+	cmd.Flags().StringArrayVar(&f.indexes, "index", nil, "an index: name=Type[+Type…]:expr[:type][:unique], such as by_author=Book:author (repeatable)")
+	cmd.Flags().BoolVar(&f.recordVersions, "store-record-versions", false, "the store keeps record versions (default: the .proto's (schema).store_record_versions, else false)")
+	cmd.Flags().BoolVar(&f.splitRecords, "split-long-records", true, "records over 100,000 bytes are split (default: the .proto's (schema).split_long_records, else true)")
+	f.cmd = cmd
 }
 
 // keyExprHelp explains the expression syntax of --primary-key and --index.
@@ -38,17 +44,23 @@ descriptor set:
     string id = 1 [(com.apple.foundationdb.record.field).primary_key = true];
     string author = 2 [(com.apple.foundationdb.record.field).index = {}];  // index Book$author
 
-and from --primary-key Type=expr and --index name=Type[+Type…]:expr[:unique], which
-override them. An expr is comma-separated columns: a field name, a.b for field b of
-message field a, tags[] for one key per element of a repeated field, and $type for
-the record type key.`
+and from --primary-key Type=expr and --index name=Type[+Type…]:expr[:type][:unique],
+which override them (type: value, the default, count, sum, version, max_ever_long, …).
+An expr is comma-separated columns: a field name, a.b for field b of message field a,
+tags[] for one key per element of a repeated field, $type for the record type key and
+$version for the record's version; an aggregate's expr is groups>value, such as
+branch>$empty (a count per branch) or >price (one sum of all prices). The file options
+(com.apple.foundationdb.record.schema).split_long_records and .store_record_versions
+are read too, or given as flags.`
 
 // metaSpec is a store's metadata as declared, before it is built at the store's version.
 type metaSpec struct {
-	sch     *schema
-	types   []string // record types in union order
-	pks     map[string]record.KeyExpression
-	indexes []record.Index
+	sch            *schema
+	types          []string // record types in union order
+	pks            map[string]record.KeyExpression
+	indexes        []record.Index
+	splitRecords   *bool
+	recordVersions *bool
 }
 
 // parse collects the primary keys and indexes the .proto's options and the flags declare. Its
@@ -104,6 +116,13 @@ func (f *metaFlags) parse(sch *schema) (*metaSpec, error) {
 			m.indexes = append(m.indexes, ix)
 		}
 	}
+	m.splitRecords, m.recordVersions = readSchemaOptions(sch.file)
+	if f.cmd != nil && f.cmd.Flags().Changed("split-long-records") {
+		m.splitRecords = &f.splitRecords
+	}
+	if f.cmd != nil && f.cmd.Flags().Changed("store-record-versions") {
+		m.recordVersions = &f.recordVersions
+	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
@@ -114,6 +133,12 @@ func (f *metaFlags) parse(sch *schema) (*metaSpec, error) {
 // opening the store with it never upgrades the store.
 func (m *metaSpec) build(version int) (*record.MetaData, error) {
 	b := record.NewMetaDataBuilder(m.sch.file).SetUnion(string(m.sch.union.Name())).SetVersion(max(version, 1))
+	if m.splitRecords != nil {
+		b.SetSplitLongRecords(*m.splitRecords)
+	}
+	if m.recordVersions != nil {
+		b.SetStoreRecordVersions(*m.recordVersions)
+	}
 	var missing []string
 	for _, t := range m.types {
 		if pk, ok := m.pks[t]; ok {
@@ -178,32 +203,66 @@ func optionMetaData(md protoreflect.MessageDescriptor) (record.KeyExpression, []
 	return pk, indexes, nil
 }
 
-// parseIndexFlag parses name=Type[+Type…]:expr[:unique].
+// parseIndexFlag parses name=Type[+Type…]:expr[:type][:unique].
 func parseIndexFlag(s string) (record.Index, error) {
 	bad := func(why string) (record.Index, error) {
-		return record.Index{}, fmt.Errorf("--index %q: %s (want name=Type[+Type…]:expr[:unique])", s, why)
+		return record.Index{}, fmt.Errorf("--index %q: %s (want name=Type[+Type…]:expr[:type][:unique])", s, why)
 	}
 	name, rest, ok := strings.Cut(s, "=")
 	if !ok || name == "" {
 		return bad("no index name")
 	}
-	typesText, expr, ok := strings.Cut(rest, ":")
-	if !ok || typesText == "" {
+	parts := strings.Split(rest, ":")
+	if len(parts) < 2 || parts[0] == "" {
 		return bad("no record type")
 	}
-	unique := false
-	if e, ok := strings.CutSuffix(expr, ":unique"); ok {
-		expr, unique = e, true
+	ix := record.Index{Name: name, RecordTypes: strings.Split(parts[0], "+")}
+	for _, opt := range parts[2:] {
+		switch {
+		case opt == "unique":
+			ix.Unique = true
+		case opt != "" && ix.Type == "" && strings.Trim(opt, "abcdefghijklmnopqrstuvwxyz_") == "":
+			ix.Type = record.IndexType(opt)
+		default:
+			return bad(fmt.Sprintf("unknown option %q", opt))
+		}
 	}
-	ke, err := parseKeyExpr(expr)
+	ke, err := parseKeyExpr(parts[1])
 	if err != nil {
 		return bad(err.Error())
 	}
-	return record.Index{Name: name, RecordTypes: strings.Split(typesText, "+"), Expression: ke, Unique: unique}, nil
+	ix.Expression = ke
+	return ix, nil
 }
 
-// parseKeyExpr parses comma-separated columns: field, a.b (nested), tags[] (fan-out), $type.
+// parseKeyExpr parses comma-separated columns (field, a.b nested, tags[] fan-out, $type,
+// $version, $empty), or groups>value for an aggregate index.
 func parseKeyExpr(s string) (record.KeyExpression, error) {
+	if groups, value, ok := strings.Cut(s, ">"); ok {
+		v := record.Empty()
+		if strings.TrimSpace(value) != "" {
+			var err error
+			if v, err = parseColumns(value); err != nil {
+				return nil, err
+			}
+		}
+		if strings.TrimSpace(groups) == "" {
+			return record.Ungrouped(v), nil
+		}
+		var gs []record.KeyExpression
+		for _, col := range strings.Split(groups, ",") {
+			g, err := parseColumn(strings.TrimSpace(col))
+			if err != nil {
+				return nil, err
+			}
+			gs = append(gs, g)
+		}
+		return record.GroupBy(v, gs...), nil
+	}
+	return parseColumns(s)
+}
+
+func parseColumns(s string) (record.KeyExpression, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, errors.New("empty key expression")
 	}
@@ -222,13 +281,18 @@ func parseKeyExpr(s string) (record.KeyExpression, error) {
 }
 
 func parseColumn(col string) (record.KeyExpression, error) {
-	if col == "$type" {
+	switch col {
+	case "$type":
 		return record.RecordTypeKey(), nil
+	case "$version":
+		return record.VersionKey(), nil
+	case "$empty":
+		return record.Empty(), nil
 	}
 	head, tail, nested := strings.Cut(col, ".")
 	name, fan := strings.CutSuffix(head, "[]")
 	if name == "" || strings.ContainsAny(name, "[]$ ") {
-		return nil, fmt.Errorf("bad column %q: want a field name, a.b, tags[] or $type", col)
+		return nil, fmt.Errorf("bad column %q: want a field name, a.b, tags[], $type, $version or $empty", col)
 	}
 	if !nested {
 		if fan {

@@ -13,6 +13,10 @@ import (
 const (
 	recordOptionNumber = 1233
 
+	// SchemaOptions.split_long_records and .store_record_versions (a file option).
+	schemaSplitLongRecords    = 3
+	schemaStoreRecordVersions = 4
+
 	// RecordTypeOptions.usage, and its value UNION.
 	recordTypeUsage = 1
 	usageUnion      = 2
@@ -134,4 +138,26 @@ func readFieldOptions(fd protoreflect.FieldDescriptor) (fieldOptions, bool) {
 		}
 	})
 	return fo, true
+}
+
+// readSchemaOptions reads the file option (com.apple.foundationdb.record.schema): whether long
+// records are split and record versions stored; nil where the option does not say.
+func readSchemaOptions(fd protoreflect.FileDescriptor) (split, versions *bool) {
+	opt, ok := recordOption(fd.Options())
+	if !ok {
+		return nil, nil
+	}
+	eachField(opt, func(num protowire.Number, typ protowire.Type, v []byte) {
+		if typ != protowire.VarintType {
+			return
+		}
+		b := varintField(v) != 0
+		switch num {
+		case schemaSplitLongRecords:
+			split = &b
+		case schemaStoreRecordVersions:
+			versions = &b
+		}
+	})
+	return split, versions
 }

@@ -20,6 +20,7 @@ import (
 const (
 	storeInfoKey  = 0
 	recordKey     = 1
+	indexKey      = 2
 	indexStateKey = 5
 
 	// Suffixes of a record's keys (the Java Record Layer's SplitHelper): its version, the whole

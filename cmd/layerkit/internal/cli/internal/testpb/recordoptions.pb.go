@@ -1,5 +1,5 @@
 // The Java Record Layer's metadata options, as far as layerkit reads them: the extensions of
-// MessageOptions and FieldOptions numbered 1233 in package com.apple.foundationdb.record, with the
+// FileOptions, MessageOptions and FieldOptions numbered 1233 in package com.apple.foundationdb.record, with the
 // field numbers of the Record Layer's record_metadata_options.proto, so that a .proto written for
 // the Java Record Layer and one written against this file carry the same option bytes.
 
@@ -86,7 +86,59 @@ func (x *RecordTypeOptions_Usage) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use RecordTypeOptions_Usage.Descriptor instead.
 func (RecordTypeOptions_Usage) EnumDescriptor() ([]byte, []int) {
-	return file_recordoptions_proto_rawDescGZIP(), []int{0, 0}
+	return file_recordoptions_proto_rawDescGZIP(), []int{1, 0}
+}
+
+type SchemaOptions struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	SplitLongRecords    *bool                  `protobuf:"varint,3,opt,name=split_long_records,json=splitLongRecords" json:"split_long_records,omitempty"`
+	StoreRecordVersions *bool                  `protobuf:"varint,4,opt,name=store_record_versions,json=storeRecordVersions" json:"store_record_versions,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *SchemaOptions) Reset() {
+	*x = SchemaOptions{}
+	mi := &file_recordoptions_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaOptions) ProtoMessage() {}
+
+func (x *SchemaOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_recordoptions_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaOptions.ProtoReflect.Descriptor instead.
+func (*SchemaOptions) Descriptor() ([]byte, []int) {
+	return file_recordoptions_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SchemaOptions) GetSplitLongRecords() bool {
+	if x != nil && x.SplitLongRecords != nil {
+		return *x.SplitLongRecords
+	}
+	return false
+}
+
+func (x *SchemaOptions) GetStoreRecordVersions() bool {
+	if x != nil && x.StoreRecordVersions != nil {
+		return *x.StoreRecordVersions
+	}
+	return false
 }
 
 type RecordTypeOptions struct {
@@ -104,7 +156,7 @@ const (
 
 func (x *RecordTypeOptions) Reset() {
 	*x = RecordTypeOptions{}
-	mi := &file_recordoptions_proto_msgTypes[0]
+	mi := &file_recordoptions_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -116,7 +168,7 @@ func (x *RecordTypeOptions) String() string {
 func (*RecordTypeOptions) ProtoMessage() {}
 
 func (x *RecordTypeOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_recordoptions_proto_msgTypes[0]
+	mi := &file_recordoptions_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -129,7 +181,7 @@ func (x *RecordTypeOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordTypeOptions.ProtoReflect.Descriptor instead.
 func (*RecordTypeOptions) Descriptor() ([]byte, []int) {
-	return file_recordoptions_proto_rawDescGZIP(), []int{0}
+	return file_recordoptions_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *RecordTypeOptions) GetUsage() RecordTypeOptions_Usage {
@@ -156,7 +208,7 @@ type FieldOptions struct {
 
 func (x *FieldOptions) Reset() {
 	*x = FieldOptions{}
-	mi := &file_recordoptions_proto_msgTypes[1]
+	mi := &file_recordoptions_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -168,7 +220,7 @@ func (x *FieldOptions) String() string {
 func (*FieldOptions) ProtoMessage() {}
 
 func (x *FieldOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_recordoptions_proto_msgTypes[1]
+	mi := &file_recordoptions_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -181,7 +233,7 @@ func (x *FieldOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldOptions.ProtoReflect.Descriptor instead.
 func (*FieldOptions) Descriptor() ([]byte, []int) {
-	return file_recordoptions_proto_rawDescGZIP(), []int{1}
+	return file_recordoptions_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *FieldOptions) GetPrimaryKey() bool {
@@ -213,7 +265,7 @@ const (
 
 func (x *FieldOptions_IndexOption) Reset() {
 	*x = FieldOptions_IndexOption{}
-	mi := &file_recordoptions_proto_msgTypes[2]
+	mi := &file_recordoptions_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +277,7 @@ func (x *FieldOptions_IndexOption) String() string {
 func (*FieldOptions_IndexOption) ProtoMessage() {}
 
 func (x *FieldOptions_IndexOption) ProtoReflect() protoreflect.Message {
-	mi := &file_recordoptions_proto_msgTypes[2]
+	mi := &file_recordoptions_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +290,7 @@ func (x *FieldOptions_IndexOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldOptions_IndexOption.ProtoReflect.Descriptor instead.
 func (*FieldOptions_IndexOption) Descriptor() ([]byte, []int) {
-	return file_recordoptions_proto_rawDescGZIP(), []int{1, 0}
+	return file_recordoptions_proto_rawDescGZIP(), []int{2, 0}
 }
 
 func (x *FieldOptions_IndexOption) GetType() string {
@@ -257,6 +309,14 @@ func (x *FieldOptions_IndexOption) GetUnique() bool {
 
 var file_recordoptions_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
+		ExtendedType:  (*descriptorpb.FileOptions)(nil),
+		ExtensionType: (*SchemaOptions)(nil),
+		Field:         1233,
+		Name:          "com.apple.foundationdb.record.schema",
+		Tag:           "bytes,1233,opt,name=schema",
+		Filename:      "recordoptions.proto",
+	},
+	{
 		ExtendedType:  (*descriptorpb.MessageOptions)(nil),
 		ExtensionType: (*RecordTypeOptions)(nil),
 		Field:         1233,
@@ -274,23 +334,32 @@ var file_recordoptions_proto_extTypes = []protoimpl.ExtensionInfo{
 	},
 }
 
+// Extension fields to descriptorpb.FileOptions.
+var (
+	// optional com.apple.foundationdb.record.SchemaOptions schema = 1233;
+	E_Schema = &file_recordoptions_proto_extTypes[0]
+)
+
 // Extension fields to descriptorpb.MessageOptions.
 var (
 	// optional com.apple.foundationdb.record.RecordTypeOptions record = 1233;
-	E_Record = &file_recordoptions_proto_extTypes[0]
+	E_Record = &file_recordoptions_proto_extTypes[1]
 )
 
 // Extension fields to descriptorpb.FieldOptions.
 var (
 	// optional com.apple.foundationdb.record.FieldOptions field = 1233;
-	E_Field = &file_recordoptions_proto_extTypes[1]
+	E_Field = &file_recordoptions_proto_extTypes[2]
 )
 
 var File_recordoptions_proto protoreflect.FileDescriptor
 
 const file_recordoptions_proto_rawDesc = "" +
 	"\n" +
-	"\x13recordoptions.proto\x12\x1dcom.apple.foundationdb.record\x1a google/protobuf/descriptor.proto\"\xc4\x01\n" +
+	"\x13recordoptions.proto\x12\x1dcom.apple.foundationdb.record\x1a google/protobuf/descriptor.proto\"q\n" +
+	"\rSchemaOptions\x12,\n" +
+	"\x12split_long_records\x18\x03 \x01(\bR\x10splitLongRecords\x122\n" +
+	"\x15store_record_versions\x18\x04 \x01(\bR\x13storeRecordVersions\"\xc4\x01\n" +
 	"\x11RecordTypeOptions\x12S\n" +
 	"\x05usage\x18\x01 \x01(\x0e26.com.apple.foundationdb.record.RecordTypeOptions.Usage:\x05UNSETR\x05usage\x12#\n" +
 	"\rsince_version\x18\x02 \x01(\x05R\fsinceVersion\"5\n" +
@@ -307,7 +376,8 @@ const file_recordoptions_proto_rawDesc = "" +
 	"\x05index\x18\x03 \x01(\v27.com.apple.foundationdb.record.FieldOptions.IndexOptionR\x05index\x1a@\n" +
 	"\vIndexOption\x12\x19\n" +
 	"\x04type\x18\x01 \x01(\t:\x05valueR\x04type\x12\x16\n" +
-	"\x06unique\x18\x02 \x01(\bR\x06unique:j\n" +
+	"\x06unique\x18\x02 \x01(\bR\x06unique:c\n" +
+	"\x06schema\x12\x1c.google.protobuf.FileOptions\x18\xd1\t \x01(\v2,.com.apple.foundationdb.record.SchemaOptionsR\x06schema:j\n" +
 	"\x06record\x12\x1f.google.protobuf.MessageOptions\x18\xd1\t \x01(\v20.com.apple.foundationdb.record.RecordTypeOptionsR\x06record:a\n" +
 	"\x05field\x12\x1d.google.protobuf.FieldOptions\x18\xd1\t \x01(\v2+.com.apple.foundationdb.record.FieldOptionsR\x05fieldBHZFgithub.com/layerkit/layerkit/cmd/layerkit/internal/cli/internal/testpb"
 
@@ -324,26 +394,30 @@ func file_recordoptions_proto_rawDescGZIP() []byte {
 }
 
 var file_recordoptions_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_recordoptions_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_recordoptions_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_recordoptions_proto_goTypes = []any{
 	(RecordTypeOptions_Usage)(0),        // 0: com.apple.foundationdb.record.RecordTypeOptions.Usage
-	(*RecordTypeOptions)(nil),           // 1: com.apple.foundationdb.record.RecordTypeOptions
-	(*FieldOptions)(nil),                // 2: com.apple.foundationdb.record.FieldOptions
-	(*FieldOptions_IndexOption)(nil),    // 3: com.apple.foundationdb.record.FieldOptions.IndexOption
-	(*descriptorpb.MessageOptions)(nil), // 4: google.protobuf.MessageOptions
-	(*descriptorpb.FieldOptions)(nil),   // 5: google.protobuf.FieldOptions
+	(*SchemaOptions)(nil),               // 1: com.apple.foundationdb.record.SchemaOptions
+	(*RecordTypeOptions)(nil),           // 2: com.apple.foundationdb.record.RecordTypeOptions
+	(*FieldOptions)(nil),                // 3: com.apple.foundationdb.record.FieldOptions
+	(*FieldOptions_IndexOption)(nil),    // 4: com.apple.foundationdb.record.FieldOptions.IndexOption
+	(*descriptorpb.FileOptions)(nil),    // 5: google.protobuf.FileOptions
+	(*descriptorpb.MessageOptions)(nil), // 6: google.protobuf.MessageOptions
+	(*descriptorpb.FieldOptions)(nil),   // 7: google.protobuf.FieldOptions
 }
 var file_recordoptions_proto_depIdxs = []int32{
 	0, // 0: com.apple.foundationdb.record.RecordTypeOptions.usage:type_name -> com.apple.foundationdb.record.RecordTypeOptions.Usage
-	3, // 1: com.apple.foundationdb.record.FieldOptions.index:type_name -> com.apple.foundationdb.record.FieldOptions.IndexOption
-	4, // 2: com.apple.foundationdb.record.record:extendee -> google.protobuf.MessageOptions
-	5, // 3: com.apple.foundationdb.record.field:extendee -> google.protobuf.FieldOptions
-	1, // 4: com.apple.foundationdb.record.record:type_name -> com.apple.foundationdb.record.RecordTypeOptions
-	2, // 5: com.apple.foundationdb.record.field:type_name -> com.apple.foundationdb.record.FieldOptions
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	4, // [4:6] is the sub-list for extension type_name
-	2, // [2:4] is the sub-list for extension extendee
+	4, // 1: com.apple.foundationdb.record.FieldOptions.index:type_name -> com.apple.foundationdb.record.FieldOptions.IndexOption
+	5, // 2: com.apple.foundationdb.record.schema:extendee -> google.protobuf.FileOptions
+	6, // 3: com.apple.foundationdb.record.record:extendee -> google.protobuf.MessageOptions
+	7, // 4: com.apple.foundationdb.record.field:extendee -> google.protobuf.FieldOptions
+	1, // 5: com.apple.foundationdb.record.schema:type_name -> com.apple.foundationdb.record.SchemaOptions
+	2, // 6: com.apple.foundationdb.record.record:type_name -> com.apple.foundationdb.record.RecordTypeOptions
+	3, // 7: com.apple.foundationdb.record.field:type_name -> com.apple.foundationdb.record.FieldOptions
+	8, // [8:8] is the sub-list for method output_type
+	8, // [8:8] is the sub-list for method input_type
+	5, // [5:8] is the sub-list for extension type_name
+	2, // [2:5] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
 }
 
@@ -358,8 +432,8 @@ func file_recordoptions_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_recordoptions_proto_rawDesc), len(file_recordoptions_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   3,
-			NumExtensions: 2,
+			NumMessages:   4,
+			NumExtensions: 3,
 			NumServices:   0,
 		},
 		GoTypes:           file_recordoptions_proto_goTypes,
