@@ -2,10 +2,13 @@ package directory_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/layerkit/layerkit/directory"
+	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/subspace"
 	"github.com/stretchr/testify/require"
@@ -198,4 +201,45 @@ func TestCreatePrefixRetry(t *testing.T) {
 	require.Equal(t, []byte{0xbb, 0x01}, prefixOf(t, d))
 	_, err = l.CreatePrefix(ctx, base, []string{"m2"}, nil, []byte{0xbb, 0x01})
 	require.ErrorIs(t, err, directory.ErrPrefixInUse)
+}
+
+// hangingDB stands for a cluster that cannot be reached: every commit blocks until the
+// transaction is cancelled, which is how FoundationDB's blocked calls are stopped.
+type hangingDB struct{ kv.Database }
+
+func (h hangingDB) CreateTransaction() (kv.Transaction, error) {
+	tr, err := h.Database.CreateTransaction()
+	if err != nil {
+		return nil, err
+	}
+	return &hangingTx{Transaction: tr, cancelled: make(chan struct{})}, nil
+}
+
+type hangingTx struct {
+	kv.Transaction
+	once      sync.Once
+	cancelled chan struct{}
+}
+
+func (t *hangingTx) Cancel() {
+	t.once.Do(func() { close(t.cancelled) })
+	t.Transaction.Cancel()
+}
+
+func (t *hangingTx) Commit() error {
+	<-t.cancelled
+	return kv.ErrTransactionCancelled
+}
+
+// TestWriteStopsWhenContextEnds: a directory write given a database runs its own retry loop;
+// when its ctx ends during a commit that never returns by itself, the call returns ctx's error
+// promptly instead of hanging.
+func TestWriteStopsWhenContextEnds(t *testing.T) {
+	db := testdb.OpenEmbedded(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := directory.CreateOrOpen(ctx, hangingDB{db}, []string{"a"}, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), 2*time.Second, "the write must stop soon after its ctx ends")
 }

@@ -58,9 +58,18 @@ func write[T any](ctx context.Context, t kv.Transactor, fn func(kv.Transaction, 
 		if err != nil {
 			return zero, err
 		}
-		// As in kv.RunTransact: cancel on the way out unless the commit succeeded.
+		// As in kv.RunTransact: once ctx ends the transaction is cancelled, which is what stops a
+		// read or commit blocked in the engine (on FoundationDB, its only way); and it is
+		// cancelled on the way out unless the commit succeeded.
+		var stop func() bool
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, tr.Cancel)
+		}
 		committed := false
 		defer func() {
+			if stop != nil {
+				stop()
+			}
 			if !committed {
 				tr.Cancel()
 			}
@@ -69,6 +78,9 @@ func write[T any](ctx context.Context, t kv.Transactor, fn func(kv.Transaction, 
 			st.pending = nil
 			v, err := fn(tr, st)
 			if err == nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return zero, cerr
+				}
 				if err = tr.Commit(); err == nil {
 					committed = true
 					return v, nil

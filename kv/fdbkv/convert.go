@@ -75,7 +75,7 @@ func checkRangeOptions(o kv.RangeOptions) error {
 		return fmt.Errorf("fdbkv: unknown streaming mode %d: %w", int(o.Mode), kv.ErrInvalidOptionValue)
 	}
 	if o.Mode == kv.StreamingExact && o.Limit == 0 {
-		return fmt.Errorf("fdbkv: streaming mode exact needs a limit: %w", kv.ErrInvalidOptionValue)
+		return fmt.Errorf("fdbkv: streaming mode exact needs a limit: %w", kv.ErrExactModeWithoutLimits)
 	}
 	return nil
 }

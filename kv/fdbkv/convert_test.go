@@ -76,15 +76,16 @@ func TestCheckRangeOptions(t *testing.T) {
 	for _, c := range []struct {
 		opts kv.RangeOptions
 		want string
+		code kv.Error
 	}{
-		{kv.RangeOptions{Limit: -1}, "range limit -1 is negative"},
-		{kv.RangeOptions{Mode: kv.StreamingSerial + 1}, "unknown streaming mode 7"},
-		{kv.RangeOptions{Mode: -1}, "unknown streaming mode -1"},
-		{kv.RangeOptions{Mode: kv.StreamingExact}, "exact needs a limit"},
-		{kv.RangeOptions{Limit: math.MaxInt32 + 1}, "range limit 2147483648 is above FoundationDB's largest, 2147483647"},
+		{kv.RangeOptions{Limit: -1}, "range limit -1 is negative", kv.ErrInvalidOptionValue},
+		{kv.RangeOptions{Mode: kv.StreamingSerial + 1}, "unknown streaming mode 7", kv.ErrInvalidOptionValue},
+		{kv.RangeOptions{Mode: -1}, "unknown streaming mode -1", kv.ErrInvalidOptionValue},
+		{kv.RangeOptions{Mode: kv.StreamingExact}, "exact needs a limit", kv.ErrExactModeWithoutLimits},
+		{kv.RangeOptions{Limit: math.MaxInt32 + 1}, "range limit 2147483648 is above FoundationDB's largest, 2147483647", kv.ErrInvalidOptionValue},
 	} {
 		err := checkRangeOptions(c.opts)
-		require.ErrorIs(t, err, kv.ErrInvalidOptionValue, "%+v", c.opts)
+		require.ErrorIs(t, err, c.code, "%+v", c.opts)
 		require.Contains(t, err.Error(), c.want)
 	}
 }

@@ -4,6 +4,7 @@ package fdbkv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -36,6 +37,8 @@ type transaction struct {
 	// stamp is the versionstamp future, issued at the latest just before Commit: FoundationDB
 	// refuses get_versionstamp once a commit has started, while kv allows asking afterwards.
 	stamp fdb.FutureKey
+	// commitErr is the error of the last commit of this attempt, nil when none failed.
+	commitErr error
 }
 
 var _ kv.Transaction = (*transaction)(nil)
@@ -72,6 +75,7 @@ func (t *transaction) forget() {
 	t.failed.Store(nil)
 	t.mu.Lock()
 	t.stamp = nil
+	t.commitErr = nil
 	t.mu.Unlock()
 }
 
@@ -190,20 +194,45 @@ func (t *transaction) Watch(key []byte) kv.Watch {
 // fails with no_commit_version (2021) after a read-only commit, with the commit's own error when
 // the commit failed in the client (a deferred error such as key_too_large, which FoundationDB
 // checks when the versionstamp is asked for), and with transaction_invalid_version (2020) when the
-// cluster refused or lost the commit.
+// commit failed. As the kv contract asks, that 2020 also carries the commit's error, so
+// errors.Is answers for both, and a future asked for after a failed commit does not wait for
+// FoundationDB's (which stays pending until Reset when the commit never reached the cluster).
 func (t *transaction) GetVersionstamp() kv.Future[[10]byte] {
 	if err := t.deferred(); err != nil {
 		return kv.Ready([10]byte{}, err)
 	}
 	f := t.versionstampFuture()
 	return kv.FutureFunc(func() ([10]byte, error) {
+		if cerr := t.failedCommit(); cerr != nil && !f.IsReady() {
+			return [10]byte{}, stampError(cerr)
+		}
 		b, err := f.Get()
 		runtime.KeepAlive(t) // see keepAlive
 		if err != nil {
-			return [10]byte{}, t.intr.err(convertErr(err))
+			err = t.intr.err(convertErr(err))
+			if cerr := t.failedCommit(); cerr != nil && errors.Is(err, kv.ErrTransactionInvalidVersion) {
+				return [10]byte{}, stampError(cerr)
+			}
+			return [10]byte{}, err
 		}
 		return versionstamp(b)
 	})
+}
+
+// failedCommit returns the error of this attempt's failed commit, or nil.
+func (t *transaction) failedCommit() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.commitErr
+}
+
+// stampError is the versionstamp error after a commit that failed with cerr: 2020 wrapping cerr,
+// as the embedded engine gives it.
+func stampError(cerr error) error {
+	if errors.Is(cerr, kv.ErrTransactionInvalidVersion) {
+		return cerr
+	}
+	return fmt.Errorf("fdbkv: no versionstamp, the commit failed: %w: %w", kv.ErrTransactionInvalidVersion, cerr)
 }
 
 // versionstampFuture returns the transaction's versionstamp future, issuing it on first use.
@@ -224,7 +253,13 @@ func (t *transaction) Commit() error {
 		return err
 	}
 	t.versionstampFuture() // must be issued before the commit starts; see stamp
-	return t.intr.err(convertErr(t.tr.Commit().Get()))
+	err := t.intr.err(convertErr(t.tr.Commit().Get()))
+	if err != nil {
+		t.mu.Lock()
+		t.commitErr = err
+		t.mu.Unlock()
+	}
+	return err
 }
 
 // GetCommittedVersion returns the binding's committed version (-1 for a read-only commit).
