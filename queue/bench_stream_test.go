@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,18 +30,46 @@ func openBench(b *testing.B, store string) *embedded.DB {
 	return db
 }
 
-// runWorkers runs work b.N times spread over n goroutines and returns the elapsed time.
-func runWorkers(b *testing.B, n int, work func(worker int) error) time.Duration {
+// cpuTime returns the CPU time (user and system) the process has used. Benchmarks report it per
+// op beside the wall-clock rates, because on a shared machine the CPU a process gets varies
+// from run to run while the CPU an op costs varies much less.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runWorkers runs b.N ops on n goroutines, handing each call of work a share of up to chunk ops
+// (work must do exactly that many), and returns the elapsed time.
+func runWorkers(b *testing.B, n, chunk int, work func(worker, ops int) error) time.Duration {
 	b.Helper()
-	var next atomic.Int64
+	var left atomic.Int64
+	left.Store(int64(b.N))
+	claim := func() int {
+		for {
+			l := left.Load()
+			if l <= 0 {
+				return 0
+			}
+			k := min(int64(chunk), l)
+			if left.CompareAndSwap(l, l-k) {
+				return int(k)
+			}
+		}
+	}
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
+	defer func() {
+		b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}()
 	for w := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				if err := work(w); err != nil {
+			for k := claim(); k > 0; k = claim() {
+				if err := work(w, k); err != nil {
 					b.Error(err)
 					return
 				}
@@ -91,7 +120,7 @@ func BenchmarkStreamAppend(b *testing.B) {
 				var conflicts atomic.Int64
 				b.ReportAllocs()
 				b.ResetTimer()
-				elapsed := runWorkers(b, 16, func(int) error {
+				elapsed := runWorkers(b, 16, 1, func(int, int) error {
 					if path == "database" {
 						_, err := s.Append(ctx, db, value, nil)
 						return err

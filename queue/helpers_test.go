@@ -98,3 +98,82 @@ func ids(es []queue.Entry) []queue.EntryID {
 	}
 	return out
 }
+
+// queueEnv is a test database with a queue whose checker runs when the test ends.
+type queueEnv struct {
+	t      testing.TB
+	db     kv.Database
+	prefix subspace.Subspace
+	q      *queue.Queue
+	clock  *fakeClock
+}
+
+// newQueueEnv opens a queue on a fake clock (unless opts sets one) with opts.
+func newQueueEnv(t testing.TB, opts *queue.Options) *queueEnv {
+	t.Helper()
+	db := testdb.Open(t)
+	return newQueueEnvOn(t, db, opts)
+}
+
+func newQueueEnvOn(t testing.TB, db kv.Database, opts *queue.Options) *queueEnv {
+	t.Helper()
+	e := &queueEnv{t: t, db: db, prefix: subspace.Sub("app", "jobs"), clock: newFakeClock()}
+	testdb.Check(t, db, "queue", queue.Check(e.prefix))
+	var o queue.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Clock == nil {
+		o.Clock = e.clock.Now
+	}
+	q, err := queue.NewQueue(e.prefix, &o)
+	require.NoError(t, err)
+	e.q = q
+	return e
+}
+
+// enqueue enqueues payload through the database and returns its ID.
+func (e *queueEnv) enqueue(payload string, opts *queue.EnqueueOptions) queue.MessageID {
+	e.t.Helper()
+	f, err := e.q.Enqueue(ctx, e.db, []byte(payload), opts)
+	require.NoError(e.t, err)
+	id, err := f.Get()
+	require.NoError(e.t, err)
+	return id
+}
+
+func (e *queueEnv) receive(n int) []queue.Lease {
+	e.t.Helper()
+	ls, err := e.q.Receive(ctx, e.db, queue.ReceiveOptions{Max: n})
+	require.NoError(e.t, err)
+	return ls
+}
+
+func (e *queueEnv) stats() queue.Stats {
+	e.t.Helper()
+	st, err := e.q.Stats(ctx, e.db)
+	require.NoError(e.t, err)
+	return st
+}
+
+func payloads(ls []queue.Lease) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = string(l.Payload)
+	}
+	return out
+}
+
+func messagePayloads(ms []queue.Message) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = string(m.Payload)
+	}
+	return out
+}
+
+// sameTime asserts two times are the same instant (whatever their locations).
+func sameTime(t testing.TB, want, got time.Time, msgAndArgs ...any) {
+	t.Helper()
+	require.True(t, want.Equal(got), append([]any{"want %v, got %v", want, got}, msgAndArgs...)...)
+}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +34,37 @@ const sweepPerWrite = 2
 type idempotency struct {
 	records []byte // P+(4)
 	expiry  []byte // P+(5)
+	swept   *sweepHint
+}
+
+// sweepHint remembers up to which expiry time this handle's sweeps have cleared the expiry
+// index, so that the next sweep starts there rather than stepping over the tombstones of every
+// record swept before (see laneHints for why that matters in an LSM engine). It is safe
+// because a record written later expires at its writer's now plus the retention, later than
+// any time a sweep has reached (the sweep stops at its own now); a hint older than hintTTL is
+// not used, which bounds the harm of a clock that stepped back.
+type sweepHint struct {
+	mu    sync.Mutex
+	at    int64
+	taken time.Time
+}
+
+func (h *sweepHint) from() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.taken.IsZero() || time.Since(h.taken) > hintTTL {
+		return math.MinInt64
+	}
+	return h.at
+}
+
+func (h *sweepHint) note(started, reached int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if started == math.MinInt64 || h.taken.IsZero() {
+		h.taken = time.Now()
+	}
+	h.at = reached
 }
 
 // idemValueLen is the length of a record's value.
@@ -94,14 +127,17 @@ func (s idempotency) remember(tr kv.Transaction, key any, uv uint16, expires int
 // read conflicts: concurrent sweepers never conflict, and a record rewritten meanwhile (an
 // expired key used again) keeps its new value.
 func (s idempotency) sweep(tr kv.Transaction, now int64, n int) error {
-	end, err := tuple.Tuple{now}.AppendPack(bytes.Clone(s.expiry))
+	started := s.swept.from()
+	begin, _ := tuple.Tuple{started}.AppendPack(bytes.Clone(s.expiry))
+	end, _ := tuple.Tuple{now}.AppendPack(bytes.Clone(s.expiry))
+	snap := tr.Snapshot()
+	rows, err := snap.GetRange(kv.Range{Begin: begin, End: end}, kv.RangeOptions{Limit: n}).GetSlice()
 	if err != nil {
 		return err
 	}
-	snap := tr.Snapshot()
-	rows, err := snap.GetRange(kv.Range{Begin: append(bytes.Clone(s.expiry), 0x00), End: end}, kv.RangeOptions{Limit: n}).GetSlice()
-	if err != nil {
-		return err
+	reached := now
+	if len(rows) == n {
+		reached = math.MinInt64 // set from the last row below
 	}
 	for _, row := range rows {
 		expires, key, err := s.decodeExpiry(row.Key)
@@ -119,7 +155,11 @@ func (s idempotency) sweep(tr kv.Transaction, now int64, n int) error {
 			}
 		}
 		tr.Clear(row.Key)
+		if len(rows) == n {
+			reached = expires
+		}
 	}
+	s.swept.note(started, reached)
 	return nil
 }
 

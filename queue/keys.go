@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/tuple"
@@ -26,16 +27,17 @@ func PrefixBytes(b []byte) Prefix { return rawPrefix(bytes.Clone(b)) }
 // The first element of every key under a stream's or queue's prefix P: the layout table of the
 // package documentation.
 const (
-	codeItems      = 1 // P+(1, id): stream entries, queue messages
-	codeSchedule   = 2 // P+(2, lane, at, id): when each queue message is next visible
-	codeDead       = 3 // P+(3, id): dead-lettered messages
-	codeIdem       = 4 // P+(4, key): idempotency records
-	codeIdemExpiry = 5 // P+(5, expires, key): idempotency records by expiry
-	codeGroups     = 6 // P+(6, name): stream consumer group cursors
-	codeCounters   = 6 // P+(6, n): queue counters
-	codeTrimmed    = 7 // P+(7): the stream's trim point
-	codeTrigger    = 8 // P+(8): bumped by every append or enqueue, for watches
-	codeSeq        = 9 // P+(9): the per-transaction user version scratch key
+	codeItems      = 1  // P+(1, id): stream entries, queue messages
+	codeSchedule   = 2  // P+(2, lane, at, id): when each queue message is next visible
+	codeDead       = 3  // P+(3, id): dead-lettered messages
+	codeIdem       = 4  // P+(4, key): idempotency records
+	codeIdemExpiry = 5  // P+(5, expires, key): idempotency records by expiry
+	codeGroups     = 6  // P+(6, name): stream consumer group cursors
+	codeCounters   = 6  // P+(6, n): queue counters
+	codeTrimmed    = 7  // P+(7): the stream's trim point
+	codeTrigger    = 8  // P+(8): bumped by every append or enqueue, for watches
+	codeSeq        = 9  // P+(9): the per-transaction user version scratch key
+	codeLanes      = 10 // P+(10, lane): the priority lanes a queue uses
 )
 
 // versionstampCode is the tuple type code of a 12-byte versionstamp.
@@ -62,8 +64,46 @@ func newLayout(p Prefix) (layout, error) {
 	l.items = l.sub(codeItems)
 	l.trigger = l.sub(codeTrigger)
 	l.seq = l.sub(codeSeq)
-	l.idem = idempotency{records: l.sub(codeIdem), expiry: l.sub(codeIdemExpiry)}
+	l.idem = idempotency{records: l.sub(codeIdem), expiry: l.sub(codeIdemExpiry), swept: &sweepHint{}}
 	return l, nil
+}
+
+// startWrite begins a write of one new entry or message in tr: when key (an idempotency key, or
+// nil) is remembered, it returns the earlier write's ID and found; otherwise it claims the new
+// item's user version. what names the operation in errors.
+func (l layout) startWrite(tr kv.Transaction, key any, now time.Time, what string) (uint16, EntryID, bool, error) {
+	if key != nil {
+		id, found, err := l.idem.lookup(tr, key, now.UnixMilli())
+		if err != nil || found {
+			if err != nil {
+				err = fmt.Errorf("queue: %s %s: %w", what, kv.Printable(l.prefix), err)
+			}
+			return 0, id, found, err
+		}
+	}
+	uv, err := claimUserVersions(tr, l.seq, 1)
+	if err != nil {
+		return 0, EntryID{}, false, fmt.Errorf("queue: %s %s: %w", what, kv.Printable(l.prefix), err)
+	}
+	return uv, EntryID{}, false, nil
+}
+
+// finishWrite ends the write of the item with user version uv: it bumps the trigger (once per
+// transaction: the first claim has user version 0), remembers the idempotency key until
+// retention has passed, sweeps expired records, and returns the future of the item's ID.
+func (l layout) finishWrite(tr kv.Transaction, key any, uv uint16, now time.Time, retention time.Duration) (kv.Future[EntryID], error) {
+	if uv == 0 {
+		tr.Atomic(kv.Add, l.trigger, one)
+	}
+	if key != nil {
+		l.idem.remember(tr, key, uv, now.Add(retention).UnixMilli())
+		if err := l.idem.sweep(tr, now.UnixMilli(), sweepPerWrite); err != nil {
+			return nil, err
+		}
+	}
+	return kv.Map(tr.GetVersionstamp(), func(stamp [10]byte) (EntryID, error) {
+		return idFromStamp(stamp, uv), nil
+	}), nil
 }
 
 // sub returns P + pack(elems...).

@@ -136,28 +136,10 @@ func (s *Stream) Append(ctx context.Context, t kv.Transactor, value []byte, opts
 
 func (s *Stream) append(tr kv.Transaction, value []byte, key any, retention time.Duration) (kv.Future[EntryID], error) {
 	now := s.clock()
-	if key != nil {
-		id, found, err := s.l.idem.lookup(tr, key, now.UnixMilli())
-		if err != nil {
-			return nil, fmt.Errorf("queue: append to stream %s: %w", kv.Printable(s.l.prefix), err)
-		}
-		if found {
-			return kv.Ready(id, nil), nil
-		}
-	}
-	uv, err := claimUserVersions(tr, s.l.seq, 1)
-	if err != nil {
-		return nil, fmt.Errorf("queue: append to stream %s: %w", kv.Printable(s.l.prefix), err)
+	uv, id, found, err := s.l.startWrite(tr, key, now, "append to stream")
+	if err != nil || found {
+		return kv.Ready(id, nil), err
 	}
 	tr.Atomic(kv.SetVersionstampedKey, stampedKey(s.l.items, uv, nil), encodeEntry(now, value))
-	tr.Atomic(kv.Add, s.l.trigger, one)
-	if key != nil {
-		s.l.idem.remember(tr, key, uv, now.Add(retention).UnixMilli())
-		if err := s.l.idem.sweep(tr, now.UnixMilli(), sweepPerWrite); err != nil {
-			return nil, err
-		}
-	}
-	return kv.Map(tr.GetVersionstamp(), func(stamp [10]byte) (EntryID, error) {
-		return idFromStamp(stamp, uv), nil
-	}), nil
+	return s.l.finishWrite(tr, key, uv, now, retention)
 }
