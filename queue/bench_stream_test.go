@@ -13,6 +13,7 @@ import (
 	"github.com/layerkit/layerkit/kv/embedded"
 	"github.com/layerkit/layerkit/queue"
 	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 // openBench opens an embedded engine without faults: in memory, or durable (synced) on disk.
@@ -105,11 +106,12 @@ func commitCounting(db kv.Database, conflicts *atomic.Int64, fn func(tr kv.Trans
 }
 
 // BenchmarkStreamAppend: one 100-byte entry per transaction from 16 goroutines, through a
-// caller's transaction (path=transaction) or through the database with the call's own
-// idempotency key (path=database).
+// caller's transaction (path=transaction), through the database with the call's own
+// idempotency key (path=database), and, for the ratio, the same versionstamped key written with
+// nothing else (path=raw).
 func BenchmarkStreamAppend(b *testing.B) {
 	for _, store := range []string{"memory", "disk"} {
-		for _, path := range []string{"transaction", "database"} {
+		for _, path := range []string{"transaction", "database", "raw"} {
 			b.Run(fmt.Sprintf("store=%s,goroutines=16,path=%s", store, path), func(b *testing.B) {
 				db := openBench(b, store)
 				s, err := queue.NewStream(subspace.Sub("bench"), nil)
@@ -117,6 +119,10 @@ func BenchmarkStreamAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 				value := make([]byte, 100)
+				rawKey, err := subspace.Sub("raw").PackWithVersionstamp(tuple.Tuple{1, tuple.IncompleteVersionstamp(0)})
+				if err != nil {
+					b.Fatal(err)
+				}
 				var conflicts atomic.Int64
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -124,6 +130,12 @@ func BenchmarkStreamAppend(b *testing.B) {
 					if path == "database" {
 						_, err := s.Append(ctx, db, value, nil)
 						return err
+					}
+					if path == "raw" {
+						return commitCounting(db, &conflicts, func(tr kv.Transaction) error {
+							tr.Atomic(kv.SetVersionstampedKey, rawKey, append([]byte{1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, value...))
+							return nil
+						})
 					}
 					return commitCounting(db, &conflicts, func(tr kv.Transaction) error {
 						_, err := s.Append(ctx, tr, value, nil)

@@ -142,8 +142,8 @@ func defaultBackoff(attempts int) time.Duration {
 	return min(d, DefaultBackoffMax)
 }
 
-// Prefix returns the queue's prefix bytes.
-func (q *Queue) Prefix() []byte { return q.l.prefix }
+// Prefix returns the queue's prefix bytes. The slice is shared and must not be modified.
+func (q *Queue) Prefix() []byte { return q.l.prefix[:len(q.l.prefix):len(q.l.prefix)] }
 
 // State is where a message stands as of the last transaction that changed it.
 type State int
@@ -256,13 +256,21 @@ func (q *Queue) Enqueue(ctx context.Context, t kv.Transactor, payload []byte, op
 		}
 		key = o.IdempotencyKey
 	}
-	m := &queuepb.Message{Payload: payload, Headers: o.Headers, Priority: o.Priority}
-	if size := proto.Size(m) + 40; size > kv.MaxValueSize {
-		return nil, fmt.Errorf("%w: message of %d bytes (payload %d), at most %d fit", ErrPayloadTooLarge, size, len(payload), kv.MaxValueSize)
+	if len(payload) > kv.MaxValueSize {
+		// Without headers a message is its payload and about 30 bytes; marshal checks the
+		// exact size.
+		return nil, fmt.Errorf("%w: payload of %d bytes, at most %d fit", ErrPayloadTooLarge, len(payload), kv.MaxValueSize)
 	}
+	m := &queuepb.Message{Payload: payload, Headers: o.Headers, Priority: o.Priority}
 	retention := q.o.IdempotencyRetention
 	if _, ok := t.(kv.Database); ok && key == nil {
 		key, retention = autoKey(), autoKeyRetention
+	}
+	if tr, ok := t.(kv.Transaction); ok {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return q.enqueue(tr, m, o.Delay, key, retention)
 	}
 	return kv.Transact(ctx, t, func(tr kv.Transaction) (kv.Future[MessageID], error) {
 		return q.enqueue(tr, m, o.Delay, key, retention)
@@ -323,7 +331,7 @@ func marshal(m *queuepb.Message) ([]byte, error) {
 		return nil, fmt.Errorf("queue: encode message: %w", err)
 	}
 	if len(b) > kv.MaxValueSize {
-		return nil, fmt.Errorf("%w: message of %d bytes, at most %d fit", ErrPayloadTooLarge, len(b), kv.MaxValueSize)
+		return nil, fmt.Errorf("%w: message of %d bytes (payload %d), at most %d fit", ErrPayloadTooLarge, len(b), len(m.Payload), kv.MaxValueSize)
 	}
 	return b, nil
 }

@@ -54,8 +54,8 @@ func NewStream(prefix Prefix, opts *StreamOptions) (*Stream, error) {
 	return &Stream{l: l, groups: l.sub(codeGroups), trimmed: l.sub(codeTrimmed), clock: o.Clock, retention: o.IdempotencyRetention}, nil
 }
 
-// Prefix returns the stream's prefix bytes.
-func (s *Stream) Prefix() []byte { return s.l.prefix }
+// Prefix returns the stream's prefix bytes. The slice is shared and must not be modified.
+func (s *Stream) Prefix() []byte { return s.l.prefix[:len(s.l.prefix):len(s.l.prefix)] }
 
 // AppendOptions are the options of one append. The zero value (or nil) appends unconditionally.
 type AppendOptions struct {

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/layerkit/layerkit/kv"
@@ -78,7 +79,7 @@ func (s *Stream) Wait(ctx context.Context, db kv.Database, cursor EntryID) error
 // Group and Group.Consume.
 func (s *Stream) Follow(ctx context.Context, db kv.Database, cursor EntryID, opts ReadOptions, fn func(Page) error) error {
 	if opts.Reverse {
-		return ErrInvalidArgument
+		return fmt.Errorf("%w: Follow reads forward only", ErrInvalidArgument)
 	}
 	for {
 		p, err := s.Read(ctx, db, cursor, opts)
