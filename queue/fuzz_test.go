@@ -65,11 +65,7 @@ func FuzzStoredEntry(f *testing.F) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		ok := func(err error) {
-			if err != nil && !errors.Is(err, queue.ErrCorrupt) {
-				t.Fatalf("%x: %v", raw, err)
-			}
-		}
+		ok := func(err error) { corruptOrNil(t, raw, err) }
 		_, err := s.Read(ctx, db, queue.StreamStart, queue.ReadOptions{})
 		ok(err)
 		_, err = g.Read(ctx, db, queue.ReadOptions{})
@@ -110,11 +106,7 @@ func FuzzStoredMessage(f *testing.F) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		ok := func(err error) {
-			if err != nil && !errors.Is(err, queue.ErrCorrupt) {
-				t.Fatalf("%x: %v", raw, err)
-			}
-		}
+		ok := func(err error) { corruptOrNil(t, raw, err) }
 		_, err := q.Peek(ctx, db, queue.PeekOptions{})
 		ok(err)
 		_, _, err = q.Get(ctx, db, id)
@@ -143,5 +135,13 @@ func clearPrefix(t *testing.T, db kv.Database, prefix subspace.Subspace) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// corruptOrNil fails the test unless err is nil or wraps ErrCorrupt.
+func corruptOrNil(t *testing.T, raw []byte, err error) {
+	t.Helper()
+	if err != nil && !errors.Is(err, queue.ErrCorrupt) {
+		t.Fatalf("%x: %v", raw, err)
 	}
 }

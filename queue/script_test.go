@@ -149,17 +149,9 @@ func (r *scriptRunner) run(cmd string) string {
 		if k, ok := opts["key"]; ok {
 			o.IdempotencyKey = []byte(k)
 		}
-		var f kv.Future[queue.MessageID]
-		err := r.db.Transact(ctx, func(tr kv.Transaction) (err error) {
-			f, err = r.q.Enqueue(ctx, tr, []byte(pos[0]), o)
-			return err
+		return r.write(func(tr kv.Transaction) (kv.Future[queue.EntryID], error) {
+			return r.q.Enqueue(ctx, tr, []byte(pos[0]), o)
 		})
-		if err != nil {
-			return result(err)
-		}
-		id, err := f.Get()
-		require.NoError(r.t, err)
-		return "id " + id.String()
 	case "receive":
 		n, err := strconv.Atoi(pos[0])
 		require.NoError(r.t, err)
@@ -209,17 +201,9 @@ func (r *scriptRunner) run(cmd string) string {
 		if k, ok := opts["key"]; ok {
 			o = &queue.AppendOptions{IdempotencyKey: []byte(k)}
 		}
-		var f kv.Future[queue.EntryID]
-		err := r.db.Transact(ctx, func(tr kv.Transaction) (err error) {
-			f, err = r.s.Append(ctx, tr, []byte(pos[0]), o)
-			return err
+		return r.write(func(tr kv.Transaction) (kv.Future[queue.EntryID], error) {
+			return r.s.Append(ctx, tr, []byte(pos[0]), o)
 		})
-		if err != nil {
-			return result(err)
-		}
-		id, err := f.Get()
-		require.NoError(r.t, err)
-		return "id " + id.String()
 	case "advance-group":
 		g, err := r.s.Group(pos[0])
 		require.NoError(r.t, err)
@@ -240,6 +224,17 @@ func (r *scriptRunner) run(cmd string) string {
 	}
 	r.t.Fatalf("unknown command %q", cmd)
 	return ""
+}
+
+// write runs an enqueue or append in a transaction and prints the new ID, or the error.
+func (r *scriptRunner) write(fn func(tr kv.Transaction) (kv.Future[queue.EntryID], error)) string {
+	f, err := kv.Transact(ctx, r.db, fn)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	id, err := f.Get()
+	require.NoError(r.t, err)
+	return "id " + id.String()
 }
 
 // rel prints a unix millisecond time relative to the fake clock's start.
