@@ -20,7 +20,7 @@ func newClock(t time.Time) *fakeClock {
 	return c
 }
 
-func (c *fakeClock) now() time.Time           { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // Expired documents vanish from every read at once, free their _id and unique keys, and are
