@@ -241,16 +241,21 @@ func (c *Collection) buildBatch(ctx context.Context, tr kv.Transaction, name str
 }
 
 // DropIndex removes an index and its entries; it reports false when there was none.
+//
+// Given a database, a retry after an unknown commit result that finds the index gone reports
+// true when an earlier attempt of this call removed it.
 func (c *Collection) DropIndex(ctx context.Context, t kv.Transactor, name string) (bool, error) {
+	dropped := false // an earlier attempt of this call dropped the index
 	return kv.Transact(ctx, t, func(tr kv.Transaction) (bool, error) {
 		st, err := c.resolve(ctx, tr, false)
 		if err != nil || st == nil {
-			return false, err
+			return dropped, err
 		}
 		ix := st.byName[name]
 		if ix == nil {
-			return false, nil
+			return dropped, nil
 		}
+		dropped = true
 		meta := *st.meta
 		meta.Indexes = slices.DeleteFunc(slices.Clone(meta.Indexes), func(m *indexMeta) bool { return m.Name == name })
 		tr.ClearRange(docRange(ix.prefix))

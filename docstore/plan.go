@@ -100,6 +100,16 @@ func (f *Filter) idEquality() (any, bool) {
 	return nil, false
 }
 
+// idOnly returns the _id of a filter that is exactly an equality on _id.
+func (f *Filter) idOnly() (any, bool) {
+	n, ok := f.root.(*fieldNode)
+	if !ok || n.op != "$eq" || n.re != nil || n.ps != "_id" {
+		return nil, false
+	}
+	id, err := normalizeID(n.value)
+	return id, err == nil
+}
+
 // plan chooses how to run a query: by _id when the filter pins _ids, else the readable index
 // whose fields match the longest prefix of equalities, then a range, then the sort (an index
 // that provides the sort wins a tie), else a collection scan. force names the index a

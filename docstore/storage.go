@@ -345,7 +345,7 @@ func (a *assembler) add(suffix, value []byte) error {
 		}
 		a.split = append(a.split[:0], elems...)
 		a.splitN, a.splitSize, a.splitBuf = int(n), int(size), make([]byte, 0, size)
-		return a.place(elems, nil)
+		return nil // placed by finishSplit once its chunks are read
 	default:
 		var err error
 		if v, err = decodeScalar(value); err != nil {

@@ -635,3 +635,21 @@ func unsetPath(doc map[string]any, p fieldPath) {
 		}
 	}
 }
+
+// Apply returns a copy of doc (any form Insert takes) with the update applied as to an existing
+// document ($setOnInsert does nothing), $currentDate writing now. It is the update's meaning
+// without a store: what UpdateOne would leave.
+func (u *Update) Apply(doc any, now time.Time) (M, error) {
+	n, err := normalize(doc, "")
+	if err != nil {
+		return nil, err
+	}
+	m, ok := n.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("docstore: a %T is not a document: %w", doc, ErrInvalidDocument)
+	}
+	if err := u.apply(m, false, now); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

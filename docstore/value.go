@@ -613,3 +613,19 @@ func sameValue(a, b any) bool {
 	}
 	return false
 }
+
+// Compare orders two values as MongoDB does, and as indexes and sorts of this package do: by
+// type (null < numbers < strings < objects < arrays < binary data < booleans < dates), then
+// within the type; integers and floats by exact value. It returns -1, 0 or +1, or an error for
+// a value that cannot be stored.
+func Compare(a, b any) (int, error) {
+	x, err := normalize(a, "")
+	if err != nil {
+		return 0, err
+	}
+	y, err := normalize(b, "")
+	if err != nil {
+		return 0, err
+	}
+	return compareValues(x, y), nil
+}

@@ -439,7 +439,12 @@ func (c *Collection) runUpdate(ctx context.Context, t kv.Transactor, filter, upd
 		return UpdateResult{}, err
 	}
 	s.multi = multi
-	res, err := c.write(ctx, t, s.update.retrySafe && !upsert, func(w *tx) (*ledgerEntry, error) {
+	// A retry of an update by _id that only sets values finds the document again and writes
+	// nothing new; anything else (a filter that the update may stop matching, operators that
+	// are not idempotent, an upsert) records its result for retries.
+	_, byID := s.filter.idOnly()
+	retrySafe := s.update.retrySafe && !upsert && !multi && byID
+	res, err := c.write(ctx, t, retrySafe, func(w *tx) (*ledgerEntry, error) {
 		r, _, err := w.update(s)
 		if err != nil {
 			return nil, err
