@@ -320,6 +320,9 @@ func (a *assembler) add(suffix, value []byte) error {
 			return fmt.Errorf("docstore: misplaced chunk marker in a field key: %w", ErrCorrupt)
 		}
 	}
+	if len(value) == 0 {
+		return fmt.Errorf("docstore: empty field value: %w", ErrCorrupt)
+	}
 	var v any
 	switch value[0] {
 	case valObject:
