@@ -10,6 +10,7 @@ import (
 
 	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/queue"
 )
 
 // maxCheckProblems bounds how many problems a check reports.
@@ -207,6 +208,18 @@ func checkCollection(rtr kv.ReadTransaction, st *collState) error {
 		var e ledgerEntry
 		if err := json.Unmarshal(r.Value, &e); err != nil {
 			ck.add("ledger entry %s: %v", kv.Printable(r.Key), err)
+		}
+	}
+	// The change feed is a queue stream; its own checker verifies it.
+	if rows, err := rtr.GetRange(docRange(packed(st.prefix, keyFeed)), kv.RangeOptions{Limit: 1}).GetSlice(); err != nil {
+		return err
+	} else if len(rows) > 0 {
+		s, err := queue.NewStream(queue.PrefixBytes(packed(st.prefix, keyFeed)), nil)
+		if err != nil {
+			return err
+		}
+		if err := s.Check(context.Background(), rtr); err != nil {
+			ck.add("change feed: %v", err)
 		}
 	}
 	if len(ck.problems) > 0 {

@@ -3,6 +3,7 @@ package docstore
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/layerkit/layerkit/kv"
@@ -33,8 +34,19 @@ func (c *Collection) Sweep(ctx context.Context, db kv.Database, opts SweepOption
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
+		var tried []any // what earlier attempts removed, in case a commit result was unknown
 		removed, err := kv.Transact(ctx, db, func(tr kv.Transaction) (int, error) {
-			return c.sweepBatch(ctx, tr, batch, n == 0)
+			gone, err := c.countGone(ctx, tr, tried)
+			if err != nil {
+				return 0, err
+			}
+			ids, err := c.sweepBatch(ctx, tr, batch, n == 0)
+			for _, id := range ids {
+				if !slices.ContainsFunc(tried, func(x any) bool { return equalValues(x, id) }) {
+					tried = append(tried, id)
+				}
+			}
+			return gone + len(ids), err
 		})
 		total += removed
 		if err != nil || removed == 0 {
@@ -44,10 +56,34 @@ func (c *Collection) Sweep(ctx context.Context, db kv.Database, opts SweepOption
 	return total, nil
 }
 
-func (c *Collection) sweepBatch(ctx context.Context, tr kv.Transaction, batch int, clearLedger bool) (int, error) {
+// countGone counts the documents of ids that no longer exist: an earlier attempt whose commit
+// result was unknown removed them after all.
+func (c *Collection) countGone(ctx context.Context, tr kv.Transaction, ids []any) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
 	st, err := c.resolve(ctx, tr, false)
 	if err != nil || st == nil {
 		return 0, err
+	}
+	gone := 0
+	for _, id := range ids {
+		v, err := tr.Get(st.docPrefix(id)).Get()
+		if err != nil {
+			return 0, err
+		}
+		if v == nil {
+			gone++
+		}
+	}
+	return gone, nil
+}
+
+// sweepBatch removes up to batch expired documents and returns their _ids.
+func (c *Collection) sweepBatch(ctx context.Context, tr kv.Transaction, batch int, clearLedger bool) ([]any, error) {
+	st, err := c.resolve(ctx, tr, false)
+	if err != nil || st == nil {
+		return nil, err
 	}
 	w := &tx{ctx: ctx, c: c, rtr: tr, tr: tr, st: st, now: c.now()}
 	if clearLedger {
@@ -55,7 +91,7 @@ func (c *Collection) sweepBatch(ctx context.Context, tr kv.Transaction, batch in
 		binary.BigEndian.PutUint64(old, uint64(w.now.Add(-ledgerTTL).UnixNano()))
 		tr.ClearRange(kv.Range{Begin: packed(st.prefix, keyLedger), End: packed(st.prefix, keyLedger, old)})
 	}
-	removed := 0
+	var removed []any
 	seen := map[string]bool{}
 	for _, ix := range st.ttl {
 		if !ix.readable() {
@@ -65,7 +101,7 @@ func (c *Collection) sweepBatch(ctx context.Context, tr kv.Transaction, batch in
 		begin, _ := tuple.Tuple{int64(tagDate)}.AppendPack(clip(ix.prefix))
 		end, _ := tuple.Tuple{int64(tagDate), cutoff}.AppendPack(clip(ix.prefix))
 		end = append(end, 0xff)
-		rows, err := tr.Snapshot().GetRange(kv.Range{Begin: begin, End: end}, kv.RangeOptions{Limit: batch - removed}).GetSlice()
+		rows, err := tr.Snapshot().GetRange(kv.Range{Begin: begin, End: end}, kv.RangeOptions{Limit: batch - len(removed)}).GetSlice()
 		if err != nil {
 			return removed, err
 		}
@@ -89,9 +125,9 @@ func (c *Collection) sweepBatch(ctx context.Context, tr kv.Transaction, batch in
 			if err := w.purge(id, doc); err != nil {
 				return removed, err
 			}
-			removed++
+			removed = append(removed, id)
 		}
-		if removed >= batch {
+		if len(removed) >= batch {
 			break
 		}
 	}

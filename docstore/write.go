@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -697,6 +698,7 @@ func (t *tx) writeUpdate(id any, old, new map[string]any, viewTargets, updateTar
 		return false, err
 	}
 	t.bumpRevision(id)
+	slices.Sort(paths)
 	t.event(changeEvent{Op: OpUpdate, ID: id, Paths: paths})
 	return true, nil
 }
