@@ -130,10 +130,13 @@ type countingTx struct {
 	writes int
 }
 
-func (c *countingTx) Set(k, v []byte)                              { c.writes++; c.Transaction.Set(k, v) }
-func (c *countingTx) Clear(k []byte)                               { c.writes++; c.Transaction.Clear(k) }
-func (c *countingTx) ClearRange(r kv.Range)                        { c.writes++; c.Transaction.ClearRange(r) }
-func (c *countingTx) Atomic(op kv.MutationType, key, param []byte) { c.writes++; c.Transaction.Atomic(op, key, param) }
+func (c *countingTx) Set(k, v []byte)       { c.writes++; c.Transaction.Set(k, v) }
+func (c *countingTx) Clear(k []byte)        { c.writes++; c.Transaction.Clear(k) }
+func (c *countingTx) ClearRange(r kv.Range) { c.writes++; c.Transaction.ClearRange(r) }
+func (c *countingTx) Atomic(op kv.MutationType, key, param []byte) {
+	c.writes++
+	c.Transaction.Atomic(op, key, param)
+}
 func (c *countingTx) Transact(_ context.Context, fn func(kv.Transaction) error, _ ...kv.TransactOption) error {
 	return fn(c)
 }
