@@ -1,15 +1,18 @@
 package docstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/layerkit/layerkit/kv"
-	"github.com/layerkit/layerkit/tuple"
 )
 
 // Field values. Each object and array of a document has a marker key, and each scalar a key of
@@ -96,9 +99,8 @@ func decodeScalar(b []byte) (any, error) {
 			}
 		}
 	case valString:
-		s := string(rest)
-		if _, err := normalize(s, ""); err == nil {
-			return s, nil
+		if utf8.Valid(rest) {
+			return string(rest), nil
 		}
 	case valBinary:
 		if len(rest) >= 1 {
@@ -125,34 +127,48 @@ func truncateBytes(b []byte, n int) []byte {
 	return b
 }
 
-// fieldKV is one key of a stored document, relative to the document's prefix.
+// fieldKV is one key of a stored document and its value.
 type fieldKV struct {
-	suffix []byte
-	value  []byte
+	key   []byte
+	value []byte
 }
 
-// flattener turns a value into the keys that store it.
+// flattener turns a value into the keys that store it. Keys and values are cut from shared
+// buffers, so a document costs a few allocations, not two per field.
 type flattener struct {
-	out  []fieldKV
-	size int
-	buf  []byte
+	out    []fieldKV
+	size   int // bytes of the keys below the starting path, and of the values
+	keys   []byte
+	values []byte
+	base   int  // length of the starting path
+	doc    bool // the value is a whole document, whose _id is in the key rather than a field
 }
 
-// value appends the keys of v stored at path (packed path elements, owned by the caller).
+// value appends the keys of v stored at path (the full key of where v goes).
 func (f *flattener) value(path []byte, v any) {
+	if f.out == nil {
+		f.base = len(path)
+	}
 	switch x := v.(type) {
 	case map[string]any:
-		f.add(path, []byte{valObject})
+		f.add(path, f.scalarBuf(valObject))
 		for k, e := range x {
-			f.value(appendPathString(clip(path), k), e)
+			if f.doc && len(path) == f.base && k == "_id" {
+				continue // the _id is in the key
+			}
+			f.value(f.key(path, func(b []byte) []byte { return appendKeyString(b, k) }), e)
 		}
 	case []any:
-		f.add(path, binary.AppendUvarint([]byte{valArray}, uint64(len(x))))
+		start := len(f.values)
+		f.values = binary.AppendUvarint(append(f.values, valArray), uint64(len(x)))
+		f.add(path, f.values[start:len(f.values):len(f.values)])
 		for i, e := range x {
-			f.value(appendPathIndex(clip(path), i), e)
+			f.value(f.key(path, func(b []byte) []byte { return appendKeyIndex(b, i) }), e)
 		}
 	default:
-		enc := appendScalar(nil, x)
+		start := len(f.values)
+		f.values = appendScalar(f.values, x)
+		enc := f.values[start:len(f.values):len(f.values)]
 		if len(enc) <= chunkSize {
 			f.add(path, enc)
 			return
@@ -161,36 +177,72 @@ func (f *flattener) value(path []byte, v any) {
 		hdr := binary.AppendUvarint([]byte{valSplit}, uint64(n))
 		f.add(path, binary.AppendUvarint(hdr, uint64(len(enc))))
 		for i := 0; i < n; i++ {
-			k := appendChunk(clip(path), i)
+			k := f.key(path, func(b []byte) []byte { return appendKeyIndex(append(b, 0x00), i) })
 			f.add(k, enc[i*chunkSize:min(len(enc), (i+1)*chunkSize)])
 		}
 	}
 }
 
-func (f *flattener) add(suffix, value []byte) {
-	f.out = append(f.out, fieldKV{suffix: suffix, value: value})
-	f.size += len(suffix) + len(value)
+// key returns path extended by one element, cut from the shared key buffer.
+func (f *flattener) key(path []byte, elem func([]byte) []byte) []byte {
+	if cap(f.keys)-len(f.keys) < len(path)+32 {
+		f.keys = make([]byte, 0, max(1024, 4*(len(path)+32)))
+	}
+	start := len(f.keys)
+	f.keys = elem(append(f.keys, path...))
+	return f.keys[start:len(f.keys):len(f.keys)]
+}
+
+func (f *flattener) scalarBuf(b byte) []byte {
+	f.values = append(f.values, b)
+	return f.values[len(f.values)-1 : len(f.values) : len(f.values)]
+}
+
+func (f *flattener) add(key, value []byte) {
+	f.out = append(f.out, fieldKV{key: key, value: value})
+	f.size += len(key) - f.base + len(value)
 }
 
 // clip returns b with no spare capacity, so appends to it never share memory.
 func clip(b []byte) []byte { return b[:len(b):len(b)] }
 
-func appendPathString(b []byte, s string) []byte {
-	out, _ := tuple.Tuple{s}.AppendPack(b)
-	return out
+func appendPathString(b []byte, s string) []byte { return appendKeyString(b, s) }
+
+func appendPathIndex(b []byte, i int) []byte { return appendKeyIndex(b, i) }
+
+// appendKeyString appends s as a tuple string element (code 0x02, zero bytes escaped as 00 ff,
+// a 00 terminator): the bytes tuple.Tuple{s}.Pack() gives. s is valid UTF-8 (field names are
+// checked when documents are normalised).
+func appendKeyString(b []byte, s string) []byte {
+	b = append(b, 0x02)
+	for {
+		i := strings.IndexByte(s, 0)
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i+1]...)
+		b = append(b, 0xff)
+		s = s[i+1:]
+	}
+	b = append(b, s...)
+	return append(b, 0x00)
 }
 
-func appendPathIndex(b []byte, i int) []byte {
-	out, _ := tuple.Tuple{int64(i)}.AppendPack(b)
-	return out
+// appendKeyIndex appends a non-negative integer as a tuple integer element: the bytes
+// tuple.Tuple{int64(i)}.Pack() gives.
+func appendKeyIndex(b []byte, i int) []byte {
+	if i == 0 {
+		return append(b, 0x14)
+	}
+	n := (bits.Len64(uint64(i)) + 7) / 8
+	b = append(b, byte(0x14+n))
+	for j := n - 1; j >= 0; j-- {
+		b = append(b, byte(i>>(8*j)))
+	}
+	return b
 }
 
-func appendChunk(b []byte, i int) []byte {
-	out, _ := tuple.Tuple{nil, int64(i)}.AppendPack(b)
-	return out
-}
-
-// appendPathElems appends the key elements of a path as it lies in doc: a component below an
+// appendPathKey appends the key elements of a path as it lies in doc: a component below an
 // array is an index, below an object a name. ok is false when the path does not exist in doc as
 // far as the containers go (the caller then stops at the first missing level).
 func appendPathKey(b []byte, doc map[string]any, p fieldPath) ([]byte, bool) {
@@ -235,6 +287,9 @@ func readPathElem(b []byte) (pathElem, []byte, error) {
 	case c == 0x00:
 		return pathElem{kind: 'c'}, b[1:], nil
 	case c == 0x02:
+		if end := bytes.IndexByte(b[1:], 0x00); end >= 0 && (end+2 >= len(b) || b[end+2] != 0xff) {
+			return pathElem{name: string(b[1 : 1+end]), kind: 's'}, b[end+2:], nil // no escaped zero
+		}
 		var s []byte
 		i := 1
 		for {

@@ -3,6 +3,7 @@ package docstore
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"time"
@@ -40,11 +41,22 @@ func (t *tx) readDoc(id any) (map[string]any, error) {
 // readDocRaw reads a whole document, expired or not.
 func (t *tx) readDocRaw(id any) (map[string]any, error) {
 	prefix := t.st.docPrefix(id)
-	rows, err := t.rtr.GetRange(docRange(prefix), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
+	rows, err := readRows(t.rtr, docRange(prefix))
 	if err != nil {
 		return nil, err
 	}
 	return assembleDoc(prefix, id, rows)
+}
+
+// readRows reads a small range (a document, a field's subtree) through an iterator, whose first
+// batch is sized for a few rows rather than for a large read.
+func readRows(rtr kv.ReadTransaction, r kv.Range) ([]kv.KeyValue, error) {
+	it := rtr.GetRange(r, kv.RangeOptions{}).Iterator()
+	var rows []kv.KeyValue
+	for it.Next() {
+		rows = append(rows, it.KeyValue())
+	}
+	return rows, it.Err()
 }
 
 // assembleDoc rebuilds a document from its rows (nil when there are none).
@@ -178,17 +190,16 @@ func minimalPaths(paths []fieldPath) []fieldPath {
 // writeDoc stores a new document (no keys of it may exist).
 func (t *tx) writeDoc(id any, doc map[string]any) error {
 	prefix := t.st.docPrefix(id)
-	f := &flattener{}
-	f.value(nil, withoutID(doc))
+	f := &flattener{doc: true}
+	f.value(prefix, doc)
 	if f.size > MaxDocumentSize {
 		return fmt.Errorf("docstore: document %s is %d bytes encoded; at most %d: %w", formatID(id), f.size, MaxDocumentSize, ErrDocumentTooLarge)
 	}
 	for _, kvp := range f.out {
-		key := append(clip(prefix), kvp.suffix...)
-		if len(key) > kv.MaxKeySize {
-			return fmt.Errorf("docstore: document %s: a field path makes a key of %d bytes; at most %d: %w", formatID(id), len(key), kv.MaxKeySize, ErrInvalidDocument)
+		if len(kvp.key) > kv.MaxKeySize {
+			return fmt.Errorf("docstore: document %s: a field path makes a key of %d bytes; at most %d: %w", formatID(id), len(kvp.key), kv.MaxKeySize, ErrInvalidDocument)
 		}
-		t.tr.Set(key, kvp.value)
+		t.tr.Set(kvp.key, kvp.value)
 	}
 	t.bumpRevision(id)
 	return nil
@@ -314,19 +325,17 @@ func isSplit(v any) bool {
 }
 
 func appendArrayMarker(n int) []byte {
-	f := &flattener{}
-	f.value(nil, make([]any, n))
-	return f.out[0].value
+	return binary.AppendUvarint([]byte{valArray}, uint64(n))
 }
 
 // write stores v at key (nothing was there).
 func (d *diffWriter) write(key []byte, v any) {
 	f := &flattener{}
-	f.value(nil, v)
+	f.value(key, v)
 	for _, kvp := range f.out {
-		d.t.tr.Set(append(clip(key), kvp.suffix...), kvp.value)
-		d.size += len(key) + len(kvp.suffix) + len(kvp.value)
+		d.t.tr.Set(kvp.key, kvp.value)
 	}
+	d.size += f.size
 	d.changed = true
 }
 

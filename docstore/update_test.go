@@ -28,6 +28,9 @@ func TestUpdateOperators(t *testing.T) {
 			require.Equal(t, map[string]any{"y": int64(7)}, d["o"].(map[string]any)["x"])
 		}},
 		{"set replaces object", `{"$set": {"o": 3}}`, func(t *testing.T, d docstore.M) { require.Equal(t, int64(3), d["o"]) }},
+		{"set object with an _id field", `{"$set": {"o": {"_id": 5, "x": 1}}}`, func(t *testing.T, d docstore.M) {
+			require.Equal(t, map[string]any{"_id": int64(5), "x": int64(1)}, d["o"])
+		}},
 		{"set array element", `{"$set": {"arr.1": "two"}}`, func(t *testing.T, d docstore.M) {
 			require.Equal(t, []any{int64(1), "two", int64(3), int64(2)}, d["arr"])
 		}},

@@ -152,7 +152,7 @@ func (c *Collection) Insert(ctx context.Context, t kv.Transactor, doc any) (any,
 	if err != nil {
 		return nil, err
 	}
-	_, err = c.write(ctx, t, true, func(w *tx) (*ledgerEntry, error) { return nil, w.insert(id, cloneValue(d).(map[string]any)) })
+	_, err = c.write(ctx, t, true, func(w *tx) (*ledgerEntry, error) { return nil, w.insert(id, d) })
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func (c *Collection) InsertMany(ctx context.Context, t kv.Transactor, docs []any
 	}
 	_, err := c.write(ctx, t, true, func(w *tx) (*ledgerEntry, error) {
 		for i, d := range prepared {
-			if err := w.insert(ids[i], cloneValue(d).(map[string]any)); err != nil {
+			if err := w.insert(ids[i], d); err != nil {
 				return nil, err
 			}
 		}
@@ -322,8 +322,8 @@ func (t *tx) replace(id any, doc map[string]any) error {
 }
 
 func checkSize(id any, doc map[string]any) error {
-	f := &flattener{}
-	f.value(nil, withoutID(doc))
+	f := &flattener{doc: true}
+	f.value(nil, doc)
 	if f.size > MaxDocumentSize {
 		return fmt.Errorf("docstore: document %s is %d bytes encoded; at most %d: %w", formatID(id), f.size, MaxDocumentSize, ErrDocumentTooLarge)
 	}
