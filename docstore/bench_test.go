@@ -22,6 +22,29 @@ func benchEnv(b *testing.B) (kv.Database, *docstore.DB) {
 	return db, ds
 }
 
+// fill inserts n documents made by mk, 500 per transaction.
+func fill(b *testing.B, db kv.Database, c *docstore.Collection, n int, mk func(i int) docstore.M) {
+	var docs []any
+	for i := 0; i < n; i++ {
+		docs = append(docs, mk(i))
+		if len(docs) == 500 || i == n-1 {
+			if _, err := c.InsertMany(context.Background(), db, docs); err != nil {
+				b.Fatal(err)
+			}
+			docs = nil
+		}
+	}
+}
+
+// flatDoc is a document of n fields: the _id and n-1 short strings f00, f01…
+func flatDoc(i, n int) docstore.M {
+	d := docstore.M{"_id": i}
+	for f := 0; f < n-1; f++ {
+		d[fmt.Sprintf("f%02d", f)] = fmt.Sprintf("value %d of %d", f, i)
+	}
+	return d
+}
+
 // benchDoc is a document of about 1 KB: 14 fields, one of them a long text.
 func benchDoc(i int) docstore.M {
 	return docstore.M{
@@ -69,20 +92,7 @@ func BenchmarkGet(b *testing.B) {
 		db, ds := benchEnv(b)
 		c := ds.Collection("things")
 		ctx := context.Background()
-		var docs []any
-		for i := 0; i < 10000; i++ {
-			d := docstore.M{"_id": i}
-			for f := 0; f < 9; f++ {
-				d[fmt.Sprint("f", f)] = fmt.Sprintf("value %d of %d", f, i)
-			}
-			docs = append(docs, d)
-			if len(docs) == 500 {
-				if _, err := c.InsertMany(ctx, db, docs); err != nil {
-					b.Fatal(err)
-				}
-				docs = nil
-			}
-		}
+		fill(b, db, c, 10000, func(i int) docstore.M { return flatDoc(i, 10) })
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -103,16 +113,9 @@ func BenchmarkFind(b *testing.B) {
 		if err := c.CreateIndex(ctx, db, docstore.Index{Name: "group", Fields: []string{"group"}}); err != nil {
 			b.Fatal(err)
 		}
-		var docs []any
-		for i := 0; i < 10000; i++ {
-			docs = append(docs, docstore.M{"_id": i, "group": i % 1000, "name": fmt.Sprint("n", i), "v": i})
-			if len(docs) == 500 {
-				if _, err := c.InsertMany(ctx, db, docs); err != nil {
-					b.Fatal(err)
-				}
-				docs = nil
-			}
-		}
+		fill(b, db, c, 10000, func(i int) docstore.M {
+			return docstore.M{"_id": i, "group": i % 1000, "name": fmt.Sprint("n", i), "v": i}
+		})
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
@@ -151,24 +154,14 @@ func BenchmarkUpdate(b *testing.B) {
 		db, ds := benchEnv(b)
 		c := ds.Collection("wide")
 		ctx := context.Background()
-		var docs []any
-		for i := 0; i < 1000; i++ {
-			d := docstore.M{"_id": i}
-			for f := 0; f < 49; f++ {
-				d[fmt.Sprintf("field%02d", f)] = fmt.Sprintf("value %d", f)
-			}
-			docs = append(docs, d)
-		}
-		if _, err := c.InsertMany(ctx, db, docs); err != nil {
-			b.Fatal(err)
-		}
+		fill(b, db, c, 1000, func(i int) docstore.M { return flatDoc(i, 50) })
 		writes := 0
 		b.ReportAllocs()
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
 			err := db.Transact(ctx, func(tr kv.Transaction) error {
 				ct := &countingTx{Transaction: tr}
-				res, err := c.UpdateByID(ctx, ct, i%1000, docstore.M{"$set": docstore.M{"field17": i}})
+				res, err := c.UpdateByID(ctx, ct, i%1000, docstore.M{"$set": docstore.M{"f17": i}})
 				if err == nil && res.Modified != 1 {
 					err = fmt.Errorf("modified %d", res.Modified)
 				}

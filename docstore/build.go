@@ -1,7 +1,6 @@
 package docstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -156,46 +155,24 @@ func (c *Collection) buildBatch(ctx context.Context, tr kv.Transaction, name str
 	}
 	var todo []pending
 	it := tr.GetRange(r, kv.RangeOptions{}).Iterator()
-	var rows []kv.KeyValue
-	var cur []byte
-	var curID any
-	flush := func() error {
-		if cur == nil {
-			return nil
+	err = eachDoc(st, it, false, func(prefix []byte, id any, rows []kv.KeyValue) (bool, error) {
+		if docs >= batch || bytesRead >= buildBatchBytes || time.Since(start) >= buildBatchTime {
+			finished = false
+			return false, nil
 		}
-		doc, err := assembleDoc(cur, curID, rows)
+		doc, err := assembleDoc(prefix, id, rows)
 		if err != nil {
-			return err
+			return false, err
 		}
-		todo = append(todo, pending{curID, doc})
-		last = cur[len(st.docs):]
+		todo = append(todo, pending{id, doc})
+		last = prefix[len(st.docs):]
 		docs++
-		return nil
-	}
-	for it.Next() {
-		row := it.KeyValue()
-		if cur == nil || !bytes.HasPrefix(row.Key, cur) {
-			if err := flush(); err != nil {
-				return false, err
-			}
-			if docs >= batch || bytesRead >= buildBatchBytes || time.Since(start) >= buildBatchTime {
-				finished = false
-				cur = nil
-				break
-			}
-			id, _, err := st.decodeDocKey(row.Key)
-			if err != nil {
-				return false, err
-			}
-			cur, curID, rows = st.docPrefix(id), id, rows[:0]
+		for _, row := range rows {
+			bytesRead += len(row.Key) + len(row.Value)
 		}
-		rows = append(rows, row)
-		bytesRead += len(row.Key) + len(row.Value)
-	}
-	if err := it.Err(); err != nil {
-		return false, err
-	}
-	if err := flush(); err != nil {
+		return true, nil
+	})
+	if err != nil {
 		return false, err
 	}
 	if inline && !finished {

@@ -231,34 +231,9 @@ func checkCollection(rtr kv.ReadTransaction, st *collState) error {
 // iterateDocs calls fn with each document of the collection (expired or not) in _id order, or
 // with the error that decoding it met.
 func iterateDocs(rtr kv.ReadTransaction, st *collState, fn func(id any, prefix []byte, doc map[string]any, err error) error) error {
-	r := kv.Range{Begin: st.docs, End: append(clip(st.docs), 0xff)}
-	it := rtr.GetRange(r, kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
-	var rows []kv.KeyValue
-	var cur []byte
-	var curID any
-	flush := func() error {
-		if cur == nil {
-			return nil
-		}
-		doc, err := assembleDoc(cur, curID, rows)
-		return fn(curID, cur, doc, err)
-	}
-	for it.Next() {
-		row := it.KeyValue()
-		if cur == nil || !bytes.HasPrefix(row.Key, cur) {
-			if err := flush(); err != nil {
-				return err
-			}
-			id, _, err := st.decodeDocKey(row.Key)
-			if err != nil {
-				return fn(nil, nil, nil, err)
-			}
-			cur, curID, rows = st.docPrefix(id), id, rows[:0]
-		}
-		rows = append(rows, row)
-	}
-	if err := it.Err(); err != nil {
-		return err
-	}
-	return flush()
+	it := rtr.GetRange(kv.Range{Begin: st.docs, End: append(clip(st.docs), 0xff)}, kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
+	return eachDoc(st, it, false, func(prefix []byte, id any, rows []kv.KeyValue) (bool, error) {
+		doc, err := assembleDoc(prefix, id, rows)
+		return true, fn(id, prefix, doc, err)
+	})
 }

@@ -2,7 +2,6 @@ package docstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -139,5 +138,3 @@ func (db *DB) DropCollection(ctx context.Context, t kv.Transactor, name string) 
 }
 
 func (db *DB) now() time.Time { return db.clock() }
-
-var errStop = errors.New("stop")

@@ -138,10 +138,7 @@ func (p *filterParser) object(m map[string]any, depth int) (node, error) {
 		}
 		out = append(out, n)
 	}
-	if len(out) == 1 {
-		return out[0], nil
-	}
-	return out, nil
+	return out.simplest(), nil
 }
 
 func (p *filterParser) logical(op string, v any, depth int) (node, error) {
@@ -230,10 +227,7 @@ func (p *filterParser) field(path fieldPath, ps string, v any, depth int) (node,
 		}
 		out = append(out, n)
 	}
-	if len(out) == 1 {
-		return out[0], nil
-	}
-	return out, nil
+	return out.simplest(), nil
 }
 
 func filterValue(v any, op, path string) (any, error) {
@@ -467,6 +461,14 @@ func compileRegex(v any, opts, path string) (*regexp.Regexp, error) {
 // Logical nodes.
 
 type andNode []node
+
+// simplest returns the only condition of a one-condition AND, or the AND.
+func (a andNode) simplest() node {
+	if len(a) == 1 {
+		return a[0]
+	}
+	return a
+}
 
 func (a andNode) match(doc map[string]any) bool {
 	for _, c := range a {

@@ -436,25 +436,16 @@ func (t *tx) scanCollection(p *Plan, after []byte, scanLimit int, fn func(id any
 		return stats, err
 	}
 	it := t.rtr.GetRange(r, kv.RangeOptions{Reverse: p.reverse}).Iterator()
-	var rows []kv.KeyValue
-	var cur []byte // the current document's prefix
-	var curID any
 	n := 0
-	flush := func() (bool, error) {
-		if cur == nil {
-			return true, nil
-		}
-		if p.reverse {
-			slices.Reverse(rows)
-		}
-		pos := cur[len(t.st.docs):]
+	err = eachDoc(t.st, it, p.reverse, func(prefix []byte, id any, rows []kv.KeyValue) (bool, error) {
+		pos := prefix[len(t.st.docs):]
 		stats.last = pos
-		doc, err := assembleDoc(cur, curID, rows)
+		doc, err := assembleDoc(prefix, id, rows)
 		if err != nil {
 			return false, err
 		}
 		n++
-		if doc != nil && !t.st.expired(doc, t.now) && p.filter.root.match(doc) && !fn(curID, doc, pos) {
+		if doc != nil && !t.st.expired(doc, t.now) && p.filter.root.match(doc) && !fn(id, doc, pos) {
 			return false, nil
 		}
 		if scanLimit > 0 && n >= scanLimit {
@@ -462,34 +453,8 @@ func (t *tx) scanCollection(p *Plan, after []byte, scanLimit int, fn func(id any
 			return false, nil
 		}
 		return true, nil
-	}
-	for it.Next() {
-		row := it.KeyValue()
-		if cur == nil || !bytes.HasPrefix(row.Key, cur) {
-			more, err := flush()
-			if err != nil || !more {
-				return stats, err
-			}
-			id, _, err := t.st.decodeDocKey(row.Key)
-			if err != nil {
-				return stats, err
-			}
-			cur, curID, rows = t.st.docPrefix(id), id, rows[:0]
-		}
-		rows = append(rows, row)
-	}
-	if err := it.Err(); err != nil {
-		return stats, err
-	}
-	if _, err := flush(); err != nil {
-		return stats, err
-	}
-	if stats.limited {
-		// The limit fell on the last document: nothing more to read is not known, so the
-		// continuation stays; a resumed page then finds the end.
-		return stats, nil
-	}
-	return stats, nil
+	})
+	return stats, err
 }
 
 // scanIndex reads index entries in the plan's range, fetching each document; the position is

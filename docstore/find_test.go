@@ -91,38 +91,15 @@ func TestContinuationsAcrossTransactions(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, plan.String(), q.plan)
 		for _, size := range []int{1, 2, 7} {
-			var paged []any
 			opts := q.opts
 			opts.Limit = size
-			for {
-				page, err := c.Find(ctx, e.db, q.filter, opts)
-				require.NoError(t, err)
-				for _, d := range page.Docs {
-					paged = append(paged, d.ID())
-				}
-				if page.Continuation == nil {
-					break
-				}
-				opts.Continuation = page.Continuation
-			}
+			paged, _ := e.pageAll(c, q.filter, opts)
 			require.Equal(t, all, paged, "%s, pages of %d", plan, size)
 		}
 		// A scan limit pages too, whatever the matches.
-		var paged []any
 		opts := q.opts
 		opts.ScanLimit = 3
-		for i := 0; ; i++ {
-			require.Less(t, i, 1000)
-			page, err := c.Find(ctx, e.db, q.filter, opts)
-			require.NoError(t, err)
-			for _, d := range page.Docs {
-				paged = append(paged, d.ID())
-			}
-			if page.Continuation == nil {
-				break
-			}
-			opts.Continuation = page.Continuation
-		}
+		paged, _ := e.pageAll(c, q.filter, opts)
 		require.Equal(t, all, paged, "%s, scan limit", plan)
 	}
 	_, err := c.Find(ctx, e.db, docstore.M{"city": "Rome"}, docstore.FindOptions{Continuation: []byte("junk")})

@@ -53,3 +53,24 @@ func (e *env) ids(c *docstore.Collection, filter any, opts docstore.FindOptions)
 var docstoreFaults = kv.Faults{NotCommitted: 0.1, UnknownApplied: 0.15, UnknownNotApplied: 0.1}
 
 var noFaults = kv.Faults{}
+
+// pageAll runs a query page by page, each page its own transaction, until the continuation
+// runs out, and returns the _ids in order and the plan.
+func (e *env) pageAll(c *docstore.Collection, filter any, opts docstore.FindOptions) ([]any, string) {
+	e.t.Helper()
+	got := []any{}
+	plan := ""
+	for i := 0; ; i++ {
+		require.Less(e.t, i, 1000, "too many pages")
+		page, err := c.Find(ctx, e.db, filter, opts)
+		require.NoError(e.t, err, "query %v %+v", filter, opts)
+		plan = page.Plan.String()
+		for _, d := range page.Docs {
+			got = append(got, d.ID())
+		}
+		if page.Continuation == nil {
+			return got, plan
+		}
+		opts.Continuation = page.Continuation
+	}
+}

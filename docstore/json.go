@@ -114,33 +114,23 @@ func extendedDate(v any, path string) (time.Time, error) {
 // ISO-8601 strings), and floats that hold whole numbers written with a fraction, so that decoding
 // the JSON gives back the same types.
 func extended(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = extended(e)
+	return transform(v, func(v any) any {
+		switch x := v.(type) {
+		case float64:
+			s := strconv.FormatFloat(x, 'g', -1, 64)
+			if !strings.ContainsAny(s, ".eE") {
+				s += ".0"
+			}
+			return json.Number(s)
+		case time.Time:
+			return map[string]any{"$date": x.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
+		case []byte:
+			return map[string]any{"$binary": map[string]any{"base64": base64.StdEncoding.EncodeToString(x), "subType": "00"}}
+		case uuid.UUID:
+			return map[string]any{"$binary": map[string]any{"base64": base64.StdEncoding.EncodeToString(x[:]), "subType": "04"}}
 		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = extended(e)
-		}
-		return out
-	case float64:
-		s := strconv.FormatFloat(x, 'g', -1, 64)
-		if !strings.ContainsAny(s, ".eE") {
-			s += ".0"
-		}
-		return json.Number(s)
-	case time.Time:
-		return map[string]any{"$date": x.UTC().Format("2006-01-02T15:04:05.000Z07:00")}
-	case []byte:
-		return map[string]any{"$binary": map[string]any{"base64": base64.StdEncoding.EncodeToString(x), "subType": "00"}}
-	case uuid.UUID:
-		return map[string]any{"$binary": map[string]any{"base64": base64.StdEncoding.EncodeToString(x[:]), "subType": "04"}}
-	}
-	return v
+		return v
+	})
 }
 
 // marshalExtended writes a normalised value as Extended JSON (relaxed), map keys sorted.

@@ -463,22 +463,7 @@ func checkQueryWith(t *testing.T, e *env, c *docstore.Collection, m *model, fsrc
 	f, err := docstore.ParseFilter(fsrc)
 	require.NoError(t, err)
 	want := m.query(t, f, sort)
-	opts := docstore.FindOptions{Sort: sort, Limit: pageSize}
-	got := []any{}
-	var plan string
-	for i := 0; ; i++ {
-		require.Less(t, i, 1000)
-		page, err := c.Find(ctx, e.db, fsrc, opts)
-		require.NoError(t, err, "op %d query %v sort %v", op, fsrc, sort)
-		plan = page.Plan.String()
-		for _, d := range page.Docs {
-			got = append(got, d.ID())
-		}
-		if page.Continuation == nil {
-			break
-		}
-		opts.Continuation = page.Continuation
-	}
+	got, plan := e.pageAll(c, fsrc, docstore.FindOptions{Sort: sort, Limit: pageSize})
 	if len(sort) == 0 {
 		slices.SortFunc(got, func(a, b any) int { return int(a.(int64) - b.(int64)) })
 	}

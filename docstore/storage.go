@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -242,34 +243,6 @@ func appendKeyIndex(b []byte, i int) []byte {
 	return b
 }
 
-// appendPathKey appends the key elements of a path as it lies in doc: a component below an
-// array is an index, below an object a name. ok is false when the path does not exist in doc as
-// far as the containers go (the caller then stops at the first missing level).
-func appendPathKey(b []byte, doc map[string]any, p fieldPath) ([]byte, bool) {
-	var cur any = doc
-	for _, c := range p {
-		switch x := cur.(type) {
-		case map[string]any:
-			b = appendPathString(b, c)
-			cur = x[c]
-		case []any:
-			i, ok := arrayIndex(c)
-			if !ok {
-				return b, false
-			}
-			b = appendPathIndex(b, i)
-			if i < len(x) {
-				cur = x[i]
-			} else {
-				cur = nil
-			}
-		default:
-			return b, false
-		}
-	}
-	return b, true
-}
-
 // pathElem is one decoded component of a field key: a name, an index, or the chunk marker.
 type pathElem struct {
 	name  string
@@ -414,7 +387,7 @@ func (a *assembler) add(suffix, value []byte) error {
 }
 
 func (a *assembler) chunk(at []pathElem, idx pathElem, value []byte) error {
-	if a.split == nil || !samePath(a.split, at) || idx.kind != 'i' || idx.index*chunkSize != len(a.splitBuf) {
+	if a.split == nil || !slices.Equal(a.split, at) || idx.kind != 'i' || idx.index*chunkSize != len(a.splitBuf) {
 		return fmt.Errorf("docstore: chunk %d of a split value out of place: %w", idx.index, ErrCorrupt)
 	}
 	if len(a.splitBuf)+len(value) > a.splitSize || len(value) == 0 {
@@ -438,18 +411,6 @@ func (a *assembler) finishSplit() error {
 	path := a.split
 	a.split, a.splitBuf = nil, nil
 	return a.place(path, v)
-}
-
-func samePath(a, b []pathElem) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // place stores v at path in the tree; every container on the way must already be there.
@@ -496,4 +457,41 @@ func (a *assembler) done() (map[string]any, error) {
 		return nil, err
 	}
 	return a.root, nil
+}
+
+// eachDoc reads the documents of a range of P+(1), in _id order (or reversed), calling fn with
+// each document's key prefix, _id and rows (in key order) until fn returns false.
+func eachDoc(st *collState, it kv.RangeIterator, reverse bool, fn func(prefix []byte, id any, rows []kv.KeyValue) (bool, error)) error {
+	var rows []kv.KeyValue
+	var cur []byte
+	var curID any
+	flush := func() (bool, error) {
+		if cur == nil {
+			return true, nil
+		}
+		if reverse {
+			slices.Reverse(rows)
+		}
+		return fn(cur, curID, rows)
+	}
+	for it.Next() {
+		row := it.KeyValue()
+		if cur == nil || !bytes.HasPrefix(row.Key, cur) {
+			more, err := flush()
+			if err != nil || !more {
+				return err
+			}
+			id, _, err := st.decodeDocKey(row.Key)
+			if err != nil {
+				return err
+			}
+			cur, curID, rows = st.docPrefix(id), id, rows[:0]
+		}
+		rows = append(rows, row)
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	_, err := flush()
+	return err
 }

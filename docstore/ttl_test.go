@@ -9,7 +9,6 @@ import (
 
 	"github.com/layerkit/layerkit/docstore"
 	"github.com/layerkit/layerkit/internal/testdb"
-	"github.com/layerkit/layerkit/kv"
 )
 
 type fakeClock struct{ ns atomic.Int64 }
@@ -64,7 +63,7 @@ func TestTTL(t *testing.T) {
 	_, err = c.UpdateByID(ctx, e.db, 5, docstore.M{"$set": docstore.M{"seen": clock.now()}})
 	require.NoError(t, err)
 	clock.advance(2 * time.Minute) // 5 (refreshed) lives, 6 expires
-	n, err := c.Sweep(ctx, e.db.(kv.Database), docstore.SweepOptions{BatchDocs: 2})
+	n, err := c.Sweep(ctx, e.db, docstore.SweepOptions{BatchDocs: 2})
 	require.NoError(t, err)
 	require.Equal(t, 3, n, "0, 4 and 6: writes that met 1, 2 and 3 expired removed them already")
 	_, err = c.Get(ctx, e.db, 5)

@@ -65,29 +65,19 @@ func (st *collState) validate(doc map[string]any) error {
 // schemaInstance converts a document to the JSON value a schema sees: numbers as json.Number,
 // dates as RFC 3339 strings (format "date-time"), binary data as base64, UUIDs as strings.
 func schemaInstance(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = schemaInstance(e)
+	return transform(v, func(v any) any {
+		switch x := v.(type) {
+		case int64:
+			return json.Number(strconv.FormatInt(x, 10))
+		case float64:
+			return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
+		case time.Time:
+			return x.UTC().Format(time.RFC3339Nano)
+		case []byte:
+			return base64.StdEncoding.EncodeToString(x)
+		case uuid.UUID:
+			return x.String()
 		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = schemaInstance(e)
-		}
-		return out
-	case int64:
-		return json.Number(strconv.FormatInt(x, 10))
-	case float64:
-		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case []byte:
-		return base64.StdEncoding.EncodeToString(x)
-	case uuid.UUID:
-		return x.String()
-	}
-	return v
+		return v
+	})
 }

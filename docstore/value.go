@@ -2,6 +2,7 @@ package docstore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -374,25 +375,33 @@ func dateValue(t time.Time) time.Time {
 	return time.UnixMilli(t.UnixMilli()).UTC()
 }
 
-// cloneValue deep-copies a normalised value.
-func cloneValue(v any) any {
+// transform rebuilds a value's objects and arrays, with leaf applied to every other value.
+func transform(v any, leaf func(any) any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = cloneValue(e)
+			out[k] = transform(e, leaf)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = cloneValue(e)
+			out[i] = transform(e, leaf)
 		}
 		return out
-	case []byte:
-		return bytes.Clone(x)
 	}
-	return v
+	return leaf(v)
+}
+
+// cloneValue deep-copies a normalised value.
+func cloneValue(v any) any {
+	return transform(v, func(v any) any {
+		if b, ok := v.([]byte); ok {
+			return bytes.Clone(b)
+		}
+		return v
+	})
 }
 
 // compareValues orders two normalised values as MongoDB does: by type tag, then within the type.
@@ -401,7 +410,7 @@ func cloneValue(v any) any {
 func compareValues(a, b any) int {
 	ta, tb := typeTag(a), typeTag(b)
 	if ta != tb {
-		return cmpInt(ta, tb)
+		return cmp.Compare(ta, tb)
 	}
 	switch x := a.(type) {
 	case nil, undefined:
@@ -420,7 +429,7 @@ func compareValues(a, b any) int {
 		}
 		return 1
 	case time.Time:
-		return cmpInt64(x.UnixMilli(), b.(time.Time).UnixMilli())
+		return cmp.Compare(x.UnixMilli(), b.(time.Time).UnixMilli())
 	case []byte, uuid.UUID:
 		return compareBinary(a, b)
 	case map[string]any:
@@ -432,7 +441,7 @@ func compareValues(a, b any) int {
 				return c
 			}
 		}
-		return cmpInt(len(x), len(y))
+		return cmp.Compare(len(x), len(y))
 	}
 	return 0
 }
@@ -441,7 +450,7 @@ func compareObjects(x, y map[string]any) int {
 	kx, ky := sortedKeys(x), sortedKeys(y)
 	for i := 0; i < len(kx) && i < len(ky); i++ {
 		vx, vy := x[kx[i]], y[ky[i]]
-		if c := cmpInt(typeTag(vx), typeTag(vy)); c != 0 {
+		if c := cmp.Compare(typeTag(vx), typeTag(vy)); c != 0 {
 			return c
 		}
 		if c := strings.Compare(kx[i], ky[i]); c != 0 {
@@ -451,7 +460,7 @@ func compareObjects(x, y map[string]any) int {
 			return c
 		}
 	}
-	return cmpInt(len(kx), len(ky))
+	return cmp.Compare(len(kx), len(ky))
 }
 
 // binaryParts returns the subtype and bytes of a binary value.
@@ -466,10 +475,10 @@ func binaryParts(v any) (byte, []byte) {
 func compareBinary(a, b any) int {
 	sa, da := binaryParts(a)
 	sb, db := binaryParts(b)
-	if c := cmpInt(len(da), len(db)); c != 0 {
+	if c := cmp.Compare(len(da), len(db)); c != 0 {
 		return c
 	}
-	if c := cmpInt(int(sa), int(sb)); c != 0 {
+	if c := cmp.Compare(int(sa), int(sb)); c != 0 {
 		return c
 	}
 	return bytes.Compare(da, db)
@@ -502,50 +511,20 @@ func numberParts(v any) (float64, int64) {
 func compareNumbers(a, b any) int {
 	if x, ok := a.(int64); ok {
 		if y, ok := b.(int64); ok {
-			return cmpInt64(x, y)
+			return cmp.Compare(x, y)
 		}
 	}
 	if x, ok := a.(float64); ok {
 		if y, ok := b.(float64); ok {
-			return cmpFloat(x, y)
+			return cmp.Compare(x, y)
 		}
 	}
 	fa, ra := numberParts(a)
 	fb, rb := numberParts(b)
-	if c := cmpFloat(fa, fb); c != 0 {
+	if c := cmp.Compare(fa, fb); c != 0 {
 		return c
 	}
-	return cmpInt64(ra, rb)
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(ra, rb)
 }
 
 func sortedKeys(m map[string]any) []string {
