@@ -11,6 +11,7 @@ import (
 	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/kv/embedded"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 func benchEnv(b *testing.B) (kv.Database, *docstore.DB) {
@@ -173,5 +174,161 @@ func BenchmarkUpdate(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(writes), "keys-written/op")
+	})
+}
+
+// The raw-kv baselines below do, on the same engine, the reads and writes docstore's operation
+// does (the same number of keys, of about the same sizes), without docstore: the ratio of the
+// two is docstore's own cost, whatever the load of the machine.
+
+func rawKey(prefix string, parts ...any) []byte {
+	return tuple.Tuple(append([]any{prefix}, parts...)).Pack()
+}
+
+// rawFill writes n raw "documents" of fields keys each (a root and fields-1 values of 16
+// bytes), a header key and a revision key per document.
+func rawFill(b *testing.B, db kv.Database, n, fields int) {
+	for start := 0; start < n; start += 500 {
+		err := db.Transact(context.Background(), func(tr kv.Transaction) error {
+			tr.Set(rawKey("raw", "header"), make([]byte, 200))
+			for i := start; i < start+500 && i < n; i++ {
+				tr.Set(rawKey("raw", "doc", i), []byte{'o'})
+				for f := 1; f < fields; f++ {
+					tr.Set(rawKey("raw", "doc", i, fmt.Sprintf("f%02d", f)), []byte("svalue 1 of 1234"))
+				}
+				tr.Set(rawKey("raw", "rev", i), make([]byte, 10))
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRawBaseline(b *testing.B) {
+	ctx := context.Background()
+	b.Run("op=insert,keys=19,batch=100", func(b *testing.B) {
+		db, _ := benchEnv(b)
+		val := []byte("svalue 1 of 12345678901234567890")
+		bio := make([]byte, 820)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i += 100 {
+			err := db.Transact(ctx, func(tr kv.Transaction) error {
+				for j := i; j < i+100 && j < b.N; j++ {
+					tr.Get(rawKey("raw", "doc", j))                                        // existence
+					tr.GetRange(tuple.Tuple{"raw", "email", j}, kv.RangeOptions{Limit: 2}) // unique check
+					for f := 0; f < 15; f++ {
+						tr.Set(rawKey("raw", "doc", j, fmt.Sprintf("f%02d", f)), val)
+					}
+					tr.Set(rawKey("raw", "doc", j, "bio"), bio)
+					tr.Set(rawKey("raw", "email", j), nil)
+					tr.Set(rawKey("raw", "city", j%100, j), nil)
+					tr.Atomic(kv.SetVersionstampedValue, rawKey("raw", "rev", j), make([]byte, 14))
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
+	})
+	b.Run("op=get,fields=10", func(b *testing.B) {
+		db, _ := benchEnv(b)
+		rawFill(b, db, 10000, 11)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			id := (i * 7919) % 10000
+			_, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) (int, error) {
+				h := tr.Get(rawKey("raw", "header"))
+				r := tr.Get(rawKey("raw", "rev", id))
+				rows, err := tr.GetRange(tuple.Tuple{"raw", "doc", id}, kv.RangeOptions{}).GetSlice()
+				if _, err := h.Get(); err != nil {
+					return 0, err
+				}
+				if _, err := r.Get(); err != nil {
+					return 0, err
+				}
+				return len(rows), err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("op=find,results=10", func(b *testing.B) {
+		db, _ := benchEnv(b)
+		rawFill(b, db, 10000, 5)
+		err := db.Transact(ctx, func(tr kv.Transaction) error {
+			for i := 0; i < 10000; i++ {
+				tr.Set(rawKey("raw", "ix", i%1000, i), nil)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			g := (i * 7) % 1000
+			_, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) (int, error) {
+				if _, err := tr.Get(rawKey("raw", "header")).Get(); err != nil {
+					return 0, err
+				}
+				if _, err := tr.Get(rawKey("raw", "multikey")).Get(); err != nil {
+					return 0, err
+				}
+				entries, err := tr.GetRange(tuple.Tuple{"raw", "ix", g}, kv.RangeOptions{}).GetSlice()
+				if err != nil {
+					return 0, err
+				}
+				for _, e := range entries {
+					t, err := tuple.Unpack(e.Key)
+					if err != nil {
+						return 0, err
+					}
+					if _, err := tr.GetRange(tuple.Tuple{"raw", "doc", t[3]}, kv.RangeOptions{}).GetSlice(); err != nil {
+						return 0, err
+					}
+				}
+				return len(entries), nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("op=update,fields=50,set=1", func(b *testing.B) {
+		db, _ := benchEnv(b)
+		rawFill(b, db, 1000, 50)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			id := i % 1000
+			err := db.Transact(ctx, func(tr kv.Transaction) error {
+				h := tr.Get(rawKey("raw", "header"))
+				root := tr.Get(rawKey("raw", "doc", id))
+				field := tr.GetRange(tuple.Tuple{"raw", "doc", id, "f17"}, kv.RangeOptions{})
+				if _, err := h.Get(); err != nil {
+					return err
+				}
+				if _, err := root.Get(); err != nil {
+					return err
+				}
+				if _, err := field.GetSlice(); err != nil {
+					return err
+				}
+				tr.Set(rawKey("raw", "doc", id, "f17"), []byte{'i', byte(i)})
+				tr.Atomic(kv.SetVersionstampedValue, rawKey("raw", "rev", id), make([]byte, 14))
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

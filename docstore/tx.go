@@ -119,7 +119,7 @@ func (t *tx) loadView(id any, paths []fieldPath) (view map[string]any, exists bo
 		return nil, false, nil
 	}
 	rows := []kv.KeyValue{{Key: prefix, Value: root}}
-	var arrays [][]byte // ancestors found to be arrays: read whole
+	var arrays [][]byte // ancestors found to be arrays or split values: read whole
 	for _, p := range points {
 		v, err := p.f.Get()
 		if err != nil {
@@ -129,8 +129,8 @@ func (t *tx) loadView(id any, paths []fieldPath) (view map[string]any, exists bo
 			continue
 		}
 		rows = append(rows, kv.KeyValue{Key: p.key, Value: v})
-		if len(v) > 0 && v[0] == valArray {
-			arrays = append(arrays, p.key)
+		if len(v) > 0 && (v[0] == valArray || v[0] == valSplit) {
+			arrays = append(arrays, p.key) // an array, or a split value's chunks
 		}
 	}
 	for _, p := range ranges {

@@ -167,3 +167,28 @@ func TestIncrementExactlyOnceUnderFaults(t *testing.T) {
 	require.Equal(t, int64(200), d.Map()["n"])
 	require.Len(t, d.Map()["log"], 200)
 }
+
+// A partial update whose path runs through a large (split) string fails cleanly, and one that
+// replaces it writes the new value.
+func TestUpdateThroughSplitValue(t *testing.T) {
+	e := newEnv(t)
+	c := e.coll("big")
+	big := make([]byte, 250_000)
+	for i := range big {
+		big[i] = 'a' + byte(i%26)
+	}
+	_, err := c.Insert(ctx, e.db, docstore.M{"_id": 1, "s": string(big), "n": 1})
+	require.NoError(t, err)
+	_, err = c.UpdateByID(ctx, e.db, 1, docstore.M{"$set": docstore.M{"s.x": 1}})
+	require.ErrorIs(t, err, docstore.ErrInvalidUpdate)
+	_, err = c.UpdateByID(ctx, e.db, 1, docstore.M{"$set": docstore.M{"s": "small"}})
+	require.NoError(t, err)
+	d, err := c.Get(ctx, e.db, 1)
+	require.NoError(t, err)
+	require.Equal(t, "small", d.Map()["s"])
+	_, err = c.UpdateByID(ctx, e.db, 1, docstore.M{"$set": docstore.M{"s": string(big[:150_000])}})
+	require.NoError(t, err)
+	d, err = c.Get(ctx, e.db, 1)
+	require.NoError(t, err)
+	require.Equal(t, string(big[:150_000]), d.Map()["s"])
+}
