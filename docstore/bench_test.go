@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,32 @@ func benchEnv(b *testing.B) (kv.Database, *docstore.DB) {
 		b.Fatal(err)
 	}
 	return db, ds
+}
+
+// cpuMeter reports the process's CPU time per operation (user and system, every goroutine:
+// the engine's and the garbage collector's too). On a machine shared with other work, wall time
+// per operation swings with the load; CPU time per operation much less.
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	b.ResetTimer()
+	return &cpuMeter{b: b, start: processCPU()}
+}
+
+func (m *cpuMeter) stop() {
+	m.b.StopTimer()
+	m.b.ReportMetric(float64(processCPU()-m.start)/float64(m.b.N), "cpu-ns/op")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // fill inserts n documents made by mk, 500 per transaction.
@@ -72,7 +99,8 @@ func BenchmarkInsert(b *testing.B) {
 				}
 			}
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
+			defer cpu.stop()
 			for i := 0; i < b.N; i += batch {
 				docs := make([]any, 0, batch)
 				for j := i; j < i+batch && j < b.N; j++ {
@@ -95,7 +123,8 @@ func BenchmarkGet(b *testing.B) {
 		ctx := context.Background()
 		fill(b, db, c, 10000, func(i int) docstore.M { return flatDoc(i, 10) })
 		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
+		defer cpu.stop()
 		for i := 0; i < b.N; i++ {
 			d, err := c.Get(ctx, db, (i*7919)%10000)
 			if err != nil || len(d.Map()) != 10 {
@@ -118,7 +147,8 @@ func BenchmarkFind(b *testing.B) {
 			return docstore.M{"_id": i, "group": i % 1000, "name": fmt.Sprint("n", i), "v": i}
 		})
 		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
+		defer cpu.stop()
 		for i := 0; i < b.N; i++ {
 			page, err := c.Find(ctx, db, docstore.M{"group": (i * 7) % 1000}, docstore.FindOptions{})
 			if err != nil || len(page.Docs) != 10 {
@@ -158,7 +188,8 @@ func BenchmarkUpdate(b *testing.B) {
 		fill(b, db, c, 1000, func(i int) docstore.M { return flatDoc(i, 50) })
 		writes := 0
 		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
+		defer cpu.stop()
 		for i := 0; i < b.N; i++ {
 			err := db.Transact(ctx, func(tr kv.Transaction) error {
 				ct := &countingTx{Transaction: tr}
@@ -213,7 +244,8 @@ func BenchmarkRawBaseline(b *testing.B) {
 		val := []byte("svalue 1 of 12345678901234567890")
 		bio := make([]byte, 820)
 		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
+		defer cpu.stop()
 		for i := 0; i < b.N; i += 100 {
 			err := db.Transact(ctx, func(tr kv.Transaction) error {
 				for j := i; j < i+100 && j < b.N; j++ {
@@ -239,7 +271,8 @@ func BenchmarkRawBaseline(b *testing.B) {
 		db, _ := benchEnv(b)
 		rawFill(b, db, 10000, 11)
 		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
+		defer cpu.stop()
 		for i := 0; i < b.N; i++ {
 			id := (i * 7919) % 10000
 			_, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) (int, error) {
@@ -272,7 +305,8 @@ func BenchmarkRawBaseline(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
+		defer cpu.stop()
 		for i := 0; i < b.N; i++ {
 			g := (i * 7) % 1000
 			_, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) (int, error) {
@@ -306,7 +340,8 @@ func BenchmarkRawBaseline(b *testing.B) {
 		db, _ := benchEnv(b)
 		rawFill(b, db, 1000, 50)
 		b.ReportAllocs()
-		b.ResetTimer()
+		cpu := startCPU(b)
+		defer cpu.stop()
 		for i := 0; i < b.N; i++ {
 			id := i % 1000
 			err := db.Transact(ctx, func(tr kv.Transaction) error {

@@ -85,30 +85,32 @@ func assembleDoc(prefix []byte, id any, rows []kv.KeyValue) (map[string]any, err
 // holding, for each path, its whole subtree and the containers above it (an array on the way is
 // read whole). Reads conflict only on those keys, so transactions that change other fields of the
 // document do not conflict with this one. exists is false when the document is absent.
+//
+// Every key on the paths is read with a point read first, all issued before any is waited for;
+// a subtree is read as a range only where the point read found a container (or a split value).
+// A scalar or a missing key has no keys below it, so the point read covers it exactly: a
+// concurrent write that gave it children would have to write the key itself.
 func (t *tx) loadView(id any, paths []fieldPath) (view map[string]any, exists bool, err error) {
 	prefix := t.st.docPrefix(id)
 	rootF := t.rtr.Get(prefix)
-	loads := minimalPaths(paths)
 	type pending struct {
-		key    []byte
-		f      kv.Future[[]byte]
-		ranges kv.RangeResult
+		key  []byte
+		f    kv.Future[[]byte]
+		leaf bool // the end of a path, rather than a container above one
 	}
 	var points []pending
-	var ranges []pending
-	seen := map[string]bool{}
-	for _, p := range loads {
+	seen := map[string]int{}
+	for _, p := range minimalPaths(paths) {
 		var key []byte = clip(prefix)
 		for i, c := range p {
 			key = appendPathString(clip(key), c)
-			if i < len(p)-1 {
-				if !seen[string(key)] {
-					seen[string(key)] = true
-					points = append(points, pending{key: key, f: t.rtr.Get(key)})
-				}
+			leaf := i == len(p)-1
+			if j, ok := seen[string(key)]; ok {
+				points[j].leaf = points[j].leaf || leaf
 				continue
 			}
-			ranges = append(ranges, pending{key: key, ranges: t.rtr.GetRange(docRange(key), kv.RangeOptions{Mode: kv.StreamingWantAll})})
+			seen[string(key)] = len(points)
+			points = append(points, pending{key: key, f: t.rtr.Get(key), leaf: leaf})
 		}
 	}
 	root, err := rootF.Get()
@@ -119,33 +121,31 @@ func (t *tx) loadView(id any, paths []fieldPath) (view map[string]any, exists bo
 		return nil, false, nil
 	}
 	rows := []kv.KeyValue{{Key: prefix, Value: root}}
-	var arrays [][]byte // ancestors found to be arrays or split values: read whole
+	var subtrees []kv.RangeResult // containers at the end of a path, arrays and split values on it
 	for _, p := range points {
 		v, err := p.f.Get()
 		if err != nil {
 			return nil, false, err
 		}
-		if v == nil {
+		if len(v) == 0 {
+			if v != nil {
+				rows = append(rows, kv.KeyValue{Key: p.key, Value: v}) // the assembler reports it
+			}
 			continue
 		}
 		rows = append(rows, kv.KeyValue{Key: p.key, Value: v})
-		if len(v) > 0 && (v[0] == valArray || v[0] == valSplit) {
-			arrays = append(arrays, p.key) // an array, or a split value's chunks
+		if v[0] == valArray || v[0] == valSplit || p.leaf && v[0] == valObject {
+			subtrees = append(subtrees, t.rtr.GetRange(docRange(p.key), kv.RangeOptions{}))
 		}
 	}
-	for _, p := range ranges {
-		rs, err := p.ranges.GetSlice()
-		if err != nil {
+	for _, r := range subtrees {
+		it := r.Iterator() // a subtree is usually a few keys: a small first batch
+		for it.Next() {
+			rows = append(rows, it.KeyValue())
+		}
+		if err := it.Err(); err != nil {
 			return nil, false, err
 		}
-		rows = append(rows, rs...)
-	}
-	for _, key := range arrays {
-		rs, err := t.rtr.GetRange(docRange(key), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
-		if err != nil {
-			return nil, false, err
-		}
-		rows = append(rows, rs...)
 	}
 	slices.SortFunc(rows, func(a, b kv.KeyValue) int { return bytes.Compare(a.Key, b.Key) })
 	rows = slices.CompactFunc(rows, func(a, b kv.KeyValue) bool { return bytes.Equal(a.Key, b.Key) })
