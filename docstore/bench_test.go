@@ -181,31 +181,40 @@ func (c *countingTx) ReadTransact(_ context.Context, fn func(kv.ReadTransaction)
 // BenchmarkUpdate sets one field of a 50-field document by _id, each update its own
 // transaction, and reports the keys written per update.
 func BenchmarkUpdate(b *testing.B) {
-	b.Run("fields=50,set=1", func(b *testing.B) {
-		db, ds := benchEnv(b)
-		c := ds.Collection("wide")
-		ctx := context.Background()
-		fill(b, db, c, 1000, func(i int) docstore.M { return flatDoc(i, 50) })
-		writes := 0
-		b.ReportAllocs()
-		cpu := startCPU(b)
-		defer cpu.stop()
-		for i := 0; i < b.N; i++ {
-			err := db.Transact(ctx, func(tr kv.Transaction) error {
-				ct := &countingTx{Transaction: tr}
-				res, err := c.UpdateByID(ctx, ct, i%1000, docstore.M{"$set": docstore.M{"f17": i}})
-				if err == nil && res.Modified != 1 {
-					err = fmt.Errorf("modified %d", res.Modified)
-				}
-				writes = ct.writes
-				return err
-			})
+	for _, feed := range []bool{false, true} {
+		name := "fields=50,set=1,feed=off"
+		if feed {
+			name = "fields=50,set=1,feed=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			db, ds := benchEnv(b)
+			ctx := context.Background()
+			c, err := ds.CreateCollection(ctx, db, "wide", docstore.CollectionOptions{ChangeFeed: feed})
 			if err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.ReportMetric(float64(writes), "keys-written/op")
-	})
+			fill(b, db, c, 1000, func(i int) docstore.M { return flatDoc(i, 50) })
+			writes := 0
+			b.ReportAllocs()
+			cpu := startCPU(b)
+			defer cpu.stop()
+			for i := 0; i < b.N; i++ {
+				err := db.Transact(ctx, func(tr kv.Transaction) error {
+					ct := &countingTx{Transaction: tr}
+					res, err := c.UpdateByID(ctx, ct, i%1000, docstore.M{"$set": docstore.M{"f17": i}})
+					if err == nil && res.Modified != 1 {
+						err = fmt.Errorf("modified %d", res.Modified)
+					}
+					writes = ct.writes
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(writes), "keys-written/op")
+		})
+	}
 }
 
 // The raw-kv baselines below do, on the same engine, the reads and writes docstore's operation
