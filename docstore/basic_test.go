@@ -1,12 +1,16 @@
 package docstore_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/layerkit/layerkit/docstore"
+	"github.com/layerkit/layerkit/kv"
 )
 
 func TestInsertGetRoundTrip(t *testing.T) {
@@ -87,4 +91,58 @@ func TestGeneratedIDAndDuplicates(t *testing.T) {
 	require.ErrorIs(t, err, docstore.ErrInvalidID)
 	_, err = c.Insert(ctx, e.db, docstore.M{"_id": docstore.M{"a": 1}})
 	require.ErrorIs(t, err, docstore.ErrInvalidID)
+}
+
+// _ids of every kind, in MongoDB's order in a collection scan: integers, strings, binary data
+// (by length, then subtype: bytes are subtype 0, UUIDs 4).
+func TestIDKinds(t *testing.T) {
+	e := newEnv(t)
+	c := e.coll("ids")
+	u := uuid.MustParse("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")
+	ids := []any{[]byte{9}, "b", u, int64(-3), "a", make([]byte, 16), int64(10), 2.0}
+	for _, id := range ids {
+		_, err := c.Insert(ctx, e.db, docstore.M{"_id": id})
+		require.NoError(t, err)
+	}
+	got := e.ids(c, nil, docstore.FindOptions{})
+	require.Equal(t, []any{int64(-3), int64(2), int64(10), "a", "b", []byte{9}, make([]byte, 16), u}, got)
+	d, err := c.Get(ctx, e.db, u)
+	require.NoError(t, err)
+	require.Equal(t, u, d.ID())
+	js, err := d.JSON()
+	require.NoError(t, err)
+	require.JSONEq(t, `{"_id": {"$binary": {"base64": "AZChssPUfl+KmwwdLj9KWw==", "subType": "04"}}}`, string(js))
+}
+
+// Documents are limited to 16 MiB; one transaction to 10 MB of writes: both are clear errors
+// that store nothing.
+func TestDocumentSizeLimits(t *testing.T) {
+	e := newEnv(t)
+	c := e.coll("big")
+	chunk := strings.Repeat("x", 1<<20)
+	huge := docstore.M{"_id": 1}
+	for i := 0; i < 17; i++ {
+		huge[fmt.Sprint("f", i)] = chunk
+	}
+	_, err := c.Insert(ctx, e.db, huge)
+	require.ErrorIs(t, err, docstore.ErrDocumentTooLarge)
+	large := docstore.M{"_id": 2}
+	for i := 0; i < 11; i++ {
+		large[fmt.Sprint("f", i)] = chunk
+	}
+	_, err = c.Insert(ctx, e.db, large)
+	require.ErrorIs(t, err, kv.ErrTransactionTooLarge)
+	require.Contains(t, err.Error(), "10,000,000 bytes")
+	ok := docstore.M{"_id": 3}
+	for i := 0; i < 5; i++ {
+		ok[fmt.Sprint("f", i)] = chunk
+	}
+	_, err = c.Insert(ctx, e.db, ok)
+	require.NoError(t, err)
+	d, err := c.Get(ctx, e.db, 3)
+	require.NoError(t, err)
+	require.Equal(t, chunk, d.Map()["f4"])
+	n, err := c.Count(ctx, e.db, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
 }

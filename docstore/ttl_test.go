@@ -1,13 +1,16 @@
 package docstore_test
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/docstore"
+	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/internal/testdb"
 )
 
@@ -72,4 +75,38 @@ func TestTTL(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 	require.Equal(t, int64(7), count())
+}
+
+// RunSweeper removes expired documents in the background until its context ends.
+func TestRunSweeper(t *testing.T) {
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := newClock(start)
+	e := newEnvWith(t, testdb.Open(t), &docstore.Options{Clock: clock.now})
+	c := e.coll("s")
+	require.NoError(t, c.CreateIndex(ctx, e.db, docstore.Index{Name: "ttl", Fields: []string{"at"}, TTL: true}))
+	for i := 0; i < 5; i++ {
+		_, err := c.Insert(ctx, e.db, docstore.M{"_id": i, "at": start.Add(time.Duration(i) * time.Second)})
+		require.NoError(t, err)
+	}
+	clock.advance(3 * time.Second) // 0..3 have expired
+	dir, err := directory.Open(ctx, e.db, []string{"test", "s"}, nil)
+	require.NoError(t, err)
+	ss, err := dir.Subspace()
+	require.NoError(t, err)
+	stored := func() int { // documents stored, expired or not: their revision keys
+		rows, err := kv.ReadTransact(ctx, e.db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
+			return tr.GetRange(ss.Sub(int64(2)), kv.RangeOptions{}).GetSlice()
+		})
+		require.NoError(t, err)
+		return len(rows)
+	}
+	require.Equal(t, 5, stored())
+	sweepCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.RunSweeper(sweepCtx, e.db, 5*time.Millisecond, func(err error) { t.Error(err) })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return stored() == 1 }, 10*time.Second, 10*time.Millisecond)
 }

@@ -63,7 +63,7 @@ func (c *Collection) write(ctx context.Context, t kv.Transactor, retrySafe bool,
 		token = newToken(c.now())
 	}
 	attempt := 0
-	return kv.Transact(ctx, t, func(tr kv.Transaction) (*ledgerEntry, error) {
+	res, err := kv.Transact(ctx, t, func(tr kv.Transaction) (*ledgerEntry, error) {
 		attempt++
 		st, err := c.forWrite(ctx, tr)
 		if err != nil {
@@ -114,6 +114,10 @@ func (c *Collection) write(ctx context.Context, t kv.Transactor, retrySafe bool,
 		}
 		return res, nil
 	})
+	if errors.Is(err, kv.ErrTransactionTooLarge) {
+		return nil, fmt.Errorf("docstore: collection %q: the write is larger than the 10,000,000 bytes one transaction may write (a document near or above 10 MB, or too many documents at once): %w", c.name, err)
+	}
+	return res, err
 }
 
 // prepareDoc normalises a document for storage; id is its _id (given, or a new UUIDv7).
