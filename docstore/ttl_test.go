@@ -10,8 +10,8 @@ import (
 
 	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/docstore"
-	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/internal/testdb"
+	"github.com/layerkit/layerkit/kv"
 )
 
 type fakeClock struct{ ns atomic.Int64 }
