@@ -146,3 +146,51 @@ func TestDocumentSizeLimits(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
 }
+
+// Writes and reads compose in one transaction: a document inserted and updated earlier in the
+// transaction is read back (its revision is known only after the commit), and found by queries.
+func TestOneTransaction(t *testing.T) {
+	e := newEnv(t)
+	c := e.coll("tx")
+	require.NoError(t, c.CreateIndex(ctx, e.db, docstore.Index{Name: "k", Fields: []string{"k"}}))
+	err := e.db.Transact(ctx, func(tr kv.Transaction) error {
+		if _, err := c.Insert(ctx, tr, docstore.M{"_id": 1, "k": "a"}); err != nil {
+			return err
+		}
+		if _, err := c.UpdateByID(ctx, tr, 1, docstore.M{"$set": docstore.M{"k": "b"}}); err != nil {
+			return err
+		}
+		d, err := c.Get(ctx, tr, 1)
+		if err != nil {
+			return err
+		}
+		if d.Map()["k"] != "b" || !d.Revision().IsZero() {
+			return fmt.Errorf("read back %v, revision %v", d.Map(), d.Revision())
+		}
+		page, err := c.Find(ctx, tr, docstore.M{"k": "b"}, docstore.FindOptions{})
+		if err != nil {
+			return err
+		}
+		if len(page.Docs) != 1 || !strings.HasPrefix(page.Plan.String(), "IndexScan(k") {
+			return fmt.Errorf("found %d with %s", len(page.Docs), page.Plan)
+		}
+		return c.ReplaceIf(ctx, tr, 1, docstore.M{"k": "c"}, d.Revision())
+	})
+	require.ErrorIs(t, err, docstore.ErrRevisionMismatch, "the revision of a document written in this transaction is not known yet")
+	var rev docstore.Revision
+	err = e.db.Transact(ctx, func(tr kv.Transaction) error {
+		_, err := c.Insert(ctx, tr, docstore.M{"_id": 1, "k": "a"})
+		return err
+	})
+	require.NoError(t, err)
+	d, err := c.Get(ctx, e.db, 1)
+	require.NoError(t, err)
+	rev = d.Revision()
+	require.False(t, rev.IsZero())
+	require.NoError(t, c.ReplaceIf(ctx, e.db, 1, docstore.M{"k": "c"}, rev))
+	require.ErrorIs(t, c.ReplaceIf(ctx, e.db, 1, docstore.M{"k": "d"}, rev), docstore.ErrRevisionMismatch)
+	d, err = c.Get(ctx, e.db, 1)
+	require.NoError(t, err)
+	require.Equal(t, "c", d.Map()["k"])
+	require.Greater(t, d.Revision().String(), rev.String(), "revisions increase")
+}
