@@ -161,11 +161,7 @@ func (t *tx) plan(f *Filter, sort []sortField, force *string) (*Plan, error) {
 		if !ix.readable() || (force != nil && *force != ix.meta.Name) {
 			continue
 		}
-		multikey, err := t.isMultikey(ix)
-		if err != nil {
-			return nil, err
-		}
-		c := &cand{ix: ix, multikey: multikey}
+		c := &cand{ix: ix}
 		requiresPresence := false
 		for _, path := range ix.paths {
 			j := slices.IndexFunc(conj, func(c conjunct) bool {
@@ -189,10 +185,6 @@ func (t *tx) plan(f *Filter, sort []sortField, force *string) (*Plan, error) {
 					}
 				}
 			}
-			if multikey && c.low != nil && c.high != nil {
-				// An array can meet each bound with a different element: one bound only.
-				c.high = nil
-			}
 		}
 		if ix.meta.Sparse && !requiresPresence {
 			continue // documents without the fields would be missed
@@ -200,8 +192,22 @@ func (t *tx) plan(f *Filter, sort []sortField, force *string) (*Plan, error) {
 		if ix.partial != nil && !implies(conj, ix.partial) {
 			continue
 		}
-		c.sortOK, c.reverse = indexSort(ix, c.eq, sort, multikey)
+		c.sortOK, _ = indexSort(ix, c.eq, sort, false)
 		narrows := len(c.eq) > 0 || c.low != nil || c.high != nil
+		if !narrows && force == nil && !(c.sortOK && len(sort) > 0) {
+			continue // of no use even if it has never met an array
+		}
+		// Only now, for an index that may serve, read whether it has met an array.
+		multikey, err := t.isMultikey(ix)
+		if err != nil {
+			return nil, err
+		}
+		c.multikey = multikey
+		if multikey && c.low != nil && c.high != nil {
+			// An array can meet each bound with a different element: one bound only.
+			c.high = nil
+		}
+		c.sortOK, c.reverse = indexSort(ix, c.eq, sort, multikey)
 		if !narrows && force == nil && !(c.sortOK && len(sort) > 0) {
 			continue
 		}
