@@ -1,0 +1,361 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/queue/internal/queuepb"
+)
+
+// Defaults of Options.
+const (
+	DefaultLeaseDuration  = 30 * time.Second
+	DefaultClockTolerance = time.Second
+	DefaultMaxAttempts    = 5
+	DefaultPollInterval   = time.Second
+	// DefaultBackoffBase and DefaultBackoffMax shape the default backoff after a Nack:
+	// DefaultBackoffBase·2^(attempts-1), at most DefaultBackoffMax.
+	DefaultBackoffBase = time.Second
+	DefaultBackoffMax  = 5 * time.Minute
+)
+
+// MaxBatch is the most messages one Receive leases.
+const MaxBatch = 1000
+
+// Options configure a Queue handle. The zero value (or nil) gives the defaults. Every handle on
+// one queue should use the same options: they are not stored in the database.
+type Options struct {
+	// Clock gives the time for visibility, leases and idempotency expiry; time.Now when nil.
+	// See the package documentation on the lease clock.
+	Clock func() time.Time
+	// LeaseDuration is how long a lease lasts unless ReceiveOptions says otherwise;
+	// DefaultLeaseDuration (30 s) when zero.
+	LeaseDuration time.Duration
+	// ClockTolerance is how long after its expiry a lease may be taken over by another
+	// consumer: the largest difference between consumers' clocks the queue tolerates without
+	// delivering a message to two holders at once. DefaultClockTolerance (1 s) when zero;
+	// NoTolerance for none.
+	ClockTolerance time.Duration
+	// MaxAttempts is how many leases a message gets: a message nacked on its last attempt, or
+	// whose last lease expired, goes to the dead-letter queue. DefaultMaxAttempts (5) when
+	// zero.
+	MaxAttempts int
+	// Backoff returns how long a message nacked after its n-th attempt (n ≥ 1) stays invisible.
+	// DefaultBackoffBase·2^(n-1), at most DefaultBackoffMax, when nil.
+	Backoff func(attempts int) time.Duration
+	// IdempotencyRetention is how long an idempotency key is remembered after the enqueue that
+	// used it; DefaultIdempotencyRetention (24 hours) when zero.
+	IdempotencyRetention time.Duration
+	// PollInterval bounds how long ReceiveWait sleeps without looking again, in case of clock
+	// jumps; DefaultPollInterval (1 s) when zero.
+	PollInterval time.Duration
+}
+
+// NoTolerance is the ClockTolerance of a queue whose consumers share one clock.
+const NoTolerance = time.Duration(-1)
+
+// Queue is a work queue at a prefix: messages enqueued in transactions, leased by consumers,
+// acknowledged, retried and dead-lettered. A Queue is a handle holding the prefix, the options
+// and a pool of visible messages its consumers share; it is safe for concurrent use,
+// and consumers in one process should share one handle. Handles on the same prefix, in one
+// process or many, see the same queue.
+type Queue struct {
+	l           layout
+	schedule    []byte             // P+(2)
+	dead        []byte             // P+(3)
+	laneReg     []byte             // P+(10)
+	counterBase []byte             // P+(6)
+	counters    [stateCount][]byte // P+(6, state)
+	o           Options
+
+	pools      sync.Map // int64 → *lanePool
+	hints      laneHints
+	knownLanes sync.Map     // int64 → true: lanes read as registered
+	spread     atomic.Int64 // receive window multiplier, in 1/16ths; grows on conflicts
+	metrics    metricsCounters
+}
+
+// NewQueue returns a handle on the queue at prefix. It fails with an error wrapping
+// ErrInvalidArgument for a nil prefix, one in the system keyspace, or negative options.
+func NewQueue(prefix Prefix, opts *Options) (*Queue, error) {
+	l, err := newLayout(prefix)
+	if err != nil {
+		return nil, err
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	for name, d := range map[string]time.Duration{"lease duration": o.LeaseDuration, "idempotency retention": o.IdempotencyRetention, "poll interval": o.PollInterval} {
+		if d < 0 {
+			return nil, fmt.Errorf("%w: negative %s %v", ErrInvalidArgument, name, d)
+		}
+	}
+	if o.MaxAttempts < 0 || o.MaxAttempts > math.MaxUint32 {
+		return nil, fmt.Errorf("%w: max attempts %d", ErrInvalidArgument, o.MaxAttempts)
+	}
+	if o.ClockTolerance < 0 && o.ClockTolerance != NoTolerance {
+		return nil, fmt.Errorf("%w: negative clock tolerance %v (NoTolerance for none)", ErrInvalidArgument, o.ClockTolerance)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	o.LeaseDuration = orDefault(o.LeaseDuration, DefaultLeaseDuration)
+	o.ClockTolerance = orDefault(o.ClockTolerance, DefaultClockTolerance)
+	if o.ClockTolerance == NoTolerance {
+		o.ClockTolerance = 0
+	}
+	o.MaxAttempts = int(orDefault(int64(o.MaxAttempts), DefaultMaxAttempts))
+	o.IdempotencyRetention = orDefault(o.IdempotencyRetention, DefaultIdempotencyRetention)
+	o.PollInterval = orDefault(o.PollInterval, DefaultPollInterval)
+	if o.Backoff == nil {
+		o.Backoff = defaultBackoff
+	}
+	q := &Queue{l: l, schedule: l.sub(codeSchedule), dead: l.sub(codeDead), laneReg: l.sub(codeLanes), counterBase: l.sub(codeCounters), o: o}
+	for s := range q.counters {
+		q.counters[s] = l.sub(codeCounters, s)
+	}
+	q.spread.Store(spreadOne)
+	return q, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+func defaultBackoff(attempts int) time.Duration {
+	d := DefaultBackoffBase
+	for i := 1; i < attempts && d < DefaultBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, DefaultBackoffMax)
+}
+
+// Prefix returns the queue's prefix bytes. The slice is shared and must not be modified.
+func (q *Queue) Prefix() []byte { return q.l.prefix[:len(q.l.prefix):len(q.l.prefix)] }
+
+// State is where a message stands as of the last transaction that changed it.
+type State int
+
+// The states of a message. The queue's counters (Stats) count messages by state.
+const (
+	// Ready: waiting, visible since its visible time.
+	Ready State = State(queuepb.Message_STATE_READY)
+	// Delayed: waiting for a visible time that was in the future when it was set (an enqueue
+	// with a delay, a nack with a backoff). It can be received once that time has passed,
+	// although it stays Delayed until then.
+	Delayed State = State(queuepb.Message_STATE_DELAYED)
+	// Leased: held by a consumer until its lease expires; after that (and the clock tolerance)
+	// it can be received again, although it stays Leased until then.
+	Leased State = State(queuepb.Message_STATE_LEASED)
+	// Dead: in the dead-letter queue.
+	Dead State = State(queuepb.Message_STATE_DEAD)
+)
+
+// stateCount sizes tables indexed by State.
+const stateCount = int(Dead) + 1
+
+func (s State) String() string {
+	switch s {
+	case Ready:
+		return "ready"
+	case Delayed:
+		return "delayed"
+	case Leased:
+		return "leased"
+	case Dead:
+		return "dead"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Message is a queue message as stored.
+type Message struct {
+	ID       MessageID
+	Payload  []byte
+	Headers  map[string]string
+	Priority int32
+	// EnqueuedAt is the producer's clock at enqueue, to the millisecond.
+	EnqueuedAt time.Time
+	State      State
+	// VisibleAt is when the message can next be received: for a waiting message its visible
+	// time, for a leased one its lease expiry plus the clock tolerance.
+	VisibleAt time.Time
+	// Attempts counts the leases handed out so far.
+	Attempts int
+	// LastError is the error of the last Nack, or why the message was dead-lettered.
+	LastError string
+	// DeadAt is when the message was dead-lettered (zero otherwise).
+	DeadAt time.Time
+}
+
+// LeaseToken identifies one lease of one message. Only its holder can Ack, Nack or Extend.
+type LeaseToken [16]byte
+
+// String returns the token as 32 hex digits.
+func (t LeaseToken) String() string { return fmt.Sprintf("%x", t[:]) }
+
+// Lease is a message leased to a consumer: its copy of the message (with Attempts counting this
+// lease), its token and its expiry. Pass it to Ack, Nack or Extend. A Lease is a value and may
+// be handed to another goroutine or process (the token is what proves the holder).
+type Lease struct {
+	Message
+	Token LeaseToken
+	// Expires is when the lease ends by the receiving consumer's clock; other consumers take
+	// it over only ClockTolerance later.
+	Expires time.Time
+}
+
+// EnqueueOptions are the options of one enqueue. The zero value (or nil) enqueues a message
+// visible at once, at priority 0.
+type EnqueueOptions struct {
+	// Delay makes the message visible only after this long.
+	Delay time.Duration
+	// Priority picks the lane: higher priorities are received first; within a lane, messages
+	// come in order of visible time, then of enqueue.
+	Priority int32
+	// IdempotencyKey, when not empty, makes the enqueue happen once per key: an enqueue whose
+	// key was used by an earlier committed one (within the queue's idempotency retention)
+	// writes nothing, and its future resolves at once to the earlier message's ID.
+	IdempotencyKey []byte
+	// Headers are stored with the message and returned with it.
+	Headers map[string]string
+}
+
+// Enqueue adds a message to the queue in t and returns a future of its ID, which resolves once
+// the transaction has committed.
+//
+// Given a transaction, Enqueue writes in it and commits with it (with a record save, say):
+// producers never conflict with each other or with consumers. Given a database, it runs its
+// own retried transaction and is safe under commit_unknown_result: without an idempotency key
+// it uses one of its own for the call. A message whose stored form exceeds kv.MaxValueSize
+// fails with ErrPayloadTooLarge.
+func (q *Queue) Enqueue(ctx context.Context, t kv.Transactor, payload []byte, opts *EnqueueOptions) (kv.Future[MessageID], error) {
+	var o EnqueueOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Delay < 0 {
+		return nil, fmt.Errorf("%w: negative delay %v", ErrInvalidArgument, o.Delay)
+	}
+	var key any
+	if o.IdempotencyKey != nil {
+		if len(o.IdempotencyKey) == 0 {
+			return nil, fmt.Errorf("%w: empty idempotency key", ErrInvalidArgument)
+		}
+		key = o.IdempotencyKey
+	}
+	if len(payload) > kv.MaxValueSize {
+		// Without headers a message is its payload and about 30 bytes; marshal checks the
+		// exact size.
+		return nil, fmt.Errorf("%w: payload of %d bytes, at most %d fit", ErrPayloadTooLarge, len(payload), kv.MaxValueSize)
+	}
+	m := &queuepb.Message{Payload: payload, Headers: o.Headers, Priority: o.Priority}
+	retention := q.o.IdempotencyRetention
+	if _, ok := t.(kv.Database); ok && key == nil {
+		key, retention = autoKey(), autoKeyRetention
+	}
+	if tr, ok := t.(kv.Transaction); ok {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return q.enqueue(tr, m, o.Delay, key, retention)
+	}
+	return kv.Transact(ctx, t, func(tr kv.Transaction) (kv.Future[MessageID], error) {
+		return q.enqueue(tr, m, o.Delay, key, retention)
+	})
+}
+
+func (q *Queue) enqueue(tr kv.Transaction, m *queuepb.Message, delay time.Duration, key any, retention time.Duration) (kv.Future[MessageID], error) {
+	now := q.o.Clock()
+	uv, id, found, err := q.l.startWrite(tr, key, now, "enqueue to")
+	if err != nil || found {
+		return kv.Ready(id, nil), err
+	}
+	nowMs := now.UnixMilli()
+	m = &queuepb.Message{Payload: m.Payload, Headers: m.Headers, Priority: m.Priority, EnqueuedAtMs: nowMs,
+		State: queuepb.Message_STATE_READY, VisibleAtMs: now.Add(delay).UnixMilli()}
+	if m.VisibleAtMs > nowMs {
+		m.State = queuepb.Message_STATE_DELAYED
+	}
+	value, err := marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	tr.Atomic(kv.SetVersionstampedKey, stampedKey(q.l.items, uv, nil), value)
+	tr.Atomic(kv.SetVersionstampedKey, q.stampedScheduleKey(m, uv), nil)
+	if err := q.registerLane(tr, lane(m.Priority)); err != nil {
+		return nil, err
+	}
+	tr.Atomic(kv.Add, q.counters[m.State], one)
+	return q.l.finishWrite(tr, key, uv, now, retention)
+}
+
+// deltas are the counter changes of one attempt of one call, written as one ADD per state
+// (flush) rather than one per message.
+type deltas [stateCount]int64
+
+// move counts a message leaving state from and entering state to.
+func (d *deltas) move(from, to State) {
+	if from != to {
+		d[from]--
+		d[to]++
+	}
+}
+
+// flush writes the deltas to the counters.
+func (q *Queue) flush(tr kv.Transaction, d *deltas) {
+	for s, n := range d {
+		if n != 0 {
+			tr.Atomic(kv.Add, q.counters[s], int64Bytes(n))
+		}
+	}
+}
+
+var marshalOptions = proto.MarshalOptions{Deterministic: true}
+
+func marshal(m *queuepb.Message) ([]byte, error) {
+	b, err := marshalOptions.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("queue: encode message: %w", err)
+	}
+	if len(b) > kv.MaxValueSize {
+		return nil, fmt.Errorf("%w: message of %d bytes (payload %d), at most %d fit", ErrPayloadTooLarge, len(b), len(m.Payload), kv.MaxValueSize)
+	}
+	return b, nil
+}
+
+func unmarshal(id MessageID, v []byte) (*queuepb.Message, error) {
+	m := &queuepb.Message{}
+	if err := proto.Unmarshal(v, m); err != nil {
+		return nil, fmt.Errorf("%w: message %s: %v", ErrCorrupt, id, err)
+	}
+	if m.State < queuepb.Message_STATE_READY || m.State > queuepb.Message_STATE_DEAD {
+		return nil, fmt.Errorf("%w: message %s: state %d", ErrCorrupt, id, m.State)
+	}
+	return m, nil
+}
+
+// toMessage converts the stored form.
+func toMessage(id MessageID, m *queuepb.Message) Message {
+	out := Message{
+		ID: id, Payload: m.Payload, Headers: m.Headers, Priority: m.Priority,
+		EnqueuedAt: time.UnixMilli(m.EnqueuedAtMs), State: State(m.State),
+		VisibleAt: time.UnixMilli(m.VisibleAtMs), Attempts: int(m.Attempts), LastError: m.LastError,
+	}
+	if m.DeadAtMs != 0 {
+		out.DeadAt = time.UnixMilli(m.DeadAtMs)
+	}
+	return out
+}
