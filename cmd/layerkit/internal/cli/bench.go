@@ -120,12 +120,15 @@ func (a *app) bench(ctx context.Context, cfg benchConfig) error {
 // that cleanup removes.
 func (a *app) benchDatabase(ctx context.Context, cfg benchConfig) (kv.Database, string, func() error, error) {
 	none := func() error { return nil }
-	if a.dbPath != "" || a.clusterFile != "" {
+	if a.dbPath != "" || a.clusterFile != "" || a.given {
 		if cfg.memory {
 			return nil, "", none, errors.New("--memory makes a database of its own; leave out --db and --cluster-file")
 		}
 		db, err := a.database(ctx)
-		if a.clusterFile != "" {
+		switch {
+		case a.given:
+			return db, "the given database", none, err
+		case a.clusterFile != "":
 			return db, "FoundationDB " + a.clusterFile, none, err
 		}
 		return db, "embedded database " + a.dbPath, none, err

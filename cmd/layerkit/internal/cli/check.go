@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/layerkit/layerkit/directory"
+	"github.com/layerkit/layerkit/docstore"
 	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/queue"
 	"github.com/layerkit/layerkit/record"
 	"github.com/layerkit/layerkit/tuple"
 )
@@ -42,13 +44,16 @@ func (r *checkReport) fail(subject string, err error) { r.add(checkFail, subject
 
 func (a *app) checkCommand() *cobra.Command {
 	var mf metaFlags
-	var stores []string
+	var stores, queues, streams []string
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Run every consistency checker over the whole database",
 		Long: `check runs every consistency checker over the whole database and prints one line per
 part: the directory layer (directory.Check: unique, non-overlapping prefixes, no
-orphan nodes, the allocator's state, partitions included), then every record store
+orphan nodes, the allocator's state, partitions included), every collection of every
+docstore database (a directory with the layer "docstore": Collection.Check), the
+queues and streams named by --queue and --stream (nothing in the database marks a
+prefix as one: Queue.Check, Stream.Check), then every record store
 found in a directory (a key (0) at the directory's prefix that decodes as a
 store header), or named by --store.
 
@@ -63,8 +68,11 @@ With --store, the descriptor applies to the stores named; other stores found get
 checks that need no descriptor. The exit code is 1 when any part failed.
 
 ` + keyExprHelp,
-		Example: `  # the directory layer and the layout of every record store
+		Example: `  # the directory layer, docstore collections, the layout of every record store
   layerkit --db ./data check
+
+  # and a queue and a stream
+  layerkit --db ./data check --queue /jobs --stream /chat/messages
 
   # also records against their indexes, metadata from the .proto's options
   layerkit --db ./data check --descriptor catalogue.pb
@@ -92,6 +100,15 @@ checks that need no descriptor. The exit code is 1 when any part failed.
 			}
 			rep := &checkReport{a: a}
 			found := a.checkDirectories(ctx, db, rep)
+			for _, path := range found.docstores {
+				a.checkDocstore(ctx, db, rep, path)
+			}
+			for _, q := range queues {
+				a.checkQueue(ctx, db, rep, q, false)
+			}
+			for _, s := range streams {
+				a.checkQueue(ctx, db, rep, s, true)
+			}
 			named := map[string]bool{}
 			var targets []location
 			for _, s := range stores {
@@ -102,7 +119,7 @@ checks that need no descriptor. The exit code is 1 when any part failed.
 				named[string(loc.prefix)] = true
 				targets = append(targets, loc)
 			}
-			for _, loc := range found {
+			for _, loc := range found.stores {
 				if !named[string(loc.prefix)] {
 					targets = append(targets, loc)
 				}
@@ -126,19 +143,35 @@ checks that need no descriptor. The exit code is 1 when any part failed.
 	}
 	mf.register(cmd)
 	cmd.Flags().StringArrayVar(&stores, "store", nil, "a record store to check with the descriptor (a path or raw prefix; repeatable)")
+	cmd.Flags().StringArrayVar(&queues, "queue", nil, "a work queue to check (a path or raw prefix; repeatable)")
+	cmd.Flags().StringArrayVar(&streams, "stream", nil, "an append-only stream to check (a path or raw prefix; repeatable)")
 	return cmd
 }
 
-// checkDirectories runs directory.Check and returns the directories that hold a record store.
-func (a *app) checkDirectories(ctx context.Context, db kv.Database, rep *checkReport) []location {
+// found is what checkDirectories finds in the directory tree.
+type found struct {
+	stores    []location // record stores
+	docstores [][]string // docstore databases
+}
+
+// checkDirectories runs directory.Check and returns the record stores and docstore databases
+// found in the tree.
+func (a *app) checkDirectories(ctx context.Context, db kv.Database, rep *checkReport) found {
+	var f found
 	if err := directory.Check(ctx, db); err != nil {
 		rep.fail("directory layer", err)
-		return nil
+		return f
 	}
-	var stores []location
 	n := 0
 	err := walkDirs(ctx, db, nil, func(d dirEntry) error {
 		n++
+		switch string(d.layer) {
+		case docstoreLayer:
+			f.docstores = append(f.docstores, d.path)
+			return nil
+		case collectionLayer:
+			return nil
+		}
 		if d.partition {
 			return nil
 		}
@@ -151,16 +184,77 @@ func (a *app) checkDirectories(ctx context.Context, db kv.Database, rep *checkRe
 			return err
 		}
 		if ok && err == nil {
-			stores = append(stores, location{arg: d.display(), path: d.path, prefix: d.prefix})
+			f.stores = append(f.stores, location{arg: d.display(), path: d.path, prefix: d.prefix})
 		}
 		return nil
 	})
 	if err != nil {
 		rep.fail("directory layer", err)
-		return stores
+		return f
 	}
 	rep.add(checkOK, "directory layer", plural(n, "directory", "directories"))
-	return stores
+	return f
+}
+
+// checkDocstore runs the checker of every collection of the docstore database at path.
+func (a *app) checkDocstore(ctx context.Context, db kv.Database, rep *checkReport, path []string) {
+	display := "/" + strings.Join(path, "/")
+	var ds *docstore.DB
+	err := kv.RunTransact(ctx, db, true, func(tr kv.Transaction) error {
+		var err error
+		ds, err = docstore.Open(ctx, tr, path, nil)
+		return err
+	})
+	if err != nil {
+		rep.fail("docstore "+display, err)
+		return
+	}
+	names, err := ds.ListCollections(ctx, db)
+	if err != nil {
+		rep.fail("docstore "+display, err)
+		return
+	}
+	if len(names) == 0 {
+		rep.add(checkOK, "docstore "+display, "no collections")
+	}
+	for _, name := range names {
+		subject := "docstore collection " + display + "/" + name
+		if err := ds.Collection(name).Check(ctx, db); err != nil {
+			rep.fail(subject, err)
+			continue
+		}
+		rep.add(checkOK, subject, "documents, revisions, indexes and change feed agree")
+	}
+}
+
+// checkQueue runs the queue's or the stream's checker at arg.
+func (a *app) checkQueue(ctx context.Context, db kv.Database, rep *checkReport, arg string, isStream bool) {
+	kind := "queue"
+	if isStream {
+		kind = "stream"
+	}
+	loc, err := locate(ctx, db, arg)
+	if err != nil {
+		rep.fail(kind+" "+arg, err)
+		return
+	}
+	subject := kind + " " + loc.display()
+	if isStream {
+		var s *queue.Stream
+		if s, err = queue.NewStream(kvPrefix(loc.prefix), nil); err == nil {
+			err = s.Check(ctx, db)
+		}
+	} else {
+		var q *queue.Queue
+		if q, err = queue.NewQueue(kvPrefix(loc.prefix), nil); err == nil {
+			err = q.Check(ctx, db)
+		}
+	}
+	if err != nil {
+		rep.fail(subject, err)
+		return
+	}
+	rep.add(checkOK, subject, "layout and counters agree")
 }
 
 // checkRecordStore checks one record store: its layout always, its records against the schema

@@ -12,13 +12,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/layerkit/layerkit/cmd/layerkit/internal/cli"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/kv/embedded"
+	"github.com/layerkit/layerkit/queue"
 	"github.com/layerkit/layerkit/record"
 )
 
@@ -153,6 +156,20 @@ func TestCommands(t *testing.T) {
 		{"index_state_no_primary_key", []string{"--db", "$DB", "index", "state", "/library/catalogue", "--descriptor", "$CATALOGUE_PB"}, 1},
 		{"index_unknown_subcommand", []string{"--db", "$DB", "index", "frobnicate"}, 2},
 
+		// queue, stream and docs.
+		{"queue_peek_all", []string{"--db", "$DB", "queue", "peek", "/jobs", "--all"}, 0},
+		{"queue_peek", []string{"--db", "$DB", "queue", "peek", "/jobs"}, 0},
+		{"queue_peek_dead", []string{"--db", "$DB", "queue", "peek", "/jobs", "--dead"}, 0},
+		{"queue_peek_empty", []string{"--db", "$DB", "queue", "peek", "/misc"}, 0},
+		{"stream_tail", []string{"--db", "$DB", "stream", "tail", "/chat"}, 0},
+		{"stream_tail_limit", []string{"--db", "$DB", "stream", "tail", "/chat", "--limit", "1"}, 0},
+		{"stream_tail_empty", []string{"--db", "$DB", "stream", "tail", "/misc"}, 0},
+		{"docs_find", []string{"--db", "$DB", "docs", "find", "/app/users", `{"age": {"$gte": 30}}`}, 0},
+		{"docs_find_sort_limit", []string{"--db", "$DB", "docs", "find", "/app/users", "{}", "--sort", "-age", "--limit", "2", "--projection", `{"name": 1}`}, 0},
+		{"docs_find_nested", []string{"--db", "$DB", "docs", "find", "/app/users", `{"address.city": "Lyon"}`}, 0},
+		{"docs_find_none", []string{"--db", "$DB", "docs", "find", "/app/users", `{"tags": "nobody"}`}, 0},
+		{"check_all_layers", []string{"--db", "$DB", "check", "--queue", "/jobs", "--stream", "/chat", "--descriptor", "$INVENTORY_PB", "--store", "/inventory", itemVersions}, 0},
+
 		{"check_wrong_descriptor", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB"}, 1},
 	})
 }
@@ -191,6 +208,15 @@ func TestErrors(t *testing.T) {
 		{"check_bad_index_flag", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB", "--index", "nope"}, 1},
 		{"check_bad_index_option", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB", "--index", "x=Book:author:Unique!"}, 1},
 		{"check_bad_column", []string{"--db", "$DB", "check", "--descriptor", "$CATALOGUE_PB", "--primary-key", "Book=a[b]"}, 1},
+		{"docs_bad_filter", []string{"--db", "$DB", "docs", "find", "/app/users", `{"age": `}, 1},
+		{"docs_bad_operator", []string{"--db", "$DB", "docs", "find", "/app/users", `{"age": {"$near": 3}}`}, 1},
+		{"docs_no_collection", []string{"--db", "$DB", "docs", "find", "/app/robots", "{}"}, 1},
+		{"docs_not_a_docstore", []string{"--db", "$DB", "docs", "find", "/misc/users", "{}"}, 1},
+		{"docs_no_database", []string{"--db", "$DB", "docs", "find", "/nowhere/users", "{}"}, 1},
+		{"docs_too_short", []string{"--db", "$DB", "docs", "find", "/app", "{}"}, 1},
+		{"queue_bad_id", []string{"--db", "$DB", "queue", "redrive", "/jobs", "--id", "xyz"}, 1},
+		{"queue_peek_both", []string{"--db", "$DB", "queue", "peek", "/jobs", "--all", "--dead"}, 1},
+		{"stream_bad_limit", []string{"--db", "$DB", "stream", "tail", "/chat", "--limit", "0"}, 1},
 		{"check_flags_without_descriptor", []string{"--db", "$DB", "check", "--primary-key", "Book=id"}, 1},
 	})
 	// Nothing was created where no database was.
@@ -238,7 +264,7 @@ func TestCheckFindsMissingIndexEntries(t *testing.T) {
 		require.Contains(t, r.stdout, `index "by_title" lacks entry ("`+title+`")`)
 	}
 	require.Contains(t, r.stdout, "FAIL  record store /library/catalogue: ")
-	require.Equal(t, "layerkit: check found problems in 1 of 3 parts\n", r.stderr)
+	require.Equal(t, "layerkit: check found problems in 1 of 4 parts\n", r.stderr)
 }
 
 // TestHelp: every command has examples, and --help prints them.
@@ -334,4 +360,91 @@ func TestIndexStates(t *testing.T) {
 	// A disabled index holds no entries and is not compared with the records.
 	r = run(t, "--db", f.dir, "check", "--descriptor", f.inventory, "--store", "/inventory", itemVersions)
 	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+}
+
+// TestQueueStatsAndRedrive: the counts, then the dead letter sent back.
+func TestQueueStatsAndRedrive(t *testing.T) {
+	f := newFixture(t)
+	stats := func() map[string]string {
+		r := run(t, "--db", f.dir, "queue", "stats", "/jobs")
+		require.Equal(t, 0, r.code, r.stderr)
+		out := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			i := strings.LastIndex(line, " ")
+			out[strings.TrimSpace(line[:i])] = line[i+1:]
+		}
+		return out
+	}
+	st := stats()
+	require.Equal(t, "2", st["visible"])
+	require.Equal(t, "1", st["delayed"])
+	require.Equal(t, "0", st["in flight"])
+	require.Equal(t, "1", st["dead"])
+	require.NotEqual(t, "0s", st["oldest visible"])
+
+	dead := run(t, "--db", f.dir, "queue", "peek", "/jobs", "--dead")
+	id := strings.Fields(dead.stdout)[0]
+	r := run(t, "--db", f.dir, "queue", "redrive", "/jobs", "--id", strings.Repeat("0", 24))
+	require.Equal(t, "redrove 0 messages\n", r.stdout, r.stderr)
+	r = run(t, "--db", f.dir, "queue", "redrive", "/jobs", "--id", id)
+	require.Equal(t, "redrove 1 message\n", r.stdout, r.stderr)
+	st = stats()
+	require.Equal(t, "3", st["visible"])
+	require.Equal(t, "0", st["dead"])
+	r = run(t, "--db", f.dir, "queue", "redrive", "/jobs")
+	require.Equal(t, "redrove 0 messages\n", r.stdout, r.stderr)
+	r = run(t, "--db", f.dir, "queue", "peek", "/jobs")
+	require.Contains(t, r.stdout, id+" ready priority=0 attempts=0 ")
+	require.Contains(t, r.stdout, `error="image too large" "resize img-7"`)
+}
+
+// TestStreamFollow: --follow prints what is appended after it started, until interrupted. The
+// command runs on the test's own handle (RunOn), since an embedded database admits one opener.
+func TestStreamFollow(t *testing.T) {
+	f := newFixture(t)
+	db, err := embedded.Open(f.dir, nil)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- cli.RunOn(ctx, db, []string{"stream", "tail", "/chat", "--limit", "1", "--follow"}, &out, &errOut)
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), `"user: bye"`) }, 10*time.Second, 5*time.Millisecond)
+	s, err := queue.NewStream(rawPrefix(f.prefixes["/chat"]), nil)
+	require.NoError(t, err)
+	for _, v := range []string{"user: are you there?", "assistant: yes"} {
+		_, err := s.Append(context.Background(), db, []byte(v), nil)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), `"assistant: yes"`) }, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.Equal(t, 0, <-done, errOut.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 3, out.String())
+	require.True(t, strings.HasSuffix(lines[1], ` "user: are you there?"`), lines[1])
+
+	// RunOn refuses a second database.
+	var o, e bytes.Buffer
+	require.Equal(t, 1, cli.RunOn(context.Background(), db, []string{"--db", f.dir, "dirs"}, &o, &e))
+	require.Contains(t, e.String(), "leave out --db and --cluster-file")
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -112,7 +112,7 @@ func TestDamagedIndexes(t *testing.T) {
 			require.Contains(t, r.stdout, "FAIL  record store /inventory: ")
 			require.Contains(t, r.stdout, c.want)
 			require.NotContains(t, r.stdout, "does not declare")
-			require.Equal(t, "layerkit: check found problems in 1 of 3 parts\n", r.stderr)
+			require.Equal(t, "layerkit: check found problems in 1 of 4 parts\n", r.stderr)
 		})
 	}
 }
@@ -293,4 +293,35 @@ func TestCheckSkipsOtherLayers(t *testing.T) {
 	r = run(t, "--db", f.dir, "check", "--store", "/misc")
 	require.Equal(t, 1, r.code)
 	require.Contains(t, r.stdout, "FAIL  record store /misc: ")
+}
+
+// TestDamagedQueueStreamDocstore: the queue, stream and docstore checkers run by check report
+// damage to their layers.
+func TestDamagedQueueStreamDocstore(t *testing.T) {
+	cases := []struct {
+		name, part string
+		damage     func(f *fixture, tr kv.Transaction)
+	}{
+		{"queue counter", "queue /jobs", func(f *fixture, tr kv.Transaction) {
+			// A state count off by 98: the counters no longer match the messages.
+			tr.Atomic(kv.Add, pack(f.prefixes["/jobs"], 6, 0), []byte{98, 0, 0, 0, 0, 0, 0, 0})
+		}},
+		{"stream entry", "stream /chat", func(f *fixture, tr kv.Transaction) {
+			tr.Set(pack(f.prefixes["/chat"], 1, "not an id"), []byte("x"))
+		}},
+		{"docstore document", "docstore collection /app/users", func(f *fixture, tr kv.Transaction) {
+			tr.Set(pack(f.prefixes["/app/users"], 1, 40, "u9"), []byte("garbage"))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.damage(t, func(tr kv.Transaction) { c.damage(f, tr) })
+			r := run(t, "--db", f.dir, "check", "--queue", "/jobs", "--stream", "/chat")
+			require.Equal(t, 1, r.code, r.stdout+r.stderr)
+			require.Contains(t, r.stdout, "FAIL  "+c.part+": ")
+			require.Equal(t, 1, strings.Count(r.stdout, "FAIL"), r.stdout)
+			require.NotContains(t, r.stderr, "internal error")
+		})
+	}
 }

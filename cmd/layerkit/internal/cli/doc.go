@@ -1,6 +1,7 @@
 // Package cli is the layerkit command: a cobra command tree that looks inside a layerkit
 // database (the directory tree, raw keys, record stores, consistency) and measures the engine.
-// cmd/layerkit's main calls [Run]; the tests call it in process and compare transcripts with
+// cmd/layerkit's main calls [Run]; [RunOn] runs the same commands on a database the caller has
+// open. The tests call them in process and compare transcripts with
 // golden files in testdata (go test ./cmd/layerkit/... -update rewrites them).
 //
 // # Basics
@@ -15,8 +16,12 @@
 //   - keys lists keys under a prefix, relative to it, decoded as tuples where they are tuples.
 //   - records reads a record store by its key layout and prints the records of one type as
 //     protojson, decoding the union message of a descriptor set with dynamicpb.
-//   - check runs directory.Check, checks the layout of every record store found in a
-//     directory and, given metadata, record.Store.CheckConsistency.
+//   - check runs directory.Check, every docstore collection's Check, queue and stream checks
+//     for the prefixes named, the layout of every record store found in a directory and,
+//     given metadata, record.Store.CheckConsistency.
+//   - index state shows a record store's indexes and their states.
+//   - queue stats|peek|redrive inspect a work queue; stream tail reads (and follows) a stream.
+//   - docs find queries a docstore collection with a MongoDB-style JSON filter.
 //   - bench measures write, point-read and range-read transactions per second.
 //
 // Results go to stdout; progress bars and notes (such as "there are more") go to stderr. An

@@ -3,11 +3,16 @@ package cli_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -16,9 +21,11 @@ import (
 
 	"github.com/layerkit/layerkit/cmd/layerkit/internal/cli/internal/testpb"
 	"github.com/layerkit/layerkit/directory"
+	"github.com/layerkit/layerkit/docstore"
 	"github.com/layerkit/layerkit/examples/catalogue/catalogpb"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/kv/embedded"
+	"github.com/layerkit/layerkit/queue"
 	"github.com/layerkit/layerkit/record"
 	"github.com/layerkit/layerkit/tuple"
 )
@@ -109,6 +116,8 @@ func newFixture(t testing.TB) *fixture {
 	mkdir("/tenants", []byte("partition"))
 	acme := mkdir("/tenants/acme", nil)
 	misc := mkdir("/misc", []byte("notes"))
+	jobs := mkdir("/jobs", nil)
+	chat := mkdir("/chat", nil)
 	save(t, db, inventoryMetaData(t), inv, inventoryRecords())
 	save(t, db, catalogueMetaData(t), cat, catalogueRecords())
 	err = db.Transact(ctx, func(tr kv.Transaction) error {
@@ -128,6 +137,11 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fillQueue(t, db, jobs)
+	fillStream(t, db, chat)
+	fillDocstore(t, db)
+	f.prefixes["/app"] = directoryPrefixOf(t, mustOpenDir(t, db, "app"))
+	f.prefixes["/app/users"] = directoryPrefixOf(t, mustOpenDir(t, db, "app", "users"))
 	f.inventory, err = filepath.Abs("testdata/inventory.pb")
 	if err != nil {
 		t.Fatal(err)
@@ -251,5 +265,72 @@ func (f *fixture) normalize(s string) string {
 	for _, p := range paths {
 		s = strings.ReplaceAll(s, kv.Printable(f.prefixes[p]), "<"+p+">")
 	}
-	return s
+	// Queue message and stream entry IDs hold commit versions, which follow the clock: number
+	// them in order of appearance.
+	ids := map[string]string{}
+	return entryID.ReplaceAllStringFunc(s, func(id string) string {
+		if _, ok := ids[id]; !ok {
+			ids[id] = fmt.Sprintf("<id%d>", len(ids)+1)
+		}
+		return ids[id]
+	})
+}
+
+var entryID = regexp.MustCompile(`\b[0-9a-f]{24}\b`)
+
+// fixtureClock is the producers' clock of the queue and the stream: stored times are stable.
+func fixtureClock() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+// fillQueue leaves one dead letter (nacked on its only attempt), two visible messages (one at a
+// higher priority, with headers) and one delayed far into the future.
+func fillQueue(t testing.TB, db kv.Database, prefix []byte) {
+	ctx := context.Background()
+	q, err := queue.NewQueue(rawPrefix(prefix), &queue.Options{Clock: fixtureClock, MaxAttempts: 1})
+	require.NoError(t, err)
+	_, err = q.Enqueue(ctx, db, []byte("resize img-7"), nil)
+	require.NoError(t, err)
+	leases, err := q.Receive(ctx, db, queue.ReceiveOptions{})
+	require.NoError(t, err)
+	require.Len(t, leases, 1)
+	require.NoError(t, q.Nack(ctx, db, leases[0], &queue.NackOptions{Error: "image too large"}))
+	for _, m := range []struct {
+		payload string
+		opts    *queue.EnqueueOptions
+	}{
+		{"send mail 1", nil},
+		{"send mail 2", &queue.EnqueueOptions{Priority: 5, Headers: map[string]string{"tenant": "acme"}}},
+		{"report 2048", &queue.EnqueueOptions{Delay: 200_000 * time.Hour}},
+	} {
+		_, err := q.Enqueue(ctx, db, []byte(m.payload), m.opts)
+		require.NoError(t, err)
+	}
+}
+
+func fillStream(t testing.TB, db kv.Database, prefix []byte) {
+	s, err := queue.NewStream(rawPrefix(prefix), &queue.StreamOptions{Clock: fixtureClock})
+	require.NoError(t, err)
+	for _, v := range [][]byte{[]byte("user: hello"), tuple.Tuple{"assistant", "hi there"}.Pack(), []byte("user: bye")} {
+		_, err := s.Append(context.Background(), db, v, nil)
+		require.NoError(t, err)
+	}
+}
+
+func fillDocstore(t testing.TB, db kv.Database) {
+	ctx := context.Background()
+	ds, err := docstore.Open(ctx, db, []string{"app"}, nil)
+	require.NoError(t, err)
+	users, err := ds.CreateCollection(ctx, db, "users", docstore.CollectionOptions{})
+	require.NoError(t, err)
+	_, err = users.InsertMany(ctx, db, []any{
+		docstore.M{"_id": "u1", "name": "Ada", "age": 36, "tags": []any{"admin", "math"}},
+		docstore.M{"_id": "u2", "name": "Brian", "age": 29, "tags": []any{"ops"}},
+		docstore.M{"_id": "u3", "name": "Chen", "age": 41, "address": docstore.M{"city": "Lyon"}},
+	})
+	require.NoError(t, err)
+}
+
+func mustOpenDir(t testing.TB, db kv.Database, path ...string) directory.DirectorySubspace {
+	d, err := directory.Open(context.Background(), db, path, nil)
+	require.NoError(t, err)
+	return d
 }

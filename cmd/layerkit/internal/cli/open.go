@@ -18,6 +18,9 @@ import (
 
 // database opens the database the global flags name, once per Run.
 func (a *app) database(ctx context.Context) (kv.Database, error) {
+	if a.given && (a.dbPath != "" || a.clusterFile != "") {
+		return nil, errors.New("this run has its database already: leave out --db and --cluster-file")
+	}
 	if a.db != nil {
 		return a.db, nil
 	}

@@ -29,7 +29,18 @@ const (
 // stdout and progress and errors to stderr, and returns the exit code. An error is reported as
 // one line, "layerkit: <what went wrong>". Run is what main calls; tests call it in process.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	a := &app{stdout: stdout, stderr: stderr}
+	return run(ctx, &app{stdout: stdout, stderr: stderr}, args)
+}
+
+// RunOn is Run on a database the caller has open (a program that embeds these commands, or a
+// test that writes while a command reads): --db and --cluster-file are refused, and db is not
+// closed.
+func RunOn(ctx context.Context, db kv.Database, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, &app{stdout: stdout, stderr: stderr, db: db, given: true}, args)
+}
+
+func run(ctx context.Context, a *app, args []string) (code int) {
+	stdout, stderr := a.stdout, a.stderr
 	defer func() {
 		// A panic is a bug in layerkit, never the user's fault; report it as one line rather
 		// than a stack trace, so the exit is still clean.
@@ -98,6 +109,8 @@ type app struct {
 
 	db    kv.Database
 	close func() error
+	// given reports a database handed to RunOn.
+	given bool
 }
 
 func (a *app) closeDB() error {
@@ -159,6 +172,9 @@ such as /library/catalogue; "raw:" and "hex:" name a raw key prefix instead
 		a.recordsCommand(),
 		a.checkCommand(),
 		a.indexCommand(),
+		a.queueCommand(),
+		a.streamCommand(),
+		a.docsCommand(),
 		a.benchCommand(),
 	)
 	return root
