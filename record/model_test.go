@@ -3,10 +3,7 @@ package record_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,12 +18,7 @@ import (
 // Random saves, updates and deletes applied to the store and to a map, with random queries
 // compared against the map along the way; the consistency checker runs at the end.
 func TestModelRandomOperations(t *testing.T) {
-	seed := rand.Uint64()
-	if s := os.Getenv("RECORD_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 2))
+	rng := testRNG(t, 2)
 	e := newEnv(t)
 	model := map[int64]*testpb.Book{} // by id; ids are unique (by_id)
 	authors := []string{"A", "B", "C", "D"}

@@ -24,6 +24,9 @@ type Record struct {
 	Size int
 	// Split reports whether the record is stored in more than one chunk.
 	Split bool
+	// Partial is set for the records of a covering plan: Message holds only the fields of the
+	// index entry and the primary key, and Size is zero.
+	Partial bool
 }
 
 // SaveMode says what a save expects to find.
