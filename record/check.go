@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 // maxCheckProblems bounds how many problems a check reports.
@@ -17,35 +18,32 @@ const maxCheckProblems = 20
 // DISABLED indexes hold no entries. It reads the whole store, so it is meant for tests and
 // repair tools. The error lists up to 20 problems.
 func (s *Store) CheckConsistency() error {
-	expected := make(map[string]map[string]bool, len(s.md.indexes))
-	for _, ix := range s.md.indexes {
-		expected[ix.Name] = map[string]bool{}
-	}
 	var problems []error
 	add := func(err error) bool {
 		problems = append(problems, err)
 		return len(problems) < maxCheckProblems
+	}
+	checkers := make(map[*Index]indexChecker, len(s.md.indexes))
+	for _, ix := range s.md.indexes {
+		if s.maintained(ix) {
+			checkers[ix] = ix.kind.maintainer.checker(s, ix)
+		}
 	}
 	err := s.scanAllRecords(func(rec *Record) error {
 		pk, err := evaluateSingle(rec.Type.primaryKey, rec.Message.ProtoReflect(), rec.Type)
 		if err != nil {
 			return err
 		}
-		if tuple0 := pk; len(tuple0) != len(rec.PrimaryKey) || string(tuple0.Pack()) != string(rec.PrimaryKey.Pack()) {
+		if tuple.Compare(pk, rec.PrimaryKey) != 0 {
 			if !add(fmt.Errorf("record %s stored under %v has primary key %v", rec.Type.name, rec.PrimaryKey, pk)) {
 				return errStop
 			}
 		}
 		for _, ix := range rec.Type.indexes {
-			if s.states[ix.Name] == Disabled {
-				continue
-			}
-			es, err := maintainerFor(ix).entries(nil, s, ix, rec)
-			if err != nil {
-				return err
-			}
-			for _, w := range es {
-				expected[ix.Name][string(w.key)] = true
+			if c := checkers[ix]; c != nil {
+				if err := c.add(rec); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -57,35 +55,22 @@ func (s *Store) CheckConsistency() error {
 		if len(problems) >= maxCheckProblems {
 			break
 		}
-		want := expected[ix.Name]
-		it := s.tr.GetRange(s.indexRange(ix), kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
-		for it.Next() && len(problems) < maxCheckProblems {
-			k := it.KeyValue().Key
-			if s.states[ix.Name] == Disabled {
-				add(fmt.Errorf("disabled index %q has entry %s", ix.Name, kv.Printable(k)))
-				continue
+		if !s.maintained(ix) {
+			// A DISABLED index holds nothing.
+			rows, err := s.tr.GetRange(s.indexRange(ix), kv.RangeOptions{Limit: 1}).GetSlice()
+			if err != nil {
+				return fmt.Errorf("record: check: %w", err)
 			}
-			if !want[string(k)] {
-				e, derr := s.decodeEntry(ix, k)
-				if derr != nil {
-					add(derr)
-				} else {
-					add(fmt.Errorf("index %q entry %v → %v has no record with those values", ix.Name, e.Values, e.PrimaryKey))
-				}
-				continue
+			if len(rows) > 0 {
+				add(fmt.Errorf("disabled index %q has entry %s", ix.Name, kv.Printable(rows[0].Key)))
 			}
-			delete(want, string(k))
+			continue
 		}
-		if err := it.Err(); err != nil {
+		ps, err := checkers[ix].finish(maxCheckProblems - len(problems))
+		if err != nil {
 			return fmt.Errorf("record: check: %w", err)
 		}
-		for k := range want {
-			if len(problems) >= maxCheckProblems {
-				break
-			}
-			e, _ := s.decodeEntry(ix, []byte(k))
-			add(fmt.Errorf("index %q lacks entry %v → %v", ix.Name, e.Values, e.PrimaryKey))
-		}
+		problems = append(problems, ps...)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("record: store at %s is inconsistent: %w", kv.Printable(s.prefix), errors.Join(problems...))

@@ -16,8 +16,8 @@ import (
 // types, used when [MetaDataBuilder.SetUnion] is not called.
 const DefaultUnionName = "RecordTypeUnion"
 
-// IndexType names how an index is maintained. Only value indexes exist so far; aggregate and
-// version indexes will join them behind the same maintainer interface.
+// IndexType names how an index is maintained: each type has its own maintainer (see
+// maintainer.go), registered under the type's name.
 type IndexType string
 
 // Index types.
@@ -52,6 +52,7 @@ type Index struct {
 	pkPositions []int
 	columns     []KeyExpression
 	types       []*RecordType
+	kind        *indexType
 }
 
 // Columns returns the single-column parts of the index expression, in key order.
@@ -360,9 +361,11 @@ func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescr
 	if ix.Type == "" {
 		ix.Type = ValueIndex
 	}
-	if ix.Type != ValueIndex {
+	kind := indexTypes[ix.Type]
+	if kind == nil {
 		return fmt.Errorf("record: %s has unsupported type %q", what, ix.Type)
 	}
+	ix.kind = kind
 	if ix.Expression == nil {
 		return fmt.Errorf("record: %s has no expression", what)
 	}
@@ -408,6 +411,9 @@ func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescr
 				break
 			}
 		}
+	}
+	if err := kind.validate(md, ix); err != nil {
+		return err
 	}
 	md.indexes = append(md.indexes, ix)
 	md.byIndex[ix.Name] = ix

@@ -107,15 +107,17 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 			return nil, err
 		}
 	}
-	plan, err := s.planIndexUpdates(oldRec, rec)
+	chs, err := s.indexChanges(oldRec, rec)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkUnique(plan, pk); err != nil {
+	if err := s.checkIndexChanges(chs); err != nil {
 		return nil, err
 	}
 	s.writeRecord(pkPrefix, key0, old, val)
-	s.applyIndexUpdates(plan)
+	if err := s.writeIndexChanges(chs); err != nil {
+		return nil, err
+	}
 	return rec, nil
 }
 
@@ -185,12 +187,17 @@ func (s *Store) Delete(pk tuple.Tuple) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	plan, err := s.planIndexUpdates(oldRec, nil)
+	chs, err := s.indexChanges(oldRec, nil)
 	if err != nil {
 		return false, err
 	}
+	if err := s.checkIndexChanges(chs); err != nil {
+		return false, err
+	}
 	s.tr.ClearRange(prefixRange(pkPrefix))
-	s.applyIndexUpdates(plan)
+	if err := s.writeIndexChanges(chs); err != nil {
+		return false, err
+	}
 	return true, nil
 }
 
