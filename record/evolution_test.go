@@ -17,7 +17,9 @@ import (
 )
 
 // schema is the test .proto file as a descriptor to edit.
-type schema struct{ fdp *descriptorpb.FileDescriptorProto }
+type schema struct {
+	fdp *descriptorpb.FileDescriptorProto
+}
 
 func testSchema() schema {
 	return schema{protodesc.ToFileDescriptorProto(testpb.File_records_proto)}
@@ -164,7 +166,9 @@ func TestEvolutionRules(t *testing.T) {
 		{name: "sint32 widens to sint64",
 			editOld: func(s schema) { s.field("Book", "year").Type = descriptorpb.FieldDescriptorProto_TYPE_SINT32.Enum() },
 			editNew: func(s schema) { s.field("Book", "year").Type = descriptorpb.FieldDescriptorProto_TYPE_SINT64.Enum() }},
-		{name: "nested message field type changed", editNew: func(s schema) { s.field("Address", "street").Type = descriptorpb.FieldDescriptorProto_TYPE_BYTES.Enum() },
+		{name: "nested message field type changed", editNew: func(s schema) {
+			s.field("Address", "street").Type = descriptorpb.FieldDescriptorProto_TYPE_BYTES.Enum()
+		},
 			want: []string{"field type changed"}},
 		{name: "repeated field no longer repeated", editNew: func(s schema) {
 			s.field("Address", "phones").Label = descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
@@ -188,15 +192,21 @@ func TestEvolutionRules(t *testing.T) {
 					AddIndex(record.Index{Name: "by_year", RecordTypes: []string{"Book"}, Expression: record.Field("year"), AddedVersion: 1})
 			},
 			opts: record.EvolutionOptions{AllowFieldRenames: true}},
-		{name: "deprecated field renamed", editOld: func(s schema) { s.field("Book", "blob").Options = &descriptorpb.FieldOptions{Deprecated: proto.Bool(true)} },
+		{name: "deprecated field renamed", editOld: func(s schema) {
+			s.field("Book", "blob").Options = &descriptorpb.FieldOptions{Deprecated: proto.Bool(true)}
+		},
 			editNew: func(s schema) {
 				f := s.field("Book", "blob")
 				f.Name, f.Options = proto.String("payload"), &descriptorpb.FieldOptions{Deprecated: proto.Bool(true)}
 			},
 			opts: record.EvolutionOptions{AllowDeprecatedFieldRenames: true}},
-		{name: "field undeprecated", editOld: func(s schema) { s.field("Book", "blob").Options = &descriptorpb.FieldOptions{Deprecated: proto.Bool(true)} },
+		{name: "field undeprecated", editOld: func(s schema) {
+			s.field("Book", "blob").Options = &descriptorpb.FieldOptions{Deprecated: proto.Bool(true)}
+		},
 			want: []string{"field is no longer deprecated"}},
-		{name: "field undeprecated allowed", editOld: func(s schema) { s.field("Book", "blob").Options = &descriptorpb.FieldOptions{Deprecated: proto.Bool(true)} },
+		{name: "field undeprecated allowed", editOld: func(s schema) {
+			s.field("Book", "blob").Options = &descriptorpb.FieldOptions{Deprecated: proto.Bool(true)}
+		},
 			opts: record.EvolutionOptions{AllowUndeprecatingFields: true}},
 		{name: "enum value removed", editNew: func(s schema) {
 			e := s.fdp.EnumType[0]
@@ -315,7 +325,9 @@ func TestEvolutionRules(t *testing.T) {
 			want:     []string{"new index adds record type that is not newer than old meta-data"}},
 		{name: "index adds a new record type", editNew: func(s schema) { addUnionField(s, 3, "Stray") },
 			buildOld: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book"}, Expression: record.Field("id"), AddedVersion: 1})),
-			buildNew: with(baseIndexes, since("Stray", 2), func(b *record.MetaDataBuilder) { b.SetPrimaryKey("Stray", record.Concat(record.RecordTypeKey(), record.Field("id"))) },
+			buildNew: with(baseIndexes, since("Stray", 2), func(b *record.MetaDataBuilder) {
+				b.SetPrimaryKey("Stray", record.Concat(record.RecordTypeKey(), record.Field("id")))
+			},
 				index(record.Index{Name: "by_id", RecordTypes: []string{"Book", "Stray"}, Expression: record.Field("id"), AddedVersion: 1}))},
 		{name: "index removes a record type", buildOld: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book", "Author"}, Expression: record.Field("id"), AddedVersion: 1})),
 			buildNew: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book"}, Expression: record.Field("id"), AddedVersion: 1})),
