@@ -20,6 +20,9 @@ type valueMaintainer struct{}
 
 func (valueMaintainer) skipsUnchanged() bool { return true }
 
+// idempotent: writing an entry twice leaves one entry, so online builds need no range conflicts.
+func (valueMaintainer) idempotent() bool { return true }
+
 func (valueMaintainer) entries(dst []indexEntry, s *Store, ix *Index, rec *Record) ([]indexEntry, error) {
 	if !ix.Expression.fansOut() {
 		// One key: evaluated straight into one tuple, without the list of keys.

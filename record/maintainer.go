@@ -119,6 +119,15 @@ func (s *Store) indexChanges(old, rec *Record) ([]*indexChange, error) {
 			}
 		}
 	}
+	// An online build owns the records it has not reached yet (indexer.go).
+	r := rec
+	if old != nil {
+		r = old
+	}
+	ixs, err := s.skipUnbuilt(ixs, r.PrimaryKey)
+	if err != nil {
+		return nil, err
+	}
 	chs := make([]*indexChange, 0, len(ixs))
 	scratch := new([]indexEntry)
 	for _, ix := range ixs {

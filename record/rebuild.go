@@ -2,7 +2,7 @@ package record
 
 import "fmt"
 
-// RebuildIndex clears the named index, adds the entries of every record in this transaction,
+// RebuildIndex clears the named index (entries, build progress, violations), adds the entries of every record in this transaction,
 // and marks the index READABLE. It reads the whole store in one transaction, so it suits small
 // stores; larger ones need the online indexer. A unique index whose records violate uniqueness
 // fails with *UniqueViolationError.
@@ -11,7 +11,7 @@ func (s *Store) RebuildIndex(name string) error {
 	if ix == nil {
 		return fmt.Errorf("record: index %q: %w", name, ErrUnknownIndex)
 	}
-	ix.kind.maintainer.clear(s, ix)
+	s.clearIndexData(ix)
 	err := s.scanAllRecords(func(rec *Record) error {
 		if !covers(ix, rec.Type) {
 			return nil

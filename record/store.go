@@ -16,19 +16,19 @@ import (
 // Keyspace ids: the first tuple element after the store prefix (FDBRecordStoreKeyspace in the
 // Java Record Layer).
 const (
-	keyStoreInfo          = 0
-	keyRecord             = 1
-	keyIndex              = 2
-	keyIndexSecondary     = 3
-	keyRecordCount        = 4
-	keyIndexState         = 5
-	keyIndexRange         = 6
-	keyUniqueViolations   = 7
-	keyRecordVersion      = 8
-	keyIndexBuild         = 9
-	unsplitSuffix         = 0
-	splitChunkSize        = 100_000
-	inlineIndexBuildLimit = 200
+	keyStoreInfo         = 0
+	keyRecord            = 1
+	keyIndex             = 2
+	keyIndexSecondary    = 3
+	keyRecordCount       = 4
+	keyIndexState        = 5
+	keyIndexRange        = 6
+	keyUniqueViolations  = 7
+	keyRecordVersion     = 8
+	keyIndexBuild        = 9
+	unsplitSuffix        = 0
+	splitChunkSize       = 100_000
+	maxRecordsForRebuild = 200 // FDBRecordStore.MAX_RECORDS_FOR_REBUILD
 )
 
 // FormatVersion is the store format this package writes and the newest it reads: the Java
@@ -91,9 +91,12 @@ type Store struct {
 // (or writes) the store header at S+(0) and the index states at S+(5, …).
 //
 // A store whose header has a newer metadata version than md fails with ErrStoreTooNew. A store
-// with an older version is upgraded: the header is rewritten, and each index added or changed
-// since is rebuilt in this transaction when the store holds at most 200 records, or else marked
-// WRITE_ONLY. A prefix with keys but no header fails with ErrStoreNotEmpty.
+// with an older version is upgraded as the Java Record Layer's checkVersion does: the header is
+// rewritten, the data of the metadata's former indexes removed since is cleared, and each index
+// added or changed since is made READABLE at once when it covers only record types newer than
+// the store (SetSinceVersion), rebuilt in this transaction when the store holds at most 200
+// records, or else marked DISABLED until BuildIndex builds it (see upgradeIndexes). A prefix with
+// keys but no header fails with ErrStoreNotEmpty.
 //
 // Open writes only when it creates or upgrades the store, so it is safe to retry.
 func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix) (*Store, error) {
@@ -215,54 +218,14 @@ func (s *Store) writeHeader(headerKey []byte) error {
 
 // upgrade moves the store from metadata version stored to the current one.
 func (s *Store) upgrade(headerKey []byte, stored int) error {
-	var changed []*Index
-	for _, ix := range s.md.indexes {
-		if ix.LastModifiedVersion > stored || ix.AddedVersion > stored {
-			changed = append(changed, ix)
-		}
-	}
-	if len(changed) > 0 {
-		rows, err := s.tr.GetRange(s.subRange(keyRecord), kv.RangeOptions{Limit: (inlineIndexBuildLimit + 1) * 2}).GetSlice()
-		if err != nil {
-			return err
-		}
-		small := countRecords(rows, s.records) <= inlineIndexBuildLimit && len(rows) < (inlineIndexBuildLimit+1)*2
-		for _, ix := range changed {
-			if small {
-				if err := s.RebuildIndex(ix.Name); err != nil {
-					return err
-				}
-				continue
-			}
-			s.tr.ClearRange(s.indexRange(ix))
-			if err := s.SetIndexState(ix.Name, WriteOnly); err != nil {
-				return err
-			}
-		}
+	if err := s.upgradeIndexes(stored); err != nil {
+		return err
 	}
 	if s.header.GetFormatVersion() < FormatVersion {
 		s.header.FormatVersion = proto.Int32(FormatVersion)
 	}
 	s.header.MetaDataversion = proto.Int32(int32(s.md.version))
 	return s.writeHeader(headerKey)
-}
-
-func countRecords(rows []kv.KeyValue, records []byte) int {
-	n := 0
-	var last []byte
-	for _, r := range rows {
-		t, err := tuple.Unpack(r.Key[len(records):])
-		if err != nil || len(t) == 0 {
-			n++
-			continue
-		}
-		pk := r.Key[:len(r.Key)-len(tuple.Tuple{t[len(t)-1]}.Pack())]
-		if string(pk) != string(last) {
-			n++
-			last = pk
-		}
-	}
-	return n
 }
 
 func (s *Store) readStates(rows []kv.KeyValue) error {
@@ -290,33 +253,18 @@ func (s *Store) readStates(rows []kv.KeyValue) error {
 	return nil
 }
 
-// SetIndexState stores the state of the named index in this transaction: READABLE clears the
-// state key, the others write S+(5, name) = (code). Disabling an index clears its entries. An
-// index that is not READABLE cannot be made READABLE this way, because its entries may be
-// incomplete: use RebuildIndex.
+// SetIndexState changes the state of the named index in this transaction, as the Java Record
+// Layer's markIndexWriteOnly, markIndexDisabled and markIndexReadable do: WRITE_ONLY keeps the
+// entries (and, coming from READABLE, records the whole key space as built at S+(6, name));
+// DISABLED clears the entries, the build's range set, the uniqueness violations and the build
+// data; READABLE is refused unless the build's range set covers every record (use
+// BuildIndex or RebuildIndex to build an index). See index_states.go.
 func (s *Store) SetIndexState(name string, state IndexState) error {
 	ix := s.md.byIndex[name]
 	if ix == nil {
 		return fmt.Errorf("record: index %q: %w", name, ErrUnknownIndex)
 	}
-	cur := s.states[name]
-	if cur == state {
-		return nil
-	}
-	key := s.key(keyIndexState, name)
-	switch state {
-	case Readable:
-		return fmt.Errorf("record: index %q is %v; rebuild it (RebuildIndex) to make it readable", name, cur)
-	case WriteOnly:
-		s.tr.Set(key, tuple.Tuple{int64(WriteOnly)}.Pack())
-	case Disabled:
-		s.tr.Set(key, tuple.Tuple{int64(Disabled)}.Pack())
-		s.tr.ClearRange(s.indexRange(ix))
-	default:
-		return fmt.Errorf("record: index %q: unknown state %d", name, int(state))
-	}
-	s.states[name] = state
-	return nil
+	return s.changeIndexState(ix, state)
 }
 
 // key returns prefix + pack(elems).
