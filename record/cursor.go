@@ -182,8 +182,11 @@ func (c *Cursor) init() error {
 	return nil
 }
 
-// indexScannable reports whether queries may scan ix in this transaction.
-func (s *Store) indexScannable(ix *Index) bool { return s.states[ix.Name] == Readable }
+// indexScannable reports whether queries may scan ix in this transaction: its entries point at
+// records and its state lets queries read it.
+func (s *Store) indexScannable(ix *Index) bool {
+	return ix.kind.scannable && s.states[ix.Name].Scannable()
+}
 
 // badState is the error of a continuation whose state does not fit the plan node reading it.
 func badState(what string, state any) error {

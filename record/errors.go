@@ -19,6 +19,17 @@ var (
 	// ErrCorruptStore is returned when stored bytes cannot be decoded (header, record chunks,
 	// index entries).
 	ErrCorruptStore = errors.New("record: corrupt store data")
+	// ErrUnsupportedStore is returned when a store uses a feature of the Java Record Layer this
+	// package cannot honour (a record count key it cannot evaluate, an index state whose queue
+	// it does not maintain): rather than ignore it, the store is refused, or only its record
+	// writes are.
+	ErrUnsupportedStore = errors.New("record: store uses a feature this package does not support")
+	// ErrStoreLocked is returned when the store header's lock forbids the operation: a FULL_STORE
+	// lock refuses Open, a FORBID_RECORD_UPDATE lock refuses saves and deletes.
+	ErrStoreLocked = errors.New("record: store is locked")
+	// ErrStaleUserVersion is returned by Open when WithUserVersion's function returns a user
+	// version older than the store's.
+	ErrStaleUserVersion = errors.New("record: stale user version")
 )
 
 // Errors when saving, loading and deleting.
@@ -32,6 +43,9 @@ var (
 	ErrRecordNotFound = errors.New("record: no record with this primary key")
 	// ErrUniqueViolation is wrapped by *UniqueViolationError.
 	ErrUniqueViolation = errors.New("record: unique index violation")
+	// ErrRecordTooLarge is returned when a record exceeds one value and the metadata does not
+	// split long records.
+	ErrRecordTooLarge = errors.New("record: record too large")
 	// ErrInvalidKey is returned when a primary key or indexed value cannot be packed or is too
 	// large for a key.
 	ErrInvalidKey = errors.New("record: invalid key")

@@ -439,14 +439,32 @@ func (v *evolution) index(oi, ni *Index, renames map[string]string) {
 			want = v.renameFields(oi.Expression, oi.types[0].desc, nt.desc)
 		}
 	}
+	oldPos, newPos := hasPKPositions(oi), hasPKPositions(ni)
 	switch {
 	case want.String() != ni.Expression.String():
 		v.add("index key expression changed", subject, fmt.Sprintf("%s → %s", want, ni.Expression))
-	case !slices.Equal(oi.pkPositions, ni.pkPositions):
+	case oldPos && newPos && !slices.Equal(oi.pkPositions, ni.pkPositions):
 		v.add("new index changes primary key component positions", subject, fmt.Sprintf("%v → %v", oi.pkPositions, ni.pkPositions))
+	case oldPos && !newPos:
+		v.add("new index drops primary key component positions", subject, "")
+	case !oldPos && newPos:
+		v.add("new index adds primary key component positions", subject, "")
 	case !oi.Unique && ni.Unique:
 		v.add("index adds uniqueness constraint", subject, "")
 	}
+}
+
+// hasPKPositions reports whether an index's entries leave out primary-key columns that are among
+// its values, as Java's Index.hasPrimaryKeyComponentPositions: only an index on one type has
+// positions, and only when some primary-key column is indexed
+// (RecordMetaDataBuilder.buildPrimaryKeyComponentPositions).
+func hasPKPositions(ix *Index) bool {
+	for _, p := range ix.pkPositions {
+		if p >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func formerMap(md *MetaData) map[string]FormerIndex {

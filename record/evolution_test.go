@@ -323,12 +323,24 @@ func TestEvolutionRules(t *testing.T) {
 		{name: "index adds an old record type", buildOld: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book"}, Expression: record.Field("id"), AddedVersion: 1})),
 			buildNew: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book", "Author"}, Expression: record.Field("id"), AddedVersion: 1})),
 			want:     []string{"new index adds record type that is not newer than old meta-data"}},
-		{name: "index adds a new record type", editNew: func(s schema) { addUnionField(s, 3, "Stray") },
+		{name: "index adds a new record type", editNew: func(s schema) {
+			addUnionField(s, 3, "Stray")
+			m := s.message("Stray")
+			m.Field = append(m.Field, &descriptorpb.FieldDescriptorProto{Name: proto.String("title"), JsonName: proto.String("title"), Number: proto.Int32(2),
+				Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum()})
+		},
+			buildOld: with(baseIndexes, index(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title"), AddedVersion: 1})),
+			buildNew: with(baseIndexes, since("Stray", 2), func(b *record.MetaDataBuilder) {
+				b.SetPrimaryKey("Stray", record.Concat(record.RecordTypeKey(), record.Field("id")))
+			}, index(record.Index{Name: "by_title", RecordTypes: []string{"Book", "Stray"}, Expression: record.Field("title"), AddedVersion: 1}))},
+		// A single-type index leaves the indexed primary-key columns out of its entries; an index
+		// on several types keeps the whole primary key, so its entries change.
+		{name: "index on a primary-key field adds a new record type", editNew: func(s schema) { addUnionField(s, 3, "Stray") },
 			buildOld: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book"}, Expression: record.Field("id"), AddedVersion: 1})),
 			buildNew: with(baseIndexes, since("Stray", 2), func(b *record.MetaDataBuilder) {
 				b.SetPrimaryKey("Stray", record.Concat(record.RecordTypeKey(), record.Field("id")))
-			},
-				index(record.Index{Name: "by_id", RecordTypes: []string{"Book", "Stray"}, Expression: record.Field("id"), AddedVersion: 1}))},
+			}, index(record.Index{Name: "by_id", RecordTypes: []string{"Book", "Stray"}, Expression: record.Field("id"), AddedVersion: 1})),
+			want: []string{"new index drops primary key component positions"}},
 		{name: "index removes a record type", buildOld: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book", "Author"}, Expression: record.Field("id"), AddedVersion: 1})),
 			buildNew: with(baseIndexes, index(record.Index{Name: "by_id", RecordTypes: []string{"Book"}, Expression: record.Field("id"), AddedVersion: 1})),
 			want:     []string{"new index removes record type"}},

@@ -36,7 +36,7 @@ func Example() {
 			return err
 		}
 		for i, a := range []string{"Le Guin", "Herbert", "Le Guin"} {
-			if _, err := st.SaveRecord(&testpb.Book{Branch: "central", Shelf: 1, Id: int64(i), Author: a, Title: fmt.Sprint("book ", i)}); err != nil {
+			if _, err := st.SaveRecord(&testpb.Book{Branch: "central", Shelf: 1, Id: int64(i + 1), Author: a, Title: fmt.Sprint("book ", i+1)}); err != nil {
 				return err
 			}
 		}
@@ -68,6 +68,6 @@ func Example() {
 	}
 	// Output:
 	// IndexScan(by_author eq=("Le Guin")) | Fetch
-	// ("central", 1, 0) book 0
-	// ("central", 1, 2) book 2
+	// ("central", 1, 1) book 1
+	// ("central", 1, 3) book 3
 }

@@ -1,11 +1,13 @@
 package record
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/layerkit/layerkit/kv"
-	"github.com/layerkit/layerkit/tuple"
 )
 
 // Index states, builds and former indexes, as the Java Record Layer's FDBRecordStore keeps
@@ -40,10 +42,12 @@ func (s *Store) clearIndexBuildData(name string) {
 	s.tr.ClearRange(r)
 }
 
-// clearIndexData clears what an index holds: its entries, the range set of its build, its
-// uniqueness violations and its build data (FDBRecordStore.clearIndexData).
+// clearIndexData clears what an index holds: its entries (through its maintainer), its
+// secondary space, the range set of its build, its uniqueness violations and its build data but
+// the lock (FDBRecordStore.clearIndexData).
 func (s *Store) clearIndexData(ix *Index) {
 	ix.kind.maintainer.clear(s, ix)
+	s.tr.ClearRange(s.subKeyRange(keyIndexSecondary, ix.Name))
 	s.indexRangeSet(ix.Name).clear(s.tr)
 	s.tr.ClearRange(s.subKeyRange(keyUniqueViolations, ix.Name))
 	s.clearIndexBuildData(ix.Name)
@@ -57,15 +61,8 @@ func (s *Store) changeIndexState(ix *Index, state IndexState) error {
 	}
 	switch state {
 	case Readable:
-		missing, err := s.indexRangeSet(ix.Name).missing(s.tr, nil, nil, 1, false)
-		if err != nil {
-			return err
-		}
-		if len(missing) > 0 {
-			return fmt.Errorf("record: index %q is %v and not built (from %s on); build it (BuildIndex) or rebuild it (RebuildIndex) to make it readable: %w", ix.Name, cur, kv.Printable(missing[0].Begin), ErrIndexNotBuilt)
-		}
-		s.markBuilt(ix)
-		return nil
+		_, err := s.markReadable(ix, false)
+		return err
 	case WriteOnly:
 		return s.markNotReadable(ix, WriteOnly)
 	case Disabled:
@@ -75,7 +72,40 @@ func (s *Store) changeIndexState(ix *Index, state IndexState) error {
 		s.clearIndexData(ix)
 		return nil
 	}
-	return fmt.Errorf("record: index %q: unknown state %d", ix.Name, int(state))
+	return fmt.Errorf("record: index %q cannot be set to %v this way", ix.Name, state)
+}
+
+// markReadable makes a built index READABLE (FDBRecordStore.markIndexReadable): its build's range
+// set must cover every record, and a unique index must have no uniqueness violations recorded,
+// unless allowPending, which then makes it READABLE_UNIQUE_PENDING
+// (markIndexReadableOrUniquePending). It returns the state it set.
+func (s *Store) markReadable(ix *Index, allowPending bool) (IndexState, error) {
+	cur := s.states[ix.Name]
+	missing, err := s.indexRangeSet(ix.Name).missing(s.tr, nil, nil, 1, false)
+	if err != nil {
+		return cur, err
+	}
+	if len(missing) > 0 {
+		return cur, fmt.Errorf("record: index %q is %v and not built (from %s on); build it (BuildIndex) or rebuild it (RebuildIndex) to make it readable: %w", ix.Name, cur, kv.Printable(missing[0].Begin), ErrIndexNotBuilt)
+	}
+	if ix.Unique {
+		vs, err := s.UniquenessViolations(ix.Name, 1)
+		if err != nil {
+			return cur, err
+		}
+		if len(vs) > 0 {
+			if !allowPending {
+				return cur, &UniqueViolationError{Index: ix.Name, Values: vs[0].Values, Existing: vs[0].Other, New: vs[0].PrimaryKey}
+			}
+			// The build data stays until the violations are resolved.
+			if cur != ReadableUniquePending {
+				s.writeIndexState(ix, ReadableUniquePending)
+			}
+			return ReadableUniquePending, nil
+		}
+	}
+	s.markBuilt(ix)
+	return Readable, nil
 }
 
 // markNotReadable writes a state other than READABLE. Going from READABLE to WRITE_ONLY, it
@@ -99,18 +129,34 @@ func (s *Store) markNotReadable(ix *Index, state IndexState) error {
 			}
 		}
 	}
-	s.tr.Set(key, tuple.Tuple{int64(state)}.Pack())
-	s.states[ix.Name] = state
+	s.writeIndexState(ix, state)
 	return nil
 }
 
 // markBuilt makes ix READABLE and drops the data of its build: the range set and the build data
 // but the lock (FDBRecordStore.markIndexReadable, clearReadableIndexBuildData).
 func (s *Store) markBuilt(ix *Index) {
-	s.tr.Clear(s.key(keyIndexState, ix.Name))
+	s.writeIndexState(ix, Readable)
 	s.indexRangeSet(ix.Name).clear(s.tr)
 	s.clearIndexBuildData(ix.Name)
-	s.states[ix.Name] = Readable
+}
+
+// builtPredicate returns, for a WRITE_ONLY index, what tells whether a record (by its packed
+// primary key) is in a range its build covered; nil for any other state, where every record
+// counts. A build in progress leaves the records it has not reached without entries, or (for
+// idempotent index types, which saves maintain anywhere) with entries only when saved since.
+func (s *Store) builtPredicate(ix *Index) (func(pk []byte) bool, error) {
+	if s.states[ix.Name] != WriteOnly {
+		return nil, nil
+	}
+	missing, err := s.indexRangeSet(ix.Name).missing(s.tr, nil, nil, 0, true)
+	if err != nil {
+		return nil, err
+	}
+	return func(pk []byte) bool {
+		i := sort.Search(len(missing), func(i int) bool { return bytes.Compare(pk, missing[i].End) < 0 })
+		return i == len(missing) || bytes.Compare(pk, missing[i].Begin) < 0
+	}, nil
 }
 
 // removeFormerIndex clears the data of an index the metadata removed: entries, secondary
@@ -184,14 +230,36 @@ func onNewTypes(ix *Index, stored int) bool {
 
 // recordCountForRebuild counts the records a rebuild of indexes would read, or says there are
 // too many (FDBRecordStore.getRecordCountForRebuildIndexes): when the indexes are all on one type
-// whose primary key starts with its record type key, the records of that type, else all. This
-// package keeps no record count yet, so as Java does without one, it only tells an empty range
-// (0) from a non-empty one (too many).
+// whose primary key starts with its record type key, the records of that type from a COUNT
+// index; else all records, from a COUNT index or the record count key; without either, as Java
+// does, it only tells an empty range (0) from a non-empty one (too many). The indexes being
+// upgraded are not used for counting (Java's IndexQueryabilityFilter).
 func (s *Store) recordCountForRebuild(indexes []*Index) (int64, error) {
+	saved := make(map[string]IndexState, len(indexes))
+	for _, ix := range indexes {
+		saved[ix.Name] = s.states[ix.Name]
+		s.states[ix.Name] = Disabled // hidden from the counts below
+	}
+	defer func() {
+		for name, st := range saved {
+			s.states[name] = st
+		}
+	}()
 	r := s.subRange(keyRecord)
-	if rt := singleTypeWithPrefix(indexes); rt != nil {
+	rt := singleTypeWithPrefix(indexes)
+	if rt != nil {
+		if n, err := s.RecordCountOfType(rt.name); err == nil {
+			return n, nil
+		} else if !errors.Is(err, ErrNoAggregateIndex) {
+			return 0, err
+		}
 		p := s.key(keyRecord, rt.typeKey)
 		r = kv.Range{Begin: append(append([]byte(nil), p...), 0x00), End: append(p, 0xff)}
+	}
+	if n, err := s.RecordCount(); err == nil {
+		return n, nil
+	} else if !errors.Is(err, ErrNoAggregateIndex) {
+		return 0, err
 	}
 	rows, err := s.tr.Snapshot().GetRange(r, kv.RangeOptions{Limit: 1}).GetSlice()
 	if err != nil {

@@ -20,13 +20,37 @@ type recorder struct {
 	kv.Transaction
 	sets, clears []string
 	clearRanges  []kv.Range
+	ops          []recordedOp // every write in issue order
 }
 
-func (r *recorder) Set(k, v []byte) { r.sets = append(r.sets, string(k)); r.Transaction.Set(k, v) }
-func (r *recorder) Clear(k []byte)  { r.clears = append(r.clears, string(k)); r.Transaction.Clear(k) }
+// recordedOp is one write: "set", "clear", "clear range" or an atomic mutation's name.
+type recordedOp struct {
+	op         string
+	key, value []byte
+	end        []byte // of a range clear
+}
+
+func (r *recorder) Set(k, v []byte) {
+	r.sets = append(r.sets, string(k))
+	r.ops = append(r.ops, recordedOp{op: "set", key: k, value: v})
+	r.Transaction.Set(k, v)
+}
+
+func (r *recorder) Clear(k []byte) {
+	r.clears = append(r.clears, string(k))
+	r.ops = append(r.ops, recordedOp{op: "clear", key: k})
+	r.Transaction.Clear(k)
+}
+
 func (r *recorder) ClearRange(rg kv.Range) {
 	r.clearRanges = append(r.clearRanges, rg)
+	r.ops = append(r.ops, recordedOp{op: "clear range", key: rg.Begin, end: rg.End})
 	r.Transaction.ClearRange(rg)
+}
+
+func (r *recorder) Atomic(op kv.MutationType, k, param []byte) {
+	r.ops = append(r.ops, recordedOp{op: op.String(), key: k, value: param})
+	r.Transaction.Atomic(op, k, param)
 }
 
 // record runs fn in a transaction through a recorder and returns the recorder of the attempt

@@ -14,7 +14,15 @@ func init() {
 	registerIndexType(ValueIndex, &indexType{maintainer: valueMaintainer{}, validate: validateValueIndex, scannable: true})
 }
 
-func validateValueIndex(*MetaData, *Index) error { return nil }
+func validateValueIndex(_ *MetaData, ix *Index) error {
+	if countVersions(ix.Expression) > 0 {
+		return fmt.Errorf("record: value index %q names the version: make it a VERSION index", ix.Name)
+	}
+	if isGrouping(ix.Expression) {
+		return fmt.Errorf("record: value index %q has a grouping expression, which only aggregate indexes take", ix.Name)
+	}
+	return nil
+}
 
 type valueMaintainer struct{}
 
@@ -53,11 +61,14 @@ func (valueMaintainer) entries(dst []indexEntry, s *Store, ix *Index, rec *Recor
 
 // check reads, for every new entry of a unique index, the entries with the same values; an entry
 // of another primary key (that this change does not remove) is a violation. The reads add read
-// conflicts, so two concurrent saves of the same value cannot both commit.
+// conflicts, so two concurrent saves of the same value cannot both commit. A READABLE (or
+// READABLE_UNIQUE_PENDING) index refuses the save; a WRITE_ONLY one, being built, lets it
+// through and has write record the violation (StandardIndexMaintainer.checkUniqueness).
 func (valueMaintainer) check(s *Store, ix *Index, ch *indexChange) (func() error, error) {
 	if !ix.Unique {
 		return nil, nil
 	}
+	record := s.states[ix.Name] == WriteOnly
 	type read struct {
 		e  indexEntry
 		rr kv.RangeResult
@@ -71,7 +82,11 @@ func (valueMaintainer) check(s *Store, ix *Index, ch *indexChange) (func() error
 		if err != nil {
 			return nil, fmt.Errorf("record: index %q values %v: %v: %w", ix.Name, e.Values, err, ErrInvalidKey)
 		}
-		reads = append(reads, read{e, s.tr.GetRange(kv.Range{Begin: p, End: append(p, 0xff)}, kv.RangeOptions{Limit: 3})})
+		opts := kv.RangeOptions{Limit: 3}
+		if record {
+			opts = kv.RangeOptions{Mode: kv.StreamingWantAll}
+		}
+		reads = append(reads, read{e, s.tr.GetRange(kv.Range{Begin: p, End: append(p, 0xff)}, opts)})
 	}
 	if len(reads) == 0 {
 		return nil, nil
@@ -90,9 +105,13 @@ func (valueMaintainer) check(s *Store, ix *Index, ch *indexChange) (func() error
 				if err != nil {
 					return err
 				}
-				if tuple.Compare(other.PrimaryKey, r.e.PrimaryKey) != 0 {
+				if tuple.Compare(other.PrimaryKey, r.e.PrimaryKey) == 0 {
+					continue
+				}
+				if !record {
 					return &UniqueViolationError{Index: ix.Name, Values: r.e.Values, Existing: other.PrimaryKey, New: r.e.PrimaryKey}
 				}
+				ch.violations = append(ch.violations, uniqueViolation{values: r.e.Values, a: r.e.PrimaryKey, b: other.PrimaryKey})
 			}
 		}
 		return nil
@@ -109,17 +128,35 @@ func removes(ch *indexChange, key []byte) bool {
 	return false
 }
 
-func (valueMaintainer) write(s *Store, _ *Index, ch *indexChange) error {
+func (valueMaintainer) write(s *Store, ix *Index, ch *indexChange) error {
+	pending := ix.Unique && (s.states[ix.Name] == WriteOnly || s.states[ix.Name] == ReadableUniquePending)
 	for _, e := range ch.removed {
 		s.tr.Clear(e.Key)
+		if pending {
+			if err := s.removeUniquenessViolation(ix, e.Values, e.PrimaryKey); err != nil {
+				return err
+			}
+		}
 	}
 	for _, e := range ch.added {
 		s.tr.Set(e.Key, emptyValue)
+	}
+	for _, v := range ch.violations {
+		if err := s.addUniquenessViolation(ix, v.values, v.a, v.b); err != nil {
+			return err
+		}
+		if err := s.addUniquenessViolation(ix, v.values, v.b, v.a); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 func (valueMaintainer) clear(s *Store, ix *Index) { s.tr.ClearRange(s.indexRange(ix)) }
+
+func (valueMaintainer) deleteWhere(s *Store, ix *Index, prefix tuple.Tuple) error {
+	return s.clearIndexPrefix(ix, prefix)
+}
 
 func (valueMaintainer) checker(s *Store, ix *Index) indexChecker {
 	return &entryChecker{s: s, ix: ix, want: map[string]bool{}}
@@ -128,18 +165,24 @@ func (valueMaintainer) checker(s *Store, ix *Index) indexChecker {
 // entryChecker verifies an index whose entries point at records: every record's entries exist,
 // and every entry belongs to a record with those values.
 type entryChecker struct {
-	s    *Store
-	ix   *Index
+	s  *Store
+	ix *Index
+	// want holds the keys of the entries the records call for: true when required, false when
+	// allowed (a record an online build has not reached).
 	want map[string]bool
 }
 
-func (c *entryChecker) add(rec *Record) error {
+func (c *entryChecker) add(rec *Record) error { return c.expect(rec, true) }
+
+func (c *entryChecker) addOptional(rec *Record) error { return c.expect(rec, false) }
+
+func (c *entryChecker) expect(rec *Record, required bool) error {
 	es, err := c.ix.kind.maintainer.entries(nil, c.s, c.ix, rec)
 	if err != nil {
 		return err
 	}
 	for _, e := range es {
-		c.want[string(e.Key)] = true
+		c.want[string(e.Key)] = c.want[string(e.Key)] || required
 	}
 	return nil
 }
@@ -149,7 +192,7 @@ func (c *entryChecker) finish(max int) ([]error, error) {
 	it := c.s.tr.GetRange(c.s.indexRange(c.ix), kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
 	for it.Next() && len(problems) < max {
 		k := it.KeyValue().Key
-		if !c.want[string(k)] {
+		if _, ok := c.want[string(k)]; !ok {
 			e, err := c.s.decodeEntry(c.ix, k)
 			if err != nil {
 				problems = append(problems, err)
@@ -163,9 +206,12 @@ func (c *entryChecker) finish(max int) ([]error, error) {
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
-	for k := range c.want {
+	for k, required := range c.want {
 		if len(problems) >= max {
 			break
+		}
+		if !required {
+			continue
 		}
 		e, _ := c.s.decodeEntry(c.ix, []byte(k))
 		problems = append(problems, fmt.Errorf("index %q lacks entry %v → %v", c.ix.Name, e.Values, e.PrimaryKey))
@@ -179,6 +225,11 @@ func (s *Store) entryKey(ix *Index, values, pk tuple.Tuple) ([]byte, error) {
 	b, err := values.AppendPack(append(make([]byte, 0, len(base)+48), base...))
 	if err != nil {
 		return nil, fmt.Errorf("record: index %q values %v: %v: %w", ix.Name, values, err, ErrInvalidKey)
+	}
+	if ix.pkPositions == nil {
+		if b, err = pk.AppendPack(b); err != nil {
+			return nil, fmt.Errorf("record: index %q primary key %v: %v: %w", ix.Name, pk, err, ErrInvalidKey)
+		}
 	}
 	for i, pos := range ix.pkPositions {
 		if pos >= 0 || i >= len(pk) {
@@ -200,6 +251,12 @@ func (s *Store) decodeEntry(ix *Index, key []byte) (indexEntry, error) {
 	base := s.ixKeys[ix.Name]
 	t, err := tuple.Unpack(key[len(base):])
 	n := len(ix.columns)
+	if ix.pkPositions == nil {
+		if err != nil || len(t) <= n {
+			return indexEntry{}, fmt.Errorf("record: index %q entry %s does not hold %d values and a primary key: %w", ix.Name, kv.Printable(key), n, ErrCorruptStore)
+		}
+		return indexEntry{Index: ix, Values: t[:n], PrimaryKey: t[n:], Key: key}, nil
+	}
 	rest := 0
 	for _, p := range ix.pkPositions {
 		if p < 0 {

@@ -42,6 +42,9 @@ type IndexBuildOptions struct {
 	Progress func(IndexBuildProgress)
 	// KeepWriteOnly leaves the index WRITE_ONLY once it is built, instead of making it READABLE.
 	KeepWriteOnly bool
+	// OpenOptions are passed to Open in each of the build's transactions; give the ones the
+	// store's other clients use (a format version, a user version).
+	OpenOptions []OpenOption
 }
 
 func (o *IndexBuildOptions) defaults() {
@@ -93,8 +96,8 @@ type IndexBuildProgress struct {
 // cancelled ctx, an error) resumes where the range set says, and several builders (in this
 // process or others, of either implementation) share the work: each continues its own range
 // and, after a conflict with another, moves to the middle of a range nobody has built. Once
-// the range set covers every record, the index becomes READABLE (or READABLE_UNIQUE_PENDING when
-// this package keeps uniqueness violations and there are some).
+// the range set covers every record, the index becomes READABLE, or READABLE_UNIQUE_PENDING when
+// it is unique and the build (or saves meanwhile) recorded uniqueness violations at S+(7, name).
 //
 // Concurrent saves do not race the build: a save maintains a WRITE_ONLY index as usual, and the
 // build reads records without read conflicts on the ranges it scans but with one on each record
@@ -170,7 +173,7 @@ func (b *builder) run(ctx context.Context, fn func(st *Store) error, onRetry fun
 		err := ctx.Err()
 		if err == nil {
 			var st *Store
-			if st, err = Open(ctx, tr, b.md, b.prefix); err == nil {
+			if st, err = Open(ctx, tr, b.md, b.prefix, b.opts.OpenOptions...); err == nil {
 				if err = fn(st); err == nil {
 					err = tr.Commit()
 				}
@@ -210,9 +213,11 @@ func (b *builder) prepare(ctx context.Context) (readable bool, err error) {
 				return err
 			}
 		case WriteOnly:
-		default:
-			readable = true // a state of a later stage (unique pending)
+		case ReadableUniquePending:
+			readable = true // built; its violations are the application's to resolve
 			return nil
+		default:
+			return fmt.Errorf("record: index %q is %v, which this package does not build: %w", b.ix.Name, st.states[b.ix.Name], ErrIndexBuildConflict)
 		}
 		if err := st.checkBuildStamp(b.ix); err != nil {
 			return err
@@ -440,11 +445,14 @@ func (s *Store) splitPoint(r kv.Range, f float64) ([]byte, error) {
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
-	pkPrefix, _, err := splitRecordKey(s.records, rows[0].Key)
-	if err != nil {
-		return nil, err
+	p := rows[0].Key[len(s.records):]
+	if !s.omitsUnsplitSuffix() {
+		pkPrefix, _, err := splitRecordKey(s.records, rows[0].Key)
+		if err != nil {
+			return nil, err
+		}
+		p = pkPrefix[len(s.records):]
 	}
-	p := pkPrefix[len(s.records):]
 	if bytes.Compare(p, r.Begin) <= 0 {
 		return nil, nil
 	}
@@ -556,7 +564,7 @@ func (b *builder) indexRange(st *Store, gap kv.Range) (next []byte, count int, e
 		reader = st.tr.Snapshot()
 	}
 	it := reader.GetRange(scan, kv.RangeOptions{}).Iterator()
-	g := grouper{records: st.records}
+	g := st.newGrouper(false)
 	started := time.Now()
 	written := &writeCount{Transaction: st.tr}
 	st.tr = written
@@ -571,7 +579,9 @@ func (b *builder) indexRange(st *Store, gap kv.Range) (next []byte, count int, e
 			return nil
 		}
 		if idempotent {
-			if err := written.AddReadConflictRange(prefixRange(raw.prefix)); err != nil {
+			// Every row of the record: its chunks, its version, or the one row of a store
+			// without unsplit suffixes.
+			if err := written.AddReadConflictRange(kv.Range{Begin: raw.prefix, End: append(append([]byte(nil), raw.prefix...), 0xff)}); err != nil {
 				return err
 			}
 		}
@@ -580,19 +590,31 @@ func (b *builder) indexRange(st *Store, gap kv.Range) (next []byte, count int, e
 	full := func() bool {
 		return count >= b.limit || written.bytes >= b.opts.MaxWriteBytes || time.Since(started) >= b.opts.TransactionTime
 	}
+	stop := false
 	for it.Next() {
-		raw, err := g.add(it.KeyValue())
+		row := it.KeyValue()
+		if stop {
+			// A store without unsplit suffixes keeps a record in one row: this one begins the
+			// first record left for the next batch.
+			return append([]byte(nil), row.Key[len(st.records):]...), count, nil
+		}
+		raw, err := g.add(row)
 		if err != nil {
 			return nil, 0, err
 		}
-		if raw != nil {
-			if err := index(raw); err != nil {
-				return nil, 0, err
+		if raw == nil {
+			continue
+		}
+		if err := index(raw); err != nil {
+			return nil, 0, err
+		}
+		if full() {
+			if g.noSuffix {
+				stop = true
+				continue
 			}
-			if full() {
-				// The record the last row began is where the next batch begins.
-				return append([]byte(nil), g.cur[len(st.records):]...), count, nil
-			}
+			// The record the last row began is where the next batch begins.
+			return append([]byte(nil), g.cur[len(st.records):]...), count, nil
 		}
 	}
 	if err := it.Err(); err != nil {
@@ -736,7 +758,8 @@ func (b *builder) finish(ctx context.Context) (bool, error) {
 		if b.opts.KeepWriteOnly {
 			return nil
 		}
-		return st.changeIndexState(b.ix, Readable)
+		_, err = st.markReadable(b.ix, true)
+		return err
 	}, nil)
 	return ok, err
 }

@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -46,14 +47,25 @@ const (
 )
 
 type fieldExpr struct {
-	name string
-	fan  FanType
+	name    string
+	fan     FanType
+	notNull bool
 }
 
-// Field is the value of a single (non-repeated) field of the record. An unset field with
-// presence (a proto2 or proto3 optional field) is a null element; a proto3 field without presence
-// is its default value.
+// Field is the value of a single (non-repeated) field of the record. As in the Java Record Layer
+// (Key.Expressions.field, null standin NULL), a field the message does not have is a null
+// element: an unset proto2 or proto3 optional field, and also a proto3 field without presence
+// that holds its type's default value (0, "", false, the first enum value), since protobuf
+// cannot tell that from unset. Use [FieldNotNull] to store the default value instead.
 func Field(name string) KeyExpression { return fieldExpr{name: name, fan: Scalar} }
+
+// FieldNotNull is [Field] with the Java Record Layer's null standin NOT_NULL: a field the
+// message does not have evaluates to its type's default value, never to null. It suits proto3
+// fields whose default value is meaningful (a shelf numbered 0). An index or primary key built
+// with it is a different expression from one built with Field, as in Java.
+func FieldNotNull(name string) KeyExpression {
+	return fieldExpr{name: name, fan: Scalar, notNull: true}
+}
 
 // FanOut is a repeated field, yielding one key per element (none for an empty list).
 func FanOut(name string) KeyExpression { return fieldExpr{name: name, fan: FanOutType} }
@@ -65,11 +77,13 @@ func Concatenate(name string) KeyExpression { return fieldExpr{name: name, fan: 
 func (f fieldExpr) ColumnCount() int { return 1 }
 
 func (f fieldExpr) String() string {
-	switch f.fan {
-	case FanOutType:
+	switch {
+	case f.fan == FanOutType:
 		return f.name + "[*]"
-	case ConcatenateType:
+	case f.fan == ConcatenateType:
 		return f.name + "[]"
+	case f.notNull:
+		return f.name + "!"
 	}
 	return f.name
 }
@@ -106,7 +120,24 @@ func lookupField(md protoreflect.MessageDescriptor, name string) (protoreflect.F
 	return fd, nil
 }
 
+// evaluate yields the field's keys for m; a nil m is the absent message of an unset parent
+// (Java's evaluation on a null message): a scalar is null, a fan-out yields no key. So is a
+// message without the field, as Java evaluates it (a record count key on several types).
 func (f fieldExpr) evaluate(m protoreflect.Message, _ *RecordType) ([]tuple.Tuple, error) {
+	if m != nil && m.Descriptor().Fields().ByName(protoreflect.Name(f.name)) == nil {
+		m = nil
+	}
+	if m == nil {
+		switch f.fan {
+		case FanOutType:
+			return nil, nil
+		case ConcatenateType:
+			if f.notNull {
+				return []tuple.Tuple{{tuple.Tuple{}}}, nil
+			}
+		}
+		return []tuple.Tuple{{nil}}, nil
+	}
 	fd, err := lookupField(m.Descriptor(), f.name)
 	if err != nil {
 		return nil, err
@@ -138,20 +169,26 @@ func (f fieldExpr) evaluate(m protoreflect.Message, _ *RecordType) ([]tuple.Tupl
 	if fd.IsList() {
 		return nil, fmt.Errorf("record: field %q of %s is repeated: use FanOut or Concatenate", f.name, m.Descriptor().Name())
 	}
-	if fd.HasPresence() && !m.Has(fd) {
-		return []tuple.Tuple{{nil}}, nil
-	}
-	v, err := scalarValue(fd, m.Get(fd))
+	v, err := f.scalar(fd, m)
 	if err != nil {
 		return nil, err
 	}
 	return []tuple.Tuple{{v}}, nil
 }
 
+// scalar is the element of a single field: null when the message does not have it, unless the
+// expression is NOT_NULL.
+func (f fieldExpr) scalar(fd protoreflect.FieldDescriptor, m protoreflect.Message) (any, error) {
+	if !f.notNull && !m.Has(fd) {
+		return nil, nil
+	}
+	return scalarValue(fd, m.Get(fd))
+}
+
 // scalarValue converts a protobuf field value to the tuple element the Java Record Layer would
-// store for it: every integer kind is a 64-bit signed integer, with unsigned values read as Java
-// reads them (uint32 above 2^31-1 and uint64 above 2^63-1 wrap to negative numbers), and enums
-// are their numbers.
+// store for it: every signed integer kind is a 64-bit integer and enums are their numbers.
+// Unsigned kinds, which Java refuses and metadata accepts only when asked to
+// (MetaDataBuilder.AllowUnsignedFields), keep their exact value: nothing wraps.
 func scalarValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) (any, error) {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
@@ -162,9 +199,9 @@ func scalarValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) (any, er
 		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		return v.Int(), nil
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return int64(int32(uint32(v.Uint()))), nil // Java's int: values above 2^31-1 wrap
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 		return int64(v.Uint()), nil
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return exactUint(v.Uint()), nil
 	case protoreflect.FloatKind:
 		return float32(v.Float()), nil
 	case protoreflect.DoubleKind:
@@ -177,6 +214,15 @@ func scalarValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) (any, er
 	return nil, fmt.Errorf("record: field %q of %s has kind %v, which key expressions do not support", fd.Name(), fd.ContainingMessage().Name(), fd.Kind())
 }
 
+// exactUint is u as a tuple integer: an int64 when it fits, so that equal values always pack
+// and compare alike, else the uint64 itself.
+func exactUint(u uint64) any {
+	if u <= math.MaxInt64 {
+		return int64(u)
+	}
+	return u
+}
+
 type nestExpr struct {
 	parent string
 	fan    FanType // Scalar or FanOutType
@@ -184,7 +230,8 @@ type nestExpr struct {
 }
 
 // Nest evaluates child on the message held by the (non-repeated) message field parent. When
-// parent is unset, every column of child is null.
+// parent is unset, child is evaluated on an absent message, as in the Java Record Layer: its
+// fields are null and its fan-outs yield no key (so no entry at all).
 func Nest(parent string, child KeyExpression) KeyExpression {
 	return nestExpr{parent: parent, fan: Scalar, child: child}
 }
@@ -238,6 +285,15 @@ func (n nestExpr) check(md protoreflect.MessageDescriptor) error {
 }
 
 func (n nestExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	if m != nil && m.Descriptor().Fields().ByName(protoreflect.Name(n.parent)) == nil {
+		m = nil
+	}
+	if m == nil {
+		if n.fan == FanOutType {
+			return nil, nil
+		}
+		return n.child.evaluate(nil, rt)
+	}
 	fd, err := lookupField(m.Descriptor(), n.parent)
 	if err != nil {
 		return nil, err
@@ -255,7 +311,7 @@ func (n nestExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tupl
 		return out, nil
 	}
 	if !m.Has(fd) {
-		return []tuple.Tuple{make(tuple.Tuple, n.child.ColumnCount())}, nil
+		return n.child.evaluate(nil, rt)
 	}
 	return n.child.evaluate(m.Get(fd).Message(), rt)
 }
@@ -318,9 +374,14 @@ func (t thenExpr) check(md protoreflect.MessageDescriptor) error {
 }
 
 func (t thenExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	return t.combine(func(c KeyExpression) ([]tuple.Tuple, error) { return c.evaluate(m, rt) })
+}
+
+// combine joins the keys eval gives for each child: the cross product of their lists.
+func (t thenExpr) combine(eval func(KeyExpression) ([]tuple.Tuple, error)) ([]tuple.Tuple, error) {
 	keys := []tuple.Tuple{{}}
 	for _, c := range t.children {
-		ck, err := c.evaluate(m, rt)
+		ck, err := eval(c)
 		if err != nil {
 			return nil, err
 		}
@@ -382,14 +443,11 @@ func appendSingle(dst tuple.Tuple, e KeyExpression, m protoreflect.Message, rt *
 		if e.fan == FanOutType {
 			break
 		}
-		fd, err := lookupField(m.Descriptor(), e.name)
-		if err != nil {
-			return nil, err
-		}
-		if e.fan == ConcatenateType || fd.IsList() || (fd.HasPresence() && !m.Has(fd)) {
+		fd := m.Descriptor().Fields().ByName(protoreflect.Name(e.name))
+		if fd == nil || e.fan == ConcatenateType || fd.IsList() {
 			break // rare: leave it to evaluate
 		}
-		v, err := scalarValue(fd, m.Get(fd))
+		v, err := e.scalar(fd, m)
 		if err != nil {
 			return nil, err
 		}
@@ -413,4 +471,126 @@ func appendSingle(dst tuple.Tuple, e KeyExpression, m protoreflect.Message, rt *
 		return nil, fmt.Errorf("record: key expression %s of %s yielded %d keys, want 1", e, rt.name, len(keys))
 	}
 	return append(dst, keys[0]...), nil
+}
+
+type emptyExpr struct{}
+
+// Empty is the expression of no columns: one empty key for every record. It is the Java Record
+// Layer's EmptyKeyExpression, as in a record count key that keeps one count of all records.
+func Empty() KeyExpression { return emptyExpr{} }
+
+func (emptyExpr) ColumnCount() int                            { return 0 }
+func (emptyExpr) String() string                              { return "empty" }
+func (emptyExpr) fansOut() bool                               { return false }
+func (emptyExpr) flatten(dst []KeyExpression) []KeyExpression { return dst }
+func (emptyExpr) check(protoreflect.MessageDescriptor) error  { return nil }
+func (emptyExpr) evaluate(protoreflect.Message, *RecordType) ([]tuple.Tuple, error) {
+	return []tuple.Tuple{{}}, nil
+}
+
+type versionExpr struct{}
+
+// VersionKey is the record's version (the Java Record Layer's Key.Expressions.version()): its
+// 12-byte versionstamp, or null for a record saved without one. It belongs in VERSION and
+// MAX_EVER_VERSION indexes, and a query sorted by it is served by a VERSION index.
+func VersionKey() KeyExpression { return versionExpr{} }
+
+func (versionExpr) ColumnCount() int                              { return 1 }
+func (versionExpr) String() string                                { return "version" }
+func (versionExpr) fansOut() bool                                 { return false }
+func (v versionExpr) flatten(dst []KeyExpression) []KeyExpression { return append(dst, v) }
+func (versionExpr) check(protoreflect.MessageDescriptor) error    { return nil }
+func (versionExpr) evaluate(protoreflect.Message, *RecordType) ([]tuple.Tuple, error) {
+	return nil, fmt.Errorf("record: the version key needs a stored record, not only its message")
+}
+
+// evaluateRecord returns the keys of e for a stored record: those evaluate gives, with the
+// record's version where e names VersionKey.
+func evaluateRecord(e KeyExpression, rec *Record) ([]tuple.Tuple, error) {
+	switch e := e.(type) {
+	case versionExpr:
+		if rec.Version == nil {
+			return []tuple.Tuple{{nil}}, nil
+		}
+		return []tuple.Tuple{{*rec.Version}}, nil
+	case thenExpr:
+		return e.combine(func(c KeyExpression) ([]tuple.Tuple, error) { return evaluateRecord(c, rec) })
+	case groupingExpr:
+		return evaluateRecord(e.whole, rec)
+	}
+	return e.evaluate(rec.Message.ProtoReflect(), rec.Type)
+}
+
+// countVersions returns how many times e names VersionKey.
+func countVersions(e KeyExpression) int {
+	n := 0
+	for _, c := range e.flatten(nil) {
+		if _, ok := c.(versionExpr); ok {
+			n++
+		}
+	}
+	return n
+}
+
+type groupingExpr struct {
+	whole   KeyExpression
+	grouped int // the last grouped columns of whole are aggregated; the others are the group
+}
+
+// GroupBy is the expression of an aggregate index (the Java Record Layer's
+// GroupingKeyExpression): value is what is aggregated, groups the columns that split the
+// aggregate into groups. An index of this expression keeps one aggregate per distinct value of
+// groups. value is Empty() for COUNT and COUNT_UPDATES; with no groups there is one aggregate
+// for all records (see Ungrouped).
+//
+//	record.GroupBy(record.Field("price"), record.Field("genre")) // SUM of price per genre
+//	record.GroupBy(record.Empty(), record.Field("genre"))        // COUNT per genre
+func GroupBy(value KeyExpression, groups ...KeyExpression) KeyExpression {
+	if value == nil {
+		value = Empty()
+	}
+	children := append([]KeyExpression(nil), groups...)
+	if _, empty := value.(emptyExpr); !empty || len(groups) == 0 {
+		children = append(children, value)
+	}
+	whole := children[0]
+	if len(children) > 1 {
+		whole = Concat(children...)
+	}
+	return groupingExpr{whole: whole, grouped: value.ColumnCount()}
+}
+
+// Ungrouped is GroupBy(value) with no groups: one aggregate over every record of the index.
+func Ungrouped(value KeyExpression) KeyExpression { return GroupBy(value) }
+
+func (g groupingExpr) ColumnCount() int { return g.whole.ColumnCount() }
+
+// GroupingCount is the number of group columns (the columns before the aggregated ones).
+func (g groupingExpr) GroupingCount() int { return g.whole.ColumnCount() - g.grouped }
+
+func (g groupingExpr) String() string {
+	return fmt.Sprintf("grouping(%s, %d)", g.whole, g.grouped)
+}
+
+func (g groupingExpr) fansOut() bool                               { return g.whole.fansOut() }
+func (g groupingExpr) flatten(dst []KeyExpression) []KeyExpression { return g.whole.flatten(dst) }
+
+func (g groupingExpr) check(md protoreflect.MessageDescriptor) error {
+	if g.whole == nil {
+		return fmt.Errorf("record: grouping on %s has no expression", md.Name())
+	}
+	if g.grouped < 0 || g.grouped > g.whole.ColumnCount() {
+		return fmt.Errorf("record: grouping of %s aggregates %d of its %d columns", g.whole, g.grouped, g.whole.ColumnCount())
+	}
+	return g.whole.check(md)
+}
+
+func (g groupingExpr) evaluate(m protoreflect.Message, rt *RecordType) ([]tuple.Tuple, error) {
+	return g.whole.evaluate(m, rt)
+}
+
+// isGrouping reports whether e is a GroupBy expression.
+func isGrouping(e KeyExpression) bool {
+	_, ok := e.(groupingExpr)
+	return ok
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/tuple"
 )
 
@@ -30,6 +31,9 @@ type indexMaintainer interface {
 	write(s *Store, ix *Index, ch *indexChange) error
 	// clear removes every entry and every secondary structure of the index.
 	clear(s *Store, ix *Index)
+	// deleteWhere removes what the records whose index keys start with prefix put in the index,
+	// for DeleteRecordsWhere.
+	deleteWhere(s *Store, ix *Index, prefix tuple.Tuple) error
 	// checker returns what verifies the index against the records, for CheckConsistency.
 	checker(s *Store, ix *Index) indexChecker
 }
@@ -41,6 +45,12 @@ type indexChecker interface {
 	add(rec *Record) error
 	// finish reads the stored index and reports up to max problems.
 	finish(max int) ([]error, error)
+}
+
+// optionalChecker is an indexChecker that can also be shown a record whose entries may exist
+// but need not: one an online build has not reached, which a save may have indexed.
+type optionalChecker interface {
+	addOptional(rec *Record) error
 }
 
 // indexType is the registry entry of an index type.
@@ -80,6 +90,11 @@ type indexChange struct {
 	old, rec *Record
 	removed  []indexEntry
 	added    []indexEntry
+	// violations are the uniqueness violations check found for a WRITE_ONLY unique index, for
+	// write to record.
+	violations []uniqueViolation
+	// ops are the atomic mutations check worked out for an aggregate index, for write to apply.
+	ops []indexOp
 }
 
 // updateIndex maintains index ix for a record that changes from old to new (either may be nil:
@@ -263,6 +278,17 @@ func dedupEntries(es []indexEntry, from int) []indexEntry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// clearIndexPrefix removes the index keys that start with prefix, the key of prefix itself
+// included (StandardIndexMaintainer.deleteWhere); the deleteWhere of every standard index type.
+func (s *Store) clearIndexPrefix(ix *Index, prefix tuple.Tuple) error {
+	k, err := prefix.AppendPack(append([]byte(nil), s.ixKeys[ix.Name]...))
+	if err != nil {
+		return fmt.Errorf("record: index %q prefix %v: %v: %w", ix.Name, prefix, err, ErrInvalidKey)
+	}
+	s.tr.ClearRange(kv.Range{Begin: k, End: strincOrEnd(k)})
+	return nil
 }
 
 func covers(ix *Index, rt *RecordType) bool {

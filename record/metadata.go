@@ -25,6 +25,9 @@ const (
 	// ValueIndex keeps one entry per indexed key: the indexed values followed by the parts of the
 	// primary key that are not already among them, with an empty value.
 	ValueIndex IndexType = "value"
+	// VersionIndex is a value index whose expression holds VersionKey: its entries list records
+	// by the version of their last save (see Store.ChangesSince).
+	VersionIndex IndexType = "version"
 )
 
 // Index declares a secondary index. It is a plain value given to [MetaDataBuilder.AddIndex];
@@ -46,9 +49,14 @@ type Index struct {
 	AddedVersion int
 	// LastModifiedVersion is the metadata version of the index's last change (0: AddedVersion).
 	LastModifiedVersion int
+	// ClearWhenZero makes a COUNT, COUNT_NOT_NULL or SUM index clear a group's key when its
+	// value drops to zero, instead of keeping a zero (the Java Record Layer's clearWhenZero
+	// option).
+	ClearWhenZero bool
 
 	// pkPositions[i] is the column of the index key that holds primary-key column i, or -1 when
-	// the primary-key column is stored after the indexed values.
+	// the primary-key column is stored after the indexed values; nil for an index on several
+	// record types, whose entries hold the whole primary key after the values.
 	pkPositions []int
 	columns     []KeyExpression
 	types       []*RecordType
@@ -89,13 +97,18 @@ type MetaData struct {
 	file    protoreflect.FileDescriptor
 	union   protoreflect.MessageDescriptor
 	version int
-	types   []*RecordType
-	byName  map[string]*RecordType
-	byMsg   map[protoreflect.FullName]*RecordType
-	byField map[protoreflect.FieldNumber]*RecordType
-	indexes []*Index
-	byIndex map[string]*Index
-	formers []FormerIndex // see former.go
+	// splitLongRecords, recordCountKey and unsigned are the builder's settings.
+	splitLongRecords    bool
+	storeRecordVersions bool
+	recordCountKey      KeyExpression
+	unsigned            bool
+	types               []*RecordType
+	byName              map[string]*RecordType
+	byMsg               map[protoreflect.FullName]*RecordType
+	byField             map[protoreflect.FieldNumber]*RecordType
+	indexes             []*Index
+	byIndex             map[string]*Index
+	formers             []FormerIndex // see former.go
 }
 
 // Version returns the metadata version, stored in the store header.
@@ -116,17 +129,34 @@ func (md *MetaData) Index(name string) *Index { return md.byIndex[name] }
 // Indexes returns every index in declaration order.
 func (md *MetaData) Indexes() []*Index { return md.indexes }
 
+// StoreRecordVersions reports whether saves give records versions.
+func (md *MetaData) StoreRecordVersions() bool { return md.storeRecordVersions }
+
+// SplitLongRecords reports whether records larger than one value are split into chunks.
+func (md *MetaData) SplitLongRecords() bool { return md.splitLongRecords }
+
+// RecordCountKey returns the record count key expression, or nil.
+func (md *MetaData) RecordCountKey() KeyExpression { return md.recordCountKey }
+
+// JavaCompatible reports whether the Java Record Layer can open stores of this metadata: false
+// when AllowUnsignedFields let unsigned integer fields in.
+func (md *MetaData) JavaCompatible() bool { return !md.unsigned }
+
 // MetaDataBuilder collects the declarations of a [MetaData]. It is not safe for concurrent use.
 // Its methods record errors instead of returning them; Build reports them all.
 type MetaDataBuilder struct {
-	file      protoreflect.FileDescriptor
-	unionName string
-	version   int
-	pks       map[string]KeyExpression
-	pkOrder   []string
-	indexes   []*Index
-	since     map[string]int // record type → since version (see former.go)
-	formers   []FormerIndex
+	file           protoreflect.FileDescriptor
+	unionName      string
+	version        int
+	pks            map[string]KeyExpression
+	pkOrder        []string
+	indexes        []*Index
+	noSplit        bool
+	versions       bool
+	recordCountKey KeyExpression
+	unsigned       bool
+	since          map[string]int // record type → since version (see former.go)
+	formers        []FormerIndex
 }
 
 // NewMetaDataBuilder starts metadata for the record types of a generated .proto file, such as
@@ -232,6 +262,44 @@ func usageIsUnion(b []byte) bool {
 	return union
 }
 
+// SetSplitLongRecords says whether a record whose serialized union message exceeds one value
+// (100,000 bytes) is split into chunks (the default here) or refused. The Java Record Layer's
+// default is false: declare the same value as the Java metadata of a shared store, since it also
+// decides, when a store older than format 5 is upgraded, whether its records keep being stored
+// without the unsplit suffix (FDBRecordStore.checkRebuild).
+func (b *MetaDataBuilder) SetSplitLongRecords(split bool) *MetaDataBuilder {
+	b.noSplit = !split
+	return b
+}
+
+// SetStoreRecordVersions makes every save give the record a version, a 12-byte versionstamp
+// (commit version and order within the transaction) kept next to the record and returned by
+// Load, as the Java Record Layer's storeRecordVersions does (its default is false, as here).
+// VERSION indexes need it.
+func (b *MetaDataBuilder) SetStoreRecordVersions(store bool) *MetaDataBuilder {
+	b.versions = store
+	return b
+}
+
+// SetRecordCountKey declares the record count key of the Java Record Layer: a count per value of
+// expr (Empty for one count of all records) kept at S+(4)+value by atomic adds as records are
+// inserted and deleted. Java deprecates it in favour of a COUNT index; declare it only to match
+// the metadata of a store that has one. A store whose header names a count key is maintained by
+// that key even when the metadata declares none.
+func (b *MetaDataBuilder) SetRecordCountKey(expr KeyExpression) *MetaDataBuilder {
+	b.recordCountKey = expr
+	return b
+}
+
+// AllowUnsignedFields lets the record file hold uint32, uint64, fixed32 and fixed64 fields, which
+// the Java Record Layer refuses (RecordMetaDataBuilder.validateDataTypes): their values are kept
+// exactly (uint64 above 2^63-1 as an unsigned tuple integer), and every store opened with the
+// metadata is marked in its header as not readable by Java. Without it, Build refuses them.
+func (b *MetaDataBuilder) AllowUnsignedFields() *MetaDataBuilder {
+	b.unsigned = true
+	return b
+}
+
 // SetVersion sets the metadata version (default 1). Raise it whenever the metadata changes.
 func (b *MetaDataBuilder) SetVersion(v int) *MetaDataBuilder { b.version = v; return b }
 
@@ -271,12 +339,16 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 	}
 	md := &MetaData{
 		file: b.file, union: union, version: b.version,
+		splitLongRecords: !b.noSplit, storeRecordVersions: b.versions, unsigned: b.unsigned,
 		byName:  map[string]*RecordType{},
 		byMsg:   map[protoreflect.FullName]*RecordType{},
 		byField: map[protoreflect.FieldNumber]*RecordType{},
 		byIndex: map[string]*Index{},
 	}
 	var errs []error
+	if !b.unsigned {
+		errs = append(errs, unsignedFields(b.file)...)
+	}
 	fields := union.Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
@@ -287,15 +359,19 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 		msg := fd.Message()
 		name := string(msg.Name())
 		if rt, dup := md.byName[name]; dup {
-			// A type listed twice (an old field kept when its number changed): both numbers
-			// decode to it, and the smallest is its record type key, as in the Java Record Layer.
+			// A type listed twice (an old field kept when its number changed): every field
+			// decodes to it; the smallest number is its record type key (RecordType.java:173),
+			// and records are written under the field named _<Type>, or else the one with the
+			// largest number (RecordMetaDataBuilder.remapUnionField).
 			if rt.desc.FullName() != msg.FullName() {
 				errs = append(errs, fmt.Errorf("record: union %s lists two record types named %s", union.Name(), name))
 				continue
 			}
 			md.byField[fd.Number()] = rt
-			if int64(fd.Number()) < rt.typeKey {
-				rt.typeKey, rt.unionField = int64(fd.Number()), fd
+			rt.typeKey = min(rt.typeKey, int64(fd.Number()))
+			canonical := protoreflect.Name("_" + name)
+			if fd.Name() == canonical || (rt.unionField.Name() != canonical && fd.Number() > rt.unionField.Number()) {
+				rt.unionField = fd
 			}
 			continue
 		}
@@ -327,6 +403,10 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 			errs = append(errs, fmt.Errorf("record: primary key %s of %s fans out; a primary key must yield exactly one key", pk, name))
 			continue
 		}
+		if countVersions(pk) > 0 {
+			errs = append(errs, fmt.Errorf("record: primary key %s of %s names the version, which a record gets only when saved", pk, name))
+			continue
+		}
 		rt.primaryKey = pk
 		rt.pkColumns = pk.flatten(nil)
 	}
@@ -340,12 +420,47 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 			errs = append(errs, err)
 		}
 	}
+	if b.recordCountKey != nil {
+		if err := md.setRecordCountKey(b.recordCountKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	errs = append(errs, b.buildEvolution(md, union)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	sort.SliceStable(md.types, func(i, j int) bool { return md.types[i].typeKey < md.types[j].typeKey })
 	return md, nil
+}
+
+// unsignedFields reports every unsigned integer field of the file's messages and the messages
+// their fields use, as the Java Record Layer does when it builds metadata
+// (RecordMetaDataBuilder.validateDataTypes).
+func unsignedFields(file protoreflect.FileDescriptor) []error {
+	var errs []error
+	seen := map[protoreflect.FullName]bool{}
+	var queue []protoreflect.MessageDescriptor
+	for i := 0; i < file.Messages().Len(); i++ {
+		queue = append(queue, file.Messages().Get(i))
+	}
+	for len(queue) > 0 {
+		m := queue[0]
+		queue = queue[1:]
+		if seen[m.FullName()] {
+			continue
+		}
+		seen[m.FullName()] = true
+		for i := 0; i < m.Fields().Len(); i++ {
+			fd := m.Fields().Get(i)
+			switch fd.Kind() {
+			case protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Fixed32Kind, protoreflect.Fixed64Kind:
+				errs = append(errs, fmt.Errorf("record: field %q of %s has unsigned type %v, which the Java Record Layer refuses; use a signed type, or AllowUnsignedFields for stores Java will not read", fd.Name(), m.FullName(), fd.Kind()))
+			case protoreflect.MessageKind, protoreflect.GroupKind:
+				queue = append(queue, fd.Message()) // for a map, its entry message
+			}
+		}
+	}
+	return errs
 }
 
 func (b *MetaDataBuilder) unknownType(union protoreflect.MessageDescriptor, name, what string) error {
@@ -392,8 +507,6 @@ func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescr
 		}
 		if i == 0 {
 			pkCols = rt.pkColumns
-		} else if !sameColumns(pkCols, rt.pkColumns) {
-			return fmt.Errorf("record: %s covers %s and %s, whose primary keys differ (%s and %s)", what, ix.RecordTypes[0], name, ix.types[0].primaryKey, rt.primaryKey)
 		}
 		ix.types = append(ix.types, rt)
 	}
@@ -406,8 +519,16 @@ func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescr
 	ix.columns = ix.Expression.flatten(nil)
 	// A primary-key column already among the indexed columns is not repeated in the entry
 	// (Index.trimPrimaryKey in the Java Record Layer); fan-out columns never count, since they
-	// hold one element of a list rather than the field.
-	ix.pkPositions = make([]int, len(pkCols))
+	// hold one element of a list rather than the field. Java computes these positions only
+	// for an index on a single record type (RecordMetaDataBuilder.build, for the indexes of
+	// each RecordTypeBuilder), so an index on several types keeps the whole primary key (and
+	// its types may have primary keys of different shapes).
+	ix.pkPositions = nil
+	if len(ix.types) > 1 {
+		pkCols = nil
+	} else {
+		ix.pkPositions = make([]int, len(pkCols))
+	}
 	for i, pc := range pkCols {
 		ix.pkPositions[i] = -1
 		for j, c := range ix.columns {

@@ -151,13 +151,19 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 		root = &sortNode{child: root, filter: p.filter, sort: q.Sort, desc: q.Reverse, limit: q.InMemorySortLimit}
 		p.filter = recordFilter{}
 	}
+	return newPlan(root, p.filter), nil
+}
+
+// newPlan finishes a plan: its Explain, its hash (which continuations carry) and whether its
+// scan may read exactly as many entries as a page returns.
+func newPlan(root planNode, filter recordFilter) *Plan {
+	p := &Plan{root: root, filter: filter}
 	if p.filter.empty() {
 		if sc := singleScan(root); sc != nil {
 			sc.exact = true
 			p.exact = true
 		}
 	}
-	p.root = root
 	var b strings.Builder
 	root.describe(&b)
 	p.filter.describe(&b)
@@ -165,7 +171,7 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 	h := fnv.New64a()
 	h.Write([]byte(p.explain))
 	p.hash = h.Sum64()
-	return p, nil
+	return p
 }
 
 // singleScan returns the scan of a plan that is one scan, perhaps fetched or covering.
@@ -308,12 +314,12 @@ func conjunctValue(rt *RecordType, c conjunct) (any, error) {
 	return comparand(fd, c.cmp.values[0])
 }
 
-// formatEq prints an equality prefix, with a parameter name at position at (-1: none).
-func formatEq(eq tuple.Tuple, at int, param string) string {
+// formatEq prints an equality prefix, with the name of its IN parameter (if any) in its place.
+func formatEq(eq tuple.Tuple, param *inParam) string {
 	parts := make([]string, len(eq))
 	for i, v := range eq {
-		if i == at {
-			parts[i] = "$" + param
+		if param != nil && i == param.at {
+			parts[i] = "$" + param.name
 			continue
 		}
 		parts[i] = formatValue(v)

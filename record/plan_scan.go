@@ -13,12 +13,11 @@ import (
 // column (the Java Record Layer's RecordQueryScanPlan and RecordQueryIndexPlan). A record scan
 // yields records; an index scan yields index entries for a Fetch or a Covering node.
 //
-// In an IN join the prefix holds a parameter at inAt, which each join step fills with a value.
+// In an IN join the prefix holds a parameter, which each join step fills with a value.
 type scanNode struct {
 	ix        *Index
 	eq        tuple.Tuple
-	inAt      int    // position of the IN parameter in eq, or -1
-	inName    string // the parameter's field, for Explain
+	param     *inParam // the IN parameter in eq, or nil
 	low, high *bound
 	prefix    any // startsWith comparand
 	reverse   bool
@@ -34,6 +33,12 @@ type bound struct {
 	inclusive bool
 }
 
+// inParam is the place in an equality prefix that an IN join fills with each value.
+type inParam struct {
+	at   int    // position in the prefix
+	name string // the compared field, for Explain
+}
+
 func (n *scanNode) scans(dst []*scanNode) []*scanNode { return append(dst, n) }
 
 func (n *scanNode) fetched() bool { return n.ix == nil }
@@ -45,7 +50,7 @@ func (n *scanNode) describe(b *strings.Builder) {
 		b.WriteString("IndexScan(" + n.ix.Name)
 	}
 	if len(n.eq) > 0 {
-		b.WriteString(" eq=" + formatEq(n.eq, n.inAt, n.inName))
+		b.WriteString(" eq=" + formatEq(n.eq, n.param))
 	}
 	if n.low != nil || n.high != nil {
 		b.WriteString(" range=")
@@ -90,9 +95,9 @@ func (n *scanNode) openParam(c *Cursor, state any, value any) (source, error) {
 		return nil, badState("a scan", state)
 	}
 	eq := n.eq
-	if n.inAt >= 0 {
+	if n.param != nil {
 		eq = append(tuple.Tuple(nil), n.eq...)
-		eq[n.inAt] = value
+		eq[n.param.at] = value
 	}
 	base, r, err := n.scanRange(c.s, eq)
 	if err != nil {
@@ -114,7 +119,7 @@ func (n *scanNode) openParam(c *Cursor, state any, value any) (source, error) {
 		}
 	}
 	if n.ix == nil {
-		return &recordScanSource{it: c.s.tr.GetRange(r, kv.RangeOptions{Reverse: n.reverse}).Iterator(), g: grouper{records: c.s.records, reverse: n.reverse}, base: base}, nil
+		return &recordScanSource{it: c.s.tr.GetRange(r, kv.RangeOptions{Reverse: n.reverse}).Iterator(), g: c.s.newGrouper(n.reverse), base: base}, nil
 	}
 	return &indexScanSource{ix: n.ix, r: r, base: base, reverse: n.reverse, exact: n.exact}, nil
 }
@@ -145,6 +150,10 @@ func (n *scanNode) scanRange(s *Store, eq tuple.Tuple) (base []byte, r kv.Range,
 		return k, nil
 	}
 	r = kv.Range{Begin: eqKey, End: append(append([]byte(nil), eqKey...), 0xff)}
+	if n.high != nil && n.low == nil {
+		// A comparison is false for a null column, and null (0x00) sorts first: start after it.
+		r.Begin = append(append([]byte(nil), eqKey...), 0x01)
+	}
 	if n.low != nil {
 		if r.Begin, err = pack(n.low.value, !n.low.inclusive); err != nil {
 			return nil, kv.Range{}, err

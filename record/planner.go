@@ -153,9 +153,10 @@ func (pl *planner) candidates(conj []conjunct) ([]*candidate, error) {
 	out = append(out, c)
 	for _, ix := range pl.indexes {
 		keyCols := append([]KeyExpression(nil), ix.columns...)
-		for i, pos := range ix.pkPositions {
-			if pos < 0 {
-				keyCols = append(keyCols, ix.types[0].pkColumns[i])
+		for i, col := range ix.types[0].pkColumns {
+			// An index on several types keeps the whole primary key (nil positions).
+			if ix.pkPositions == nil || ix.pkPositions[i] < 0 {
+				keyCols = append(keyCols, col)
 			}
 		}
 		c, err := pl.match(ix, ix.columns, keyCols, conj)
@@ -344,7 +345,11 @@ func (pl *planner) fromCandidate(c *candidate, conj []conjunct, o order) *choice
 }
 
 func (pl *planner) scanOf(c *candidate, reverse bool) *scanNode {
-	return &scanNode{ix: c.ix, eq: c.eq, inAt: c.inAt, inName: c.inName, low: c.low, high: c.high, prefix: c.prefix, reverse: reverse, typeFilter: c.typeFilter}
+	n := &scanNode{ix: c.ix, eq: c.eq, low: c.low, high: c.high, prefix: c.prefix, reverse: reverse, typeFilter: c.typeFilter}
+	if c.inAt >= 0 {
+		n.param = &inParam{at: c.inAt, name: c.inName}
+	}
+	return n
 }
 
 // intersection returns the intersection of equality scans (each of at least minScore) that,

@@ -163,8 +163,8 @@ func (c *compareFilter) check(md protoreflect.MessageDescriptor) error {
 	switch c.op {
 	case opIsNull, opNotNull:
 		want = 0
-		if c.any || !fd.HasPresence() {
-			return fmt.Errorf("record: filter %s on %s: field %q has no presence, so it is never null: %w", c, md.Name(), c.field, ErrInvalidQuery)
+		if c.any {
+			return fmt.Errorf("record: filter %s on %s: field %q is repeated, so it is never null: %w", c, md.Name(), c.field, ErrInvalidQuery)
 		}
 	case opIn:
 		want = -1
@@ -238,12 +238,9 @@ func comparand(fd protoreflect.FieldDescriptor, v any) (any, error) {
 		case uint16:
 			return int64(x), nil
 		case uint32:
-			if fd.Kind() == protoreflect.Uint32Kind || fd.Kind() == protoreflect.Fixed32Kind {
-				return int64(int32(x)), nil // stored as Java reads it
-			}
 			return int64(x), nil
 		case uint64:
-			return int64(x), nil
+			return exactUint(x), nil
 		case protoreflect.EnumNumber:
 			return int64(x), nil
 		case protoreflect.Enum:
@@ -292,8 +289,11 @@ func (c *compareFilter) eval(m protoreflect.Message) (bool, error) {
 		}
 		return false, nil
 	}
+	// A field the message does not have is null, a proto3 field at its default value included,
+	// as in the Java Record Layer's queries (MessageHelpers.getFieldOnMessage) and as Field
+	// indexes it.
 	var v any
-	if !fd.HasPresence() || m.Has(fd) {
+	if m.Has(fd) {
 		if v, err = scalarValue(fd, m.Get(fd)); err != nil {
 			return false, err
 		}

@@ -37,7 +37,7 @@ func library() []*testpb.Book {
 			Rating:    float32(i%5) + 0.5,
 			Available: i%2 == 0,
 			Genre:     testpb.Genre(i % 3),
-			Copies:    uint64(i % 6),
+			Copies:    int64(i % 6),
 			Blob:      []byte{byte(i % 4), 0xff},
 		}
 		for j := int64(0); j < i%4; j++ {
@@ -118,17 +118,20 @@ func TestFilters(t *testing.T) {
 		{"nested", record.Nested("origin", record.Where("city").Equals("Paris")), func(b *testpb.Book) bool { return b.Origin != nil && b.Origin.City == "Paris" }},
 		{"nested range", record.Nested("origin", record.Where("city").GreaterThan("Oslo")), func(b *testpb.Book) bool { return b.Origin != nil && b.Origin.City > "Oslo" }},
 		{"and", record.And(record.Where("author").Equals("Herbert"), record.Where("available").Equals(true)), func(b *testpb.Book) bool { return b.Author == "Herbert" && b.Available }},
-		{"or", record.Or(record.Where("author").Equals("Herbert"), record.Where("copies").Equals(uint64(5))), func(b *testpb.Book) bool { return b.Author == "Herbert" || b.Copies == 5 }},
+		{"or", record.Or(record.Where("author").Equals("Herbert"), record.Where("copies").Equals(int64(5))), func(b *testpb.Book) bool { return b.Author == "Herbert" || b.Copies == 5 }},
 		{"not", record.Not(record.Where("available").Equals(true)), func(b *testpb.Book) bool { return !b.Available }},
 		{"float", record.Where("rating").GreaterThan(3.0), func(b *testpb.Book) bool { return b.Rating > 3 }},
-		{"double", record.Where("price").LessOrEqual(9.0), func(b *testpb.Book) bool { return b.Price <= 9 }},
+		// A proto3 field at its default value is null, and comparisons with null are false.
+		{"double", record.Where("price").LessOrEqual(9.0), func(b *testpb.Book) bool { return b.Price != 0 && b.Price <= 9 }},
+		{"proto3 default is null", record.Where("shelf").IsNull(), func(b *testpb.Book) bool { return b.Shelf == 0 }},
+		{"proto3 default is not a value", record.Where("shelf").LessThan(2), func(b *testpb.Book) bool { return b.Shelf == 1 }},
 		{"primary key prefix", record.And(record.Where("branch").Equals("b1"), record.Where("shelf").Equals(2)), func(b *testpb.Book) bool { return b.Branch == "b1" && b.Shelf == 2 }},
 		{"index equality and prefix", record.And(record.Where("year").Equals(1907), record.Where("title").StartsWith("The")), func(b *testpb.Book) bool {
 			return b.Year == 1907 && strings.HasPrefix(b.Title, "The")
 		}},
 		{"unique index", record.Where("id").Equals(117), func(b *testpb.Book) bool { return b.Id == 117 }},
-		{"deep and/or/not", record.And(record.Or(record.Where("shelf").Equals(0), record.Where("shelf").Equals(3)), record.Not(record.Nested("origin", record.Where("city").Equals("Rome")))), func(b *testpb.Book) bool {
-			return (b.Shelf == 0 || b.Shelf == 3) && !(b.Origin != nil && b.Origin.City == "Rome")
+		{"deep and/or/not", record.And(record.Or(record.Where("shelf").Equals(1), record.Where("shelf").Equals(3)), record.Not(record.Nested("origin", record.Where("city").Equals("Rome")))), func(b *testpb.Book) bool {
+			return (b.Shelf == 1 || b.Shelf == 3) && !(b.Origin != nil && b.Origin.City == "Rome")
 		}},
 	}
 	for _, c := range cases {
@@ -159,7 +162,7 @@ func TestFilterErrors(t *testing.T) {
 		{record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("nope").Equals(1)}, `Book has no field "nope"`},
 		{record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("tags").Equals("x")}, `the field is repeated, use WhereAny`},
 		{record.Query{RecordTypes: []string{"Book"}, Filter: record.WhereAny("title").Equals("x")}, `WhereAny needs a repeated field`},
-		{record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("title").IsNull()}, `has no presence`},
+		{record.Query{RecordTypes: []string{"Book"}, Filter: record.WhereAny("tags").IsNull()}, `is repeated, so it is never null`},
 		{record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("year").StartsWith(1)}, `startsWith needs a string or bytes field`},
 		{record.Query{RecordTypes: []string{"Book"}, Filter: record.Nested("title", record.Where("x").Equals(1))}, `want a singular message field`},
 		{record.Query{RecordTypes: []string{"Magazine"}}, `unknown record type "Magazine"`},

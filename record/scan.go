@@ -11,7 +11,7 @@ import (
 // scanAllRecords calls fn for every record of the store in primary-key order.
 func (s *Store) scanAllRecords(fn func(*Record) error) error {
 	it := s.tr.GetRange(s.subRange(keyRecord), kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
-	g := grouper{records: s.records}
+	g := s.newGrouper(false)
 	for it.Next() {
 		raw, err := g.add(it.KeyValue())
 		if err != nil {
@@ -45,14 +45,23 @@ func (s *Store) scanAllRecords(fn func(*Record) error) error {
 type grouper struct {
 	records  []byte
 	reverse  bool
+	noSuffix bool   // the store omits the unsplit suffix: each row is a whole record
 	cur      []byte // key prefix of the current primary key
 	pk       tuple.Tuple
 	rows     []kv.KeyValue
 	curBytes int
 }
 
+// newGrouper returns a grouper for a scan of the store's record extent.
+func (s *Store) newGrouper(reverse bool) grouper {
+	return grouper{records: s.records, reverse: reverse, noSuffix: s.omitsUnsplitSuffix()}
+}
+
 // add takes the next row and returns the previous record when the row starts a new one.
 func (g *grouper) add(r kv.KeyValue) (*rawRecord, error) {
+	if g.noSuffix {
+		return g.addWhole(r)
+	}
 	pkPrefix, pk, err := splitRecordKey(g.records, r.Key)
 	if err != nil {
 		return nil, err
@@ -69,6 +78,15 @@ func (g *grouper) add(r kv.KeyValue) (*rawRecord, error) {
 	g.rows = append(g.rows, r)
 	g.curBytes += len(r.Key) + len(r.Value)
 	return done, nil
+}
+
+// addWhole takes a row that is a whole record, stored without a suffix.
+func (g *grouper) addWhole(r kv.KeyValue) (*rawRecord, error) {
+	pk, err := tuple.Unpack(r.Key[len(g.records):])
+	if err != nil || len(pk) == 0 {
+		return nil, fmt.Errorf("record: record key %s is not a primary key: %w", kv.Printable(r.Key), ErrCorruptStore)
+	}
+	return &rawRecord{pk: pk, raw: r.Value, prefix: r.Key, bytes: len(r.Key) + len(r.Value)}, nil
 }
 
 // flush returns the record of the rows collected so far (nil if none, or only a version row).

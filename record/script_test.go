@@ -18,8 +18,8 @@ import (
 )
 
 // TestScripts runs the data-driven scripts in testdata/*.script. Each case is a command, a line
-// "----" and the expected output: the keys the command wrote, as tuples relative to the store's
-// prefix (the header aside; sets, then clears, then range clears), or its error. Commands:
+// "----" and the expected output: the writes the command issued, in order, with keys as tuples
+// relative to the store's prefix (the header aside), or its error. Commands:
 //
 //	save <Book as protojson>     save a book (upsert)
 //	insert <Book as protojson>   save with InsertOnly
@@ -103,21 +103,23 @@ func (e *env) runScriptCommand(t *testing.T, cmd string) string {
 	}
 	var b strings.Builder
 	header := string(e.prefix.Pack(tuple.Tuple{int64(0)}))
-	rel := func(k string) string {
-		tt, err := e.prefix.Unpack([]byte(k))
-		require.NoError(t, err)
+	rel := func(k []byte) string {
+		tt, err := e.prefix.Unpack(k)
+		if err != nil {
+			return fmt.Sprintf("%x", k)
+		}
 		return tt.String()
 	}
-	for _, k := range rec.sets {
-		if k != header {
-			b.WriteString("set " + rel(k) + "\n")
+	for _, o := range rec.ops {
+		switch {
+		case o.op == "set" && string(o.key) == header:
+		case o.op == "set" || o.op == "clear":
+			b.WriteString(o.op + " " + rel(o.key) + "\n")
+		case o.op == "clear range":
+			b.WriteString("clear range " + rangeString(e, o.key, o.end) + "\n")
+		default:
+			b.WriteString(o.op + " " + rel(o.key) + " " + fmt.Sprintf("%x", o.value) + "\n")
 		}
-	}
-	for _, k := range rec.clears {
-		b.WriteString("clear " + rel(k) + "\n")
-	}
-	for _, r := range rec.clearRanges {
-		b.WriteString("clear range " + rangeString(e, r.Begin, r.End) + "\n")
 	}
 	if b.Len() == 0 {
 		return "(no writes)\n"
@@ -125,11 +127,17 @@ func (e *env) runScriptCommand(t *testing.T, cmd string) string {
 	return b.String()
 }
 
-// rangeString prints a cleared range as the tuple prefix it covers when it is one.
+// rangeString prints a cleared range as the tuple prefix it covers when it is one: "+…" for the
+// keys that extend the prefix, "*" for the prefix itself and every key that extends it.
 func rangeString(e *env, begin, end []byte) string {
 	if len(begin) > 0 && len(end) == len(begin) && bytes.Equal(begin[:len(begin)-1], end[:len(end)-1]) && begin[len(begin)-1] == 0 && end[len(end)-1] == 0xff {
 		if tt, err := e.prefix.Unpack(begin[:len(begin)-1]); err == nil {
 			return tt.String() + "+…"
+		}
+	}
+	if inc, err := kv.Strinc(begin); err == nil && bytes.Equal(inc, end) {
+		if tt, err := e.prefix.Unpack(begin); err == nil {
+			return tt.String() + "*"
 		}
 	}
 	return fmt.Sprintf("%x..%x", begin, end)

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
-
-	"google.golang.org/protobuf/proto"
 
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/record/internal/storepb"
@@ -31,12 +30,7 @@ const (
 	maxRecordsForRebuild = 200 // FDBRecordStore.MAX_RECORDS_FOR_REBUILD
 )
 
-// FormatVersion is the store format this package writes and the newest it reads: the Java
-// Record Layer's HEADER_USER_FIELDS (8). Records are always stored with a suffix (suffix 0 when
-// unsplit) and record versions are not kept.
-const FormatVersion = 8
-
-// IndexState says how an index is used. The codes are the Java Record Layer's.
+// IndexState says how an index is used. The codes are the Java Record Layer's (IndexState.java).
 type IndexState int
 
 // Index states.
@@ -44,10 +38,19 @@ const (
 	// Readable indexes are maintained and used by queries. It is the state of an index without a
 	// state key.
 	Readable IndexState = 0
-	// WriteOnly indexes are maintained but not used by queries (being built).
+	// WriteOnly indexes are maintained but not used by queries (being built). A unique index in
+	// this state records violations under S+(7, index) instead of refusing the save.
 	WriteOnly IndexState = 1
 	// Disabled indexes are neither maintained nor used; their entries are cleared.
 	Disabled IndexState = 2
+	// ReadableUniquePending is a unique index that is built but still has recorded violations:
+	// queries may use it (without assuming uniqueness), saves that would add a violation are
+	// refused, and deletes clear the violations they resolve.
+	ReadableUniquePending IndexState = 3
+	// WriteOnlyWithQueue is the Java Record Layer's build state whose updates go to a pending
+	// queue; this package does not maintain that queue, so a store with such an index refuses
+	// record writes.
+	WriteOnlyWithQueue IndexState = 4
 )
 
 // String returns the Java Record Layer's name of the state.
@@ -59,9 +62,17 @@ func (s IndexState) String() string {
 		return "WRITE_ONLY"
 	case Disabled:
 		return "DISABLED"
+	case ReadableUniquePending:
+		return "READABLE_UNIQUE_PENDING"
+	case WriteOnlyWithQueue:
+		return "WRITE_ONLY_WITH_QUEUE"
 	}
 	return fmt.Sprintf("IndexState(%d)", int(s))
 }
+
+// Scannable reports whether queries may read an index in this state: READABLE or
+// READABLE_UNIQUE_PENDING.
+func (s IndexState) Scannable() bool { return s == Readable || s == ReadableUniquePending }
 
 // Prefix is where a store lives: a subspace.Subspace, a directory, or anything with the raw
 // prefix bytes.
@@ -85,26 +96,48 @@ type Store struct {
 	header  *storepb.DataStoreInfo
 	states  map[string]IndexState
 	ixKeys  map[string][]byte // index name → prefix + pack(2, name)
+	// countKey is the record count key maintained at S+(4): the metadata's, else the header's.
+	countKey KeyExpression
+	// refuseRecordWrites, when set, is why saves and deletes are refused (a store lock, an
+	// index state this package cannot maintain).
+	refuseRecordWrites error
+
+	mu sync.Mutex // guards what follows
+	// localVersions are the version numbers given in this transaction, by record key prefix.
+	localVersions    map[string]uint16
+	nextLocalVersion int
+	// maxVersionParams are the versionstamped values written to MAX_EVER_VERSION keys in this
+	// transaction, the largest per key.
+	maxVersionParams map[string][]byte
 }
 
 // Open opens the record store at prefix in tr, creating it when the prefix is empty: it reads
 // (or writes) the store header at S+(0) and the index states at S+(5, …).
 //
-// A store whose header has a newer metadata version than md fails with ErrStoreTooNew. A store
-// with an older version is upgraded as the Java Record Layer's checkVersion does: the header is
-// rewritten, the data of the metadata's former indexes removed since is cleared, and each index
-// added or changed since is made READABLE at once when it covers only record types newer than
-// the store (SetSinceVersion), rebuilt in this transaction when the store holds at most 200
-// records, or else marked DISABLED until BuildIndex builds it (see upgradeIndexes). A prefix with
-// keys but no header fails with ErrStoreNotEmpty.
+// A store whose header has a newer metadata version than md, or a format version above
+// MaxFormatVersion, fails with ErrStoreTooNew. An older store is upgraded as the Java Record
+// Layer's checkVersion upgrades it: the format version is raised to DefaultFormatVersion (or
+// WithFormatVersion's), the metadata version to md's, the data of the metadata's former indexes
+// removed since is cleared, and each index added or changed since is made READABLE at once when
+// it covers only record types newer than the store (SetSinceVersion), rebuilt in this
+// transaction when the store is known to hold at most 200 records it would read, or else marked
+// DISABLED until BuildIndex builds it (see upgradeIndexes). A prefix with keys but no header
+// fails with ErrStoreNotEmpty.
 //
 // Open writes only when it creates or upgrades the store, so it is safe to retry.
-func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix) (*Store, error) {
+func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix, opts ...OpenOption) (*Store, error) {
 	if md == nil {
 		return nil, errors.New("record: Open needs metadata")
 	}
 	if prefix == nil {
 		return nil, errors.New("record: Open needs a prefix")
+	}
+	o := openOptions{formatVersion: DefaultFormatVersion}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.formatVersion < MinFormatVersion || o.formatVersion > MaxFormatVersion {
+		return nil, fmt.Errorf("record: format version %d is not between %d and %d", o.formatVersion, MinFormatVersion, MaxFormatVersion)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -129,25 +162,28 @@ func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix) (
 	if err := s.readStates(stateRows); err != nil {
 		return nil, err
 	}
-	if raw == nil {
-		return s, s.create(headerKey)
+	newStore := raw == nil
+	if newStore {
+		if err := s.checkEmpty(); err != nil {
+			return nil, err
+		}
+		s.header = &storepb.DataStoreInfo{}
+	} else if err := s.readHeader(headerKey, raw); err != nil {
+		return nil, err
 	}
-	s.header = &storepb.DataStoreInfo{}
-	if err := proto.Unmarshal(raw, s.header); err != nil {
-		return nil, fmt.Errorf("record: store header at %s: %v: %w", kv.Printable(headerKey), err, ErrCorruptStore)
+	oldCacheable := s.header.GetCacheable()
+	dirty, err := s.checkVersion(newStore, o)
+	if err != nil {
+		return nil, err
 	}
-	if v := s.header.GetFormatVersion(); v > FormatVersion {
-		return nil, fmt.Errorf("record: store has format version %d, newer than %d: %w", v, FormatVersion, ErrStoreTooNew)
+	if md.recordCountKey != nil {
+		s.countKey = md.recordCountKey
 	}
-	if s.header.GetOmitUnsplitRecordSuffix() {
-		return nil, fmt.Errorf("record: store omits the unsplit record suffix, which this package does not read: %w", ErrStoreTooNew)
+	if s.header.GetRecordCountState() == storepb.DataStoreInfo_DISABLED {
+		s.countKey = nil
 	}
-	stored := int(s.header.GetMetaDataversion())
-	switch {
-	case stored > md.version:
-		return nil, fmt.Errorf("record: store has metadata version %d, newer than %d: %w", stored, md.version, ErrStoreTooNew)
-	case stored < md.version:
-		if err := s.upgrade(headerKey, stored); err != nil {
+	if dirty {
+		if err := s.writeHeader(oldCacheable); err != nil {
 			return nil, err
 		}
 	}
@@ -162,24 +198,37 @@ func (s *Store) Transaction() kv.Transaction { return s.tr }
 
 // StoreInfo is what the store header says.
 type StoreInfo struct {
-	// FormatVersion is the store format version (see FormatVersion).
+	// FormatVersion is the store format version (MinFormatVersion to MaxFormatVersion).
 	FormatVersion int
 	// MetaDataVersion is the version of the metadata the store was last opened with.
 	MetaDataVersion int
 	// UserVersion is the application's own version number (the Java Record Layer's user
-	// version); this package keeps it but never sets it.
+	// version), set through WithUserVersion.
 	UserVersion int
 	// LastUpdate is when the header was last written.
 	LastUpdate time.Time
+	// OmitUnsplitSuffix reports that unsplit records are stored without the suffix 0, as stores
+	// older than format 5 without split records were.
+	OmitUnsplitSuffix bool
+	// Cacheable reports that the store's state is cacheable (see SetStateCacheable).
+	Cacheable bool
+	// RecordCountKey is the record count key the store maintains, or nil.
+	RecordCountKey KeyExpression
+	// Incarnation is the Java Record Layer's incarnation number, kept as it is.
+	Incarnation int
 }
 
 // Info returns what the store header says, as read (or written) when the store was opened.
 func (s *Store) Info() StoreInfo {
 	return StoreInfo{
-		FormatVersion:   int(s.header.GetFormatVersion()),
-		MetaDataVersion: int(s.header.GetMetaDataversion()),
-		UserVersion:     int(s.header.GetUserVersion()),
-		LastUpdate:      time.UnixMilli(int64(s.header.GetLastUpdateTime())),
+		FormatVersion:     int(s.header.GetFormatVersion()),
+		MetaDataVersion:   int(s.header.GetMetaDataversion()),
+		UserVersion:       int(s.header.GetUserVersion()),
+		LastUpdate:        time.UnixMilli(int64(s.header.GetLastUpdateTime())),
+		OmitUnsplitSuffix: s.omitsUnsplitSuffix(),
+		Cacheable:         s.header.GetCacheable(),
+		RecordCountKey:    s.countKey,
+		Incarnation:       int(s.header.GetIncarnation()),
 	}
 }
 
@@ -191,7 +240,8 @@ func (s *Store) IndexState(name string) (IndexState, error) {
 	return s.states[name], nil
 }
 
-func (s *Store) create(headerKey []byte) error {
+// checkEmpty refuses to create a store under a prefix that holds keys.
+func (s *Store) checkEmpty() error {
 	rows, err := s.tr.GetRange(kv.Range{Begin: s.prefix, End: strincOrEnd(s.prefix)}, kv.RangeOptions{Limit: 1}).GetSlice()
 	if err != nil {
 		return err
@@ -199,33 +249,7 @@ func (s *Store) create(headerKey []byte) error {
 	if len(rows) > 0 {
 		return fmt.Errorf("record: key %s under store prefix %s: %w", kv.Printable(rows[0].Key), kv.Printable(s.prefix), ErrStoreNotEmpty)
 	}
-	s.header = &storepb.DataStoreInfo{
-		FormatVersion:   proto.Int32(FormatVersion),
-		MetaDataversion: proto.Int32(int32(s.md.version)),
-	}
-	return s.writeHeader(headerKey)
-}
-
-func (s *Store) writeHeader(headerKey []byte) error {
-	s.header.LastUpdateTime = proto.Uint64(uint64(time.Now().UnixMilli()))
-	b, err := proto.Marshal(s.header)
-	if err != nil {
-		return fmt.Errorf("record: encode store header: %w", err)
-	}
-	s.tr.Set(headerKey, b)
 	return nil
-}
-
-// upgrade moves the store from metadata version stored to the current one.
-func (s *Store) upgrade(headerKey []byte, stored int) error {
-	if err := s.upgradeIndexes(stored); err != nil {
-		return err
-	}
-	if s.header.GetFormatVersion() < FormatVersion {
-		s.header.FormatVersion = proto.Int32(FormatVersion)
-	}
-	s.header.MetaDataversion = proto.Int32(int32(s.md.version))
-	return s.writeHeader(headerKey)
 }
 
 func (s *Store) readStates(rows []kv.KeyValue) error {
@@ -245,10 +269,13 @@ func (s *Store) readStates(rows []kv.KeyValue) error {
 			return fmt.Errorf("record: index state of %q: %w", name, ErrCorruptStore)
 		}
 		code, ok := vt[0].(int64)
-		if !ok {
+		if !ok || code < int64(Readable) || code > int64(WriteOnlyWithQueue) {
 			return fmt.Errorf("record: index state of %q is %v: %w", name, vt[0], ErrCorruptStore)
 		}
 		s.states[name] = IndexState(code)
+		if IndexState(code) == WriteOnlyWithQueue && s.md.byIndex[name] != nil {
+			s.refuseRecordWrites = fmt.Errorf("record: index %q is %v, whose pending-write queue this package does not maintain: %w", name, WriteOnlyWithQueue, ErrUnsupportedStore)
+		}
 	}
 	return nil
 }
@@ -264,7 +291,36 @@ func (s *Store) SetIndexState(name string, state IndexState) error {
 	if ix == nil {
 		return fmt.Errorf("record: index %q: %w", name, ErrUnknownIndex)
 	}
+	if err := s.writable(); err != nil {
+		return err
+	}
 	return s.changeIndexState(ix, state)
+}
+
+// writeIndexState stores an index state (no key for READABLE) and bumps the metadata version key
+// of a cacheable store (FDBRecordStore.updateIndexState).
+func (s *Store) writeIndexState(ix *Index, state IndexState) {
+	key := s.key(keyIndexState, ix.Name)
+	if state == Readable {
+		s.tr.Clear(key)
+	} else {
+		s.tr.Set(key, tuple.Tuple{int64(state)}.Pack())
+	}
+	if s.header.GetCacheable() {
+		s.bumpMetadataVersion()
+	}
+	s.states[ix.Name] = state
+}
+
+// writable reports why this store cannot be written, or nil.
+func (s *Store) writable() error { return nil }
+
+// recordsWritable reports why records cannot be saved or deleted, or nil.
+func (s *Store) recordsWritable() error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	return s.refuseRecordWrites
 }
 
 // key returns prefix + pack(elems).
@@ -281,9 +337,11 @@ func (s *Store) subRange(id int) kv.Range {
 	return kv.Range{Begin: append(append([]byte(nil), p...), 0x00), End: append(p, 0xff)}
 }
 
+// indexRange is every key of the index's subspace: S+(2, name) itself (an ungrouped aggregate's
+// key) and every key that extends it.
 func (s *Store) indexRange(ix *Index) kv.Range {
 	p := s.ixKeys[ix.Name]
-	return kv.Range{Begin: append(append([]byte(nil), p...), 0x00), End: append(append([]byte(nil), p...), 0xff)}
+	return kv.Range{Begin: append([]byte(nil), p...), End: strincOrEnd(p)}
 }
 
 func strincOrEnd(p []byte) []byte {

@@ -17,8 +17,20 @@ import (
 	"github.com/layerkit/layerkit/tuple"
 )
 
+// bookPK is the primary key of a Book of testMetaData: (type key, branch, shelf, id), where a
+// proto3 field at its default value is null, as Field evaluates it.
 func bookPK(branch string, shelf, id int64) tuple.Tuple {
-	return tuple.Tuple{int64(1), branch, shelf, id}
+	pk := tuple.Tuple{int64(1), nil, nil, nil}
+	if branch != "" {
+		pk[1] = branch
+	}
+	if shelf != 0 {
+		pk[2] = shelf
+	}
+	if id != 0 {
+		pk[3] = id
+	}
+	return pk
 }
 
 func TestSaveLoadDeleteExists(t *testing.T) {
@@ -131,7 +143,7 @@ func TestKeyLayout(t *testing.T) {
 	require.NoError(t, err)
 	var info storepb.DataStoreInfo
 	require.NoError(t, proto.Unmarshal(raw, &info))
-	require.EqualValues(t, record.FormatVersion, info.GetFormatVersion())
+	require.EqualValues(t, record.DefaultFormatVersion, info.GetFormatVersion())
 	require.EqualValues(t, 1, info.GetMetaDataversion())
 	require.NotZero(t, info.GetLastUpdateTime())
 	require.False(t, info.GetOmitUnsplitRecordSuffix())
@@ -146,7 +158,7 @@ func TestStoreHeaderVersions(t *testing.T) {
 	e.md = v2
 	e.must(func(st *record.Store) error {
 		require.Equal(t, 2, st.Info().MetaDataVersion)
-		require.Equal(t, record.FormatVersion, st.Info().FormatVersion)
+		require.Equal(t, record.DefaultFormatVersion, st.Info().FormatVersion)
 		require.WithinDuration(t, time.Now(), st.Info().LastUpdate, time.Minute)
 		return nil
 	})
@@ -185,7 +197,7 @@ func TestDeleteAllRecords(t *testing.T) {
 		return err
 	})
 	e.must(func(st *record.Store) error { return st.SetIndexState("by_tag", record.WriteOnly) })
-	e.must(func(st *record.Store) error { st.DeleteAllRecords(); return nil })
+	e.must(func(st *record.Store) error { return st.DeleteAllRecords() })
 	rows := e.dump()
 	// The header and the index state survive.
 	require.Len(t, rows, 2)

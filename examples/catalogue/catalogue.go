@@ -89,7 +89,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	}
 	c := &catalogue{db: db, md: md, prefix: prefix}
 	fmt.Fprintf(w, "1. Opened the embedded engine %s; the store lives in directory (library, catalogue) at prefix %s.\n", where, kv.Printable(prefix.Bytes()))
-	if err := c.do(ctx, func(st *record.Store) error { st.DeleteAllRecords(); return nil }); err != nil {
+	if err := c.do(ctx, func(st *record.Store) error { return st.DeleteAllRecords() }); err != nil {
 		return err
 	}
 	step("open", start)

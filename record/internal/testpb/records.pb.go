@@ -147,7 +147,7 @@ type Book struct {
 	Price         float64                `protobuf:"fixed64,11,opt,name=price,proto3" json:"price,omitempty"`
 	Available     bool                   `protobuf:"varint,12,opt,name=available,proto3" json:"available,omitempty"`
 	Genre         Genre                  `protobuf:"varint,13,opt,name=genre,proto3,enum=layerkit.record.test.Genre" json:"genre,omitempty"`
-	Copies        uint64                 `protobuf:"varint,14,opt,name=copies,proto3" json:"copies,omitempty"`
+	Copies        int64                  `protobuf:"varint,14,opt,name=copies,proto3" json:"copies,omitempty"`
 	Rating        float32                `protobuf:"fixed32,15,opt,name=rating,proto3" json:"rating,omitempty"`
 	Holders       []*Address             `protobuf:"bytes,16,rep,name=holders,proto3" json:"holders,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -275,7 +275,7 @@ func (x *Book) GetGenre() Genre {
 	return Genre_GENRE_UNKNOWN
 }
 
-func (x *Book) GetCopies() uint64 {
+func (x *Book) GetCopies() int64 {
 	if x != nil {
 		return x.Copies
 	}
@@ -477,7 +477,7 @@ const file_records_proto_rawDesc = "" +
 	"\x05price\x18\v \x01(\x01R\x05price\x12\x1c\n" +
 	"\tavailable\x18\f \x01(\bR\tavailable\x121\n" +
 	"\x05genre\x18\r \x01(\x0e2\x1b.layerkit.record.test.GenreR\x05genre\x12\x16\n" +
-	"\x06copies\x18\x0e \x01(\x04R\x06copies\x12\x16\n" +
+	"\x06copies\x18\x0e \x01(\x03R\x06copies\x12\x16\n" +
 	"\x06rating\x18\x0f \x01(\x02R\x06rating\x127\n" +
 	"\aholders\x18\x10 \x03(\v2\x1d.layerkit.record.test.AddressR\aholdersB\a\n" +
 	"\x05_isbn\"\xa5\x01\n" +

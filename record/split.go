@@ -1,0 +1,254 @@
+package record
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/tuple"
+)
+
+// How a record is stored (SplitHelper in the Java Record Layer): its union message at
+// S+(1)+pk+(0), or in chunks S+(1)+pk+(1…n) of at most 100,000 bytes when larger, or — in a store
+// that omits the unsplit suffix — at S+(1)+pk; its version at S+(1)+pk+(-1) (version.go).
+
+// rawRecord is a record's stored bytes.
+type rawRecord struct {
+	pk     tuple.Tuple
+	raw    []byte
+	split  bool
+	prefix []byte // S+(1)+pack(pk), set by scans
+	bytes  int    // key and value bytes read, set by scans
+	// version is the record's version, when versionRead says it was looked for.
+	version     *tuple.Versionstamp
+	versionRead bool
+}
+
+// recordKey returns S+(1)+pack(pk) and the key of its unsplit record (suffix 0, or none when
+// the store omits it), built in one allocation. The prefix is capped, so appending to it never
+// writes into key0.
+func (s *Store) recordKey(pk tuple.Tuple) (pkPrefix, key0 []byte, err error) {
+	b, err := pk.AppendPack(append(make([]byte, 0, len(s.records)+32), s.records...))
+	if err != nil {
+		return nil, nil, fmt.Errorf("record: primary key %v: %v: %w", pk, err, ErrInvalidKey)
+	}
+	if len(b)+3 > kv.MaxKeySize {
+		return nil, nil, fmt.Errorf("record: primary key %v packs to %d bytes, over the key limit: %w", pk, len(b), ErrInvalidKey)
+	}
+	n := len(b)
+	if s.omitsUnsplitSuffix() {
+		return b[:n:n], b[:n:n], nil
+	}
+	b = append(b, unsplitSuffixByte)
+	return b[:n:n], b, nil
+}
+
+// unsplitSuffixByte is tuple.Tuple{int64(unsplitSuffix)}.Pack(): the integer zero.
+const unsplitSuffixByte = 0x14
+
+func prefixRange(p []byte) kv.Range {
+	return kv.Range{Begin: append(append(make([]byte, 0, len(p)+1), p...), 0x00), End: append(append(make([]byte, 0, len(p)+1), p...), 0xff)}
+}
+
+// rawLoad is the read of one record in flight. It is a value, so that a load allocates nothing
+// of its own beyond what the engine's reads do.
+//
+// It reads suffix 0 (an unsplit record) and suffix 1 (the first chunk of a split one), and only
+// when the record is split the whole range of its chunks: point reads are much cheaper than a
+// range read on most engines, and every write of the record touches one of the two keys, so
+// their read conflicts guard the whole record. With eager, both point reads are issued at once
+// (a save, which usually finds nothing); otherwise suffix 1 is read only when suffix 0 is absent
+// (a load, which usually finds an unsplit record).
+//
+// When the store keeps record versions, the version key is read alongside.
+type rawLoad struct {
+	s        *Store
+	pk       tuple.Tuple
+	pkPrefix []byte
+	f0, f1   kv.Future[[]byte]
+	v        versionRead
+}
+
+// startLoad issues the reads of the record at pkPrefix (whose suffix-0 key is key0).
+func (s *Store) startLoad(pkPrefix, key0 []byte, pk tuple.Tuple, eager bool) rawLoad {
+	l := rawLoad{s: s, pk: pk, pkPrefix: pkPrefix, f0: s.tr.Get(key0)}
+	if s.md.storeRecordVersions {
+		l.v = s.startVersionRead(pkPrefix, pk)
+	}
+	if len(key0) == len(pkPrefix) {
+		// Without the unsplit suffix there are no chunks either (such stores do not split).
+		l.f1 = kv.Ready[[]byte](nil, nil)
+		return l
+	}
+	if eager {
+		l.f1 = s.tr.Get(chunkKey(pkPrefix, 1))
+	}
+	return l
+}
+
+// get waits for the load: the record's stored bytes, or nil when there is none.
+func (l *rawLoad) get() (*rawRecord, error) {
+	r, err := l.getRaw()
+	if err != nil || r == nil || !l.s.md.storeRecordVersions {
+		return r, err
+	}
+	if r.version, err = l.v.get(); err != nil {
+		return nil, err
+	}
+	r.versionRead = true
+	return r, nil
+}
+
+func (l *rawLoad) getRaw() (*rawRecord, error) {
+	v0, err := l.f0.Get()
+	if err != nil {
+		return nil, err
+	}
+	if v0 != nil && l.f1 == nil {
+		return &rawRecord{pk: l.pk, raw: v0}, nil
+	}
+	if l.f1 == nil {
+		l.f1 = l.s.tr.Get(chunkKey(l.pkPrefix, 1))
+	}
+	v1, err := l.f1.Get()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case v0 != nil && v1 != nil:
+		return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", l.pk, ErrCorruptStore)
+	case v0 != nil:
+		return &rawRecord{pk: l.pk, raw: v0}, nil
+	case v1 == nil:
+		return nil, nil
+	}
+	rows, err := l.s.tr.GetRange(prefixRange(l.pkPrefix), kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
+	if err != nil {
+		return nil, err
+	}
+	return assemble(l.pk, l.pkPrefix, rows)
+}
+
+// record waits for the load and decodes it (nil when there is no record).
+func (l *rawLoad) record() (*Record, error) {
+	r, err := l.get()
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return l.s.decode(r)
+}
+
+// assemble joins the rows of one primary key into its stored bytes: suffix 0 alone, or chunks
+// 1..n in order, and the version row (suffix -1) when there is one.
+func assemble(pk tuple.Tuple, pkPrefix []byte, rows []kv.KeyValue) (*rawRecord, error) {
+	var out *rawRecord
+	var version *tuple.Versionstamp
+	next := int64(1)
+	for _, r := range rows {
+		suffix, err := chunkSuffix(r.Key, len(pkPrefix))
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case suffix == versionSuffix:
+			if version, err = decodeVersion(r.Value, false); err != nil {
+				return nil, fmt.Errorf("record: version of record %v: %w", pk, err)
+			}
+		case suffix == unsplitSuffix:
+			if out != nil {
+				return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", pk, ErrCorruptStore)
+			}
+			out = &rawRecord{pk: pk, raw: r.Value}
+			next = -1
+		case suffix == next:
+			if out == nil {
+				out = &rawRecord{pk: pk, split: true}
+			}
+			out.raw = append(out.raw, r.Value...)
+			next++
+		default:
+			return nil, fmt.Errorf("record: record %v has chunk %d out of order: %w", pk, suffix, ErrCorruptStore)
+		}
+	}
+	if out != nil {
+		out.version, out.versionRead = version, true
+	}
+	return out, nil
+}
+
+func chunkSuffix(key []byte, at int) (int64, error) {
+	t, err := tuple.Unpack(key[at:])
+	if err != nil || len(t) != 1 {
+		return 0, fmt.Errorf("record: record key %s has no chunk suffix: %w", kv.Printable(key), ErrCorruptStore)
+	}
+	n, ok := t[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("record: record key %s has suffix %v: %w", kv.Printable(key), t[0], ErrCorruptStore)
+	}
+	return n, nil
+}
+
+// writeRecord stores val under pkPrefix. An update first clears the old record's whole key range
+// (chunks and version), so nothing of it survives whichever side wrote it.
+func (s *Store) writeRecord(pkPrefix, key0 []byte, old *rawRecord, val []byte) {
+	if old != nil {
+		s.clearRecord(pkPrefix, key0)
+	}
+	if len(val) <= splitChunkSize {
+		s.tr.Set(key0, val)
+		return
+	}
+	for i, n := 0, int64(1); i < len(val); i, n = i+splitChunkSize, n+1 {
+		end := min(i+splitChunkSize, len(val))
+		s.tr.Set(chunkKey(pkPrefix, n), val[i:end])
+	}
+}
+
+// clearRecord removes every key of the record at pkPrefix: the range of its suffixes, or the one
+// key of a store without the unsplit suffix.
+func (s *Store) clearRecord(pkPrefix, key0 []byte) {
+	if len(key0) == len(pkPrefix) {
+		s.tr.Clear(key0)
+		return
+	}
+	s.tr.ClearRange(prefixRange(pkPrefix))
+}
+
+func chunkKey(pkPrefix []byte, suffix int64) []byte {
+	b, _ := tuple.Tuple{suffix}.AppendPack(append(make([]byte, 0, len(pkPrefix)+3), pkPrefix...))
+	return b
+}
+
+// decode turns stored union bytes into a Record.
+func (s *Store) decode(r *rawRecord) (*Record, error) {
+	num, typ, n := protowire.ConsumeTag(r.raw)
+	if n < 0 || typ != protowire.BytesType {
+		return nil, fmt.Errorf("record: record %v is not a union message: %w", r.pk, ErrCorruptStore)
+	}
+	inner, m := protowire.ConsumeBytes(r.raw[n:])
+	if m < 0 || n+m != len(r.raw) {
+		return nil, fmt.Errorf("record: record %v is not a union message with one field: %w", r.pk, ErrCorruptStore)
+	}
+	rt := s.md.byField[num]
+	if rt == nil {
+		return nil, fmt.Errorf("record: record %v has union field %d, which names no record type: %w", r.pk, num, ErrCorruptStore)
+	}
+	msg := rt.newMsg()
+	if err := proto.Unmarshal(inner, msg); err != nil {
+		return nil, fmt.Errorf("record: record %v of type %s: %v: %w", r.pk, rt.name, err, ErrCorruptStore)
+	}
+	if !r.versionRead && s.md.storeRecordVersions {
+		// A scan of a store that keeps versions apart from the records (before format 6).
+		pkPrefix, _, err := s.recordKey(r.pk)
+		if err != nil {
+			return nil, err
+		}
+		l := s.startVersionRead(pkPrefix, r.pk)
+		if r.version, err = l.get(); err != nil {
+			return nil, err
+		}
+	}
+	return &Record{Type: rt, PrimaryKey: r.pk, Message: msg, Size: len(r.raw), Split: r.split, Version: r.version}, nil
+}
