@@ -119,11 +119,11 @@ func (s *Store) markNotReadable(ix *Index, state IndexState) error {
 	}
 	if s.states[ix.Name] == Readable && state == WriteOnly {
 		rs := s.indexRangeSet(ix.Name)
-		m, err := rs.missing(s.tr, nil, nil, 1, false)
+		empty, err := rs.isEmpty(s.tr)
 		if err != nil {
 			return err
 		}
-		if len(m) == 1 && string(m[0].Begin) == string(rangeSetFirst) && string(m[0].End) == string(rangeSetFinal) {
+		if empty {
 			if _, err := rs.insert(s.tr, nil, nil, false); err != nil {
 				return err
 			}
@@ -171,13 +171,55 @@ func (s *Store) removeFormerIndex(fi FormerIndex) {
 	s.tr.Clear(s.key(keyIndexState, fi.Name))
 }
 
+// IndexStateFunc chooses the state of an index that metadata newer than the store added or
+// changed, when Open upgrades the store (the Java Record Layer's
+// UserVersionChecker.needRebuildIndex): READABLE builds it in the opening transaction, WRITE_ONLY
+// clears it and leaves it for BuildIndex while saves maintain it, DISABLED clears it and leaves
+// it for BuildIndex. recordCount returns how many records a build would read (see
+// upgradeIndexes); onNewTypes reports that the index covers only record types newer than the
+// store, which hold no records, so it is made READABLE without a build unless DISABLED is chosen.
+type IndexStateFunc func(ix *Index, recordCount func() (int64, error), onNewTypes bool) (IndexState, error)
+
+// DisabledIfTooManyRecords is the IndexStateFunc Open uses by default, as the Java Record Layer
+// does since 3.0 (FDBRecordStore.disabledIfTooManyRecordsForRebuild): READABLE for an index on new
+// record types or when at most 200 records would be read, else DISABLED.
+func DisabledIfTooManyRecords(ix *Index, recordCount func() (int64, error), onNewTypes bool) (IndexState, error) {
+	return readableIfFewRecords(recordCount, onNewTypes, Disabled)
+}
+
+// WriteOnlyIfTooManyRecords is the Java Record Layer's default before 3.0
+// (FDBRecordStore.writeOnlyIfTooManyRecordsForRebuild): as DisabledIfTooManyRecords, with
+// WRITE_ONLY instead of DISABLED, so saves maintain the index until it is built.
+func WriteOnlyIfTooManyRecords(ix *Index, recordCount func() (int64, error), onNewTypes bool) (IndexState, error) {
+	return readableIfFewRecords(recordCount, onNewTypes, WriteOnly)
+}
+
+func readableIfFewRecords(recordCount func() (int64, error), onNewTypes bool, otherwise IndexState) (IndexState, error) {
+	if onNewTypes {
+		return Readable, nil
+	}
+	n, err := recordCount()
+	if err != nil {
+		return 0, err
+	}
+	if n <= maxRecordsForRebuild {
+		return Readable, nil
+	}
+	return otherwise, nil
+}
+
+// WithIndexStates makes Open choose the states of the indexes that newer metadata added or
+// changed with fn instead of DisabledIfTooManyRecords.
+func WithIndexStates(fn IndexStateFunc) OpenOption {
+	return func(o *openOptions) { o.indexStates = fn }
+}
+
 // upgradeIndexes brings the indexes of a store written with metadata version stored up to the
 // current metadata, as FDBRecordStore.checkVersion does: former indexes removed since are
-// cleared; each index added or modified since is made READABLE without a build when it covers
-// only record types newer than the store, rebuilt in this transaction when the store holds at
-// most 200 records (the records the build would scan), or else DISABLED, which is Java's default
-// (FDBRecordStore.disabledIfTooManyRecordsForRebuild; Record Layer 3.0 and later).
-func (s *Store) upgradeIndexes(stored int) error {
+// cleared, and each index added or modified since gets the state choose (nil:
+// DisabledIfTooManyRecords) picks for it (FDBRecordStore.rebuildOrMarkIndex). The record count
+// choose is given is read once, for all of them.
+func (s *Store) upgradeIndexes(stored int, choose IndexStateFunc) error {
 	for _, fi := range s.md.formers {
 		if fi.RemovedVersion > stored && fi.AddedVersion <= stored {
 			s.removeFormerIndex(fi)
@@ -189,30 +231,45 @@ func (s *Store) upgradeIndexes(stored int) error {
 			changed = append(changed, ix)
 		}
 	}
-	count := int64(-1)
-	for _, ix := range changed {
-		if onNewTypes(ix, stored) {
+	if choose == nil {
+		choose = DisabledIfTooManyRecords
+	}
+	count, counted, countErr := int64(0), false, error(nil)
+	recordCount := func() (int64, error) {
+		if !counted {
+			count, countErr = s.recordCountForRebuild(changed)
+			counted = true
+		}
+		return count, countErr
+	}
+	// Decide every state before changing any, as Java does (the counts must not see the
+	// indexes being rebuilt).
+	states := make([]IndexState, len(changed))
+	for i, ix := range changed {
+		st, err := choose(ix, recordCount, onNewTypes(ix, stored))
+		if err != nil {
+			return err
+		}
+		states[i] = st
+	}
+	for i, ix := range changed {
+		switch state := states[i]; {
+		case state != Disabled && onNewTypes(ix, stored):
 			s.markBuilt(ix)
-			continue
-		}
-		if count < 0 {
-			var err error
-			if count, err = s.recordCountForRebuild(changed); err != nil {
-				return err
-			}
-		}
-		if count <= maxRecordsForRebuild {
+		case state == Readable:
 			if err := s.RebuildIndex(ix.Name); err != nil {
 				return err
 			}
-			continue
-		}
-		if s.states[ix.Name] != Disabled {
-			if err := s.markNotReadable(ix, Disabled); err != nil {
-				return err
+		case state == WriteOnly || state == Disabled:
+			if s.states[ix.Name] != state {
+				if err := s.markNotReadable(ix, state); err != nil {
+					return err
+				}
 			}
+			s.clearIndexData(ix)
+		default:
+			return fmt.Errorf("record: index %q: an upgrade cannot make it %v", ix.Name, state)
 		}
-		s.clearIndexData(ix)
 	}
 	return nil
 }

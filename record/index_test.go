@@ -3,6 +3,7 @@ package record_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 	"testing"
 
@@ -320,14 +321,53 @@ func TestMetaDataUpgradeIndexStates(t *testing.T) {
 	require.Equal(t, record.Disabled, e.state("by_title"))
 	require.Empty(t, e.indexEntries("by_title"))
 
+	// With the Java Record Layer's older default, WRITE_ONLY instead, with nothing built.
+	e.md = newIndex(5, record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("title"), record.Field("isbn")), AddedVersion: 2, LastModifiedVersion: 5})
+	var counted int64
+	err := e.db.Transact(context.Background(), func(tr kv.Transaction) error {
+		st, err := record.Open(context.Background(), tr, e.md, e.prefix, record.WithIndexStates(func(ix *record.Index, count func() (int64, error), onNew bool) (record.IndexState, error) {
+			var err error
+			counted, err = count()
+			require.False(t, onNew)
+			if err != nil {
+				return 0, err
+			}
+			return record.WriteOnlyIfTooManyRecords(ix, count, onNew)
+		}))
+		if err != nil {
+			return err
+		}
+		s, err := st.IndexState("by_title")
+		require.Equal(t, record.WriteOnly, s)
+		return err
+	})
+	require.NoError(t, err)
+	require.EqualValues(t, math.MaxInt64, counted, "without a count, a non-empty store has too many records")
+	require.Empty(t, e.indexEntries("by_title"))
+	require.Empty(t, e.rangeSet("by_title"))
+
 	// An index on a record type newer than the store is READABLE at once.
-	md, err := testBuilder().SetVersion(4).SetSinceVersion("Author", 4).
-		AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("title"), record.Field("year")), AddedVersion: 2, LastModifiedVersion: 3}).
+	md, err := testBuilder().SetVersion(6).SetSinceVersion("Author", 6).
+		AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("title"), record.Field("isbn")), AddedVersion: 2, LastModifiedVersion: 5}).
 		AddIndex(record.Index{Name: "author_id", RecordTypes: []string{"Author"}, Expression: record.Field("id")}).Build()
 	require.NoError(t, err)
 	e.md = md
 	require.Equal(t, record.Readable, e.state("author_id"))
-	require.Equal(t, record.Disabled, e.state("by_title"))
+	require.Equal(t, record.WriteOnly, e.state("by_title"))
+
+	// With a COUNT index over every type, the count is known: ten books are few enough to
+	// build the new index at once.
+	e = newEnv(t)
+	v1, err := testBuilder().AddIndex(record.Index{Name: "count_all", RecordTypes: []string{"Book", "Author"}, Type: record.CountIndex, Expression: record.Ungrouped(record.Empty())}).Build()
+	require.NoError(t, err)
+	e.md = v1
+	e.fill(testRNG(t, 12), 10)
+	v2, err := testBuilder().SetVersion(2).AddIndex(record.Index{Name: "count_all", RecordTypes: []string{"Book", "Author"}, Type: record.CountIndex, Expression: record.Ungrouped(record.Empty()), AddedVersion: 1}).
+		AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title")}).Build()
+	require.NoError(t, err)
+	e.md = v2
+	require.Equal(t, record.Readable, e.state("by_title"))
+	require.Len(t, e.indexEntries("by_title"), 10)
 }
 
 // A former index's data is cleared when a store is opened with metadata that removed it: its

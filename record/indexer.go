@@ -244,11 +244,10 @@ func (s *Store) checkBuildStamp(ix *Index) error {
 		if proto.Equal(have, want) {
 			return nil
 		}
-		missing, err := s.indexRangeSet(ix.Name).missing(s.tr, nil, nil, 1, false)
+		untouched, err := s.indexRangeSet(ix.Name).isEmpty(s.tr)
 		if err != nil {
 			return err
 		}
-		untouched := len(missing) == 1 && bytes.Equal(missing[0].Begin, rangeSetFirst) && bytes.Equal(missing[0].End, rangeSetFinal)
 		if !untouched {
 			return fmt.Errorf("record: index %q is partly built by method %v; this package continues only builds by records: %w", ix.Name, have.GetMethod(), ErrIndexBuildConflict)
 		}

@@ -194,6 +194,8 @@ func TestWriteOnlyKeepsTheBuiltRange(t *testing.T) {
 	e.fill(testRNG(t, 7), 20)
 	e.must(func(st *record.Store) error { return st.SetIndexState("by_author", record.WriteOnly) })
 	require.Equal(t, []string{`\x00 → \xff`}, e.rangeSet("by_author"))
+	// Java's bytes: S+(6, "by_author", b"\x00") → \xff.
+	require.Equal(t, []byte{0xff}, e.value(tuple.Tuple{int64(6), "by_author", []byte{0x00}}))
 	entries := e.indexEntries("by_author")
 	require.Len(t, entries, 20)
 	var batches int

@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -11,9 +12,9 @@ import (
 
 // coveringNode is an index scan that answers from the index entries alone (the Java Record
 // Layer's RecordQueryCoveringIndexPlan): each entry becomes a partial record of the one queried
-// type, holding the indexed fields and the primary-key fields, without loading the record.
-// The planner uses it when Query.RequiredFields, the filter left to apply and the sort are all
-// among those fields.
+// type, holding the fields the query needs (Query.RequiredFields, the fields of the filter left
+// to apply and of an in-memory sort), taken from the indexed values and the primary key,
+// without loading the record.
 type coveringNode struct {
 	scan    *scanNode
 	rt      *RecordType
@@ -162,28 +163,33 @@ func coverablePath(col KeyExpression, md protoreflect.MessageDescriptor) ([]prot
 	return nil, false
 }
 
-// newCovering returns the covering form of an index scan over record type rt, or nil when the
-// partial records would lack one of the columns need names.
+// newCovering returns the covering form of an index scan over record type rt whose partial
+// records hold the columns need names, or nil when the entries lack one of them.
 func newCovering(sc *scanNode, rt *RecordType, need []string) *coveringNode {
 	n := &coveringNode{scan: sc, rt: rt}
-	have := map[string]bool{}
+	have := map[string]coverSetter{}
 	for j, col := range sc.ix.columns {
-		if path, ok := coverablePath(col, rt.desc); ok && !have[col.String()] {
-			n.setters = append(n.setters, coverSetter{path: path, at: j})
-			n.fields = append(n.fields, col.String())
-			have[col.String()] = true
+		if path, ok := coverablePath(col, rt.desc); ok {
+			if _, dup := have[col.String()]; !dup {
+				have[col.String()] = coverSetter{path: path, at: j}
+			}
 		}
 	}
 	for i, col := range rt.pkColumns {
-		if path, ok := coverablePath(col, rt.desc); ok && !have[col.String()] {
-			n.setters = append(n.setters, coverSetter{path: path, fromPK: true, at: i})
-			n.fields = append(n.fields, col.String())
-			have[col.String()] = true
+		if path, ok := coverablePath(col, rt.desc); ok {
+			if _, dup := have[col.String()]; !dup {
+				have[col.String()] = coverSetter{path: path, fromPK: true, at: i}
+			}
 		}
 	}
 	for _, c := range need {
-		if !have[c] {
+		set, ok := have[c]
+		if !ok {
 			return nil
+		}
+		if !slices.Contains(n.fields, c) {
+			n.setters = append(n.setters, set)
+			n.fields = append(n.fields, c)
 		}
 	}
 	return n

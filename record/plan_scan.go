@@ -263,6 +263,11 @@ func (x *indexScanSource) next(c *Cursor) (item, bool, error) {
 
 func (x *indexScanSource) fill(c *Cursor) error {
 	n := c.batchSize(x.exact)
+	if n == maxIndexBatch {
+		// No limit cuts this batch: one row more tells whether the scan ends here, saving a
+		// read that would find nothing.
+		n++
+	}
 	rows, err := c.s.tr.GetRange(x.r, kv.RangeOptions{Limit: n, Reverse: x.reverse}).GetSlice()
 	if err != nil {
 		return err

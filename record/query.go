@@ -27,10 +27,10 @@ type Query struct {
 	// sort with ErrSortNotSupported.
 	InMemorySortLimit int
 	// RequiredFields are the fields the caller will read (Field or Nest of single fields).
-	// When an index holds all of them (with the primary key, the filter's fields and the sort),
-	// the plan reads only that index and returns partial records (Record.Partial) that hold the
-	// index's fields and the primary-key fields, without loading the records: a covering plan.
-	// Nil means the whole record.
+	// When an index's entries hold all of them (in its values or in the primary key), with the
+	// fields of the filter it leaves and of an in-memory sort, the plan reads only that index
+	// and returns partial records (Record.Partial) holding just those fields, without loading
+	// the records: a covering plan. Nil means the whole record.
 	RequiredFields []KeyExpression
 }
 

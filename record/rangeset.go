@@ -217,9 +217,10 @@ func (r rangeSet) missing(tr kv.ReadTransaction, begin, end []byte, limit int, s
 	return out, nil
 }
 
-// isEmpty reports whether no range was ever inserted (RangeSet.isEmpty).
-func (r rangeSet) isEmpty(tr kv.ReadTransaction) (bool, error) {
-	m, err := r.missing(tr, nil, nil, 1, true)
+// isEmpty reports whether no range was ever inserted (RangeSet.isEmpty), with a read conflict
+// on the whole set.
+func (r rangeSet) isEmpty(tr kv.Transaction) (bool, error) {
+	m, err := r.missing(tr, nil, nil, 1, false)
 	if err != nil {
 		return false, err
 	}

@@ -29,8 +29,8 @@ type Record struct {
 	// version (its transaction version all 0xff) until the transaction commits: CompleteVersion
 	// fills it in from the transaction's versionstamp.
 	Version *tuple.Versionstamp
-	// Partial is set for the records of a covering plan: Message holds only the fields of the
-	// index entry and the primary key, and Size is zero.
+	// Partial is set for the records of a covering plan: Message holds only the fields the
+	// query required (Query.RequiredFields) and those its filter read, and Size is zero.
 	Partial bool
 }
 
