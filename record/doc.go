@@ -29,13 +29,33 @@
 // The layout under the store's prefix S: the header (a DataStoreInfo message) at S+(0); each
 // record at S+(1)+primary key+(0), or in chunks S+(1)+primary key+(1…n) of at most 100,000 bytes
 // when its serialized union message is larger; value index entries at S+(2, index name)+indexed
-// values+the primary-key columns not among them; index states at S+(5, index name).
+// values+the primary-key columns not among them; index states at S+(5, index name); the ranges
+// of primary keys an index build has covered at S+(6, index name) (the Java Record Layer's
+// RangeSet: S+(6, name, begin bytes) → end bytes); an index build's data at S+(9, index name, n)
+// (n = 1: records scanned, 2: the BY_RECORDS build stamp).
 //
 // Key expressions ([Field], [FanOut], [Concatenate], [Nest], [NestFanOut], [Concat],
 // [RecordTypeKey]) compute primary keys and index keys with protoreflect. A [Query] names record
-// types, a [Filter] and a sort; [Store.Plan] picks a scan ([Plan.Explain] shows it) and
+// types, a [Filter] and a sort; [Store.Plan] makes a plan ([Plan.Explain] shows it) and
 // [Store.Execute] returns a [Cursor] that stops at a returned-row, scanned-record, byte or time
-// limit with a continuation to resume from.
+// limit with a continuation to resume from. Plans are trees of the Java Record Layer's plan
+// kinds: index and record scans, IN joins (one scan per value, or merged in sort order), unions
+// of the scans of an OR's branches, intersections of equality scans, and covering scans, which
+// answer from index entries alone when Query.RequiredFields allows (Record.Partial):
+//
+//	IndexScan(by_author eq=("Tolkien")) | Fetch | Filter(year > 1950)
+//	InJoin[author in ("A", "B")](IndexScan(by_author eq=($author))) | Fetch
+//	Union[pk](IndexScan(by_author eq=("A")) ∪ IndexScan(by_tag eq=("sf"))) | Fetch
+//	Intersection[pk](IndexScan(by_tag eq=("sf")) ∩ IndexScan(by_year eq=(1965))) | Fetch
+//	Covering(IndexScan(by_year eq=(1965)) -> [title, id])
+//
+// An index added to a store that holds records is DISABLED when the store is opened with the
+// new metadata (unless the store is known to be small, or the index covers only record types
+// newer than the store); [BuildIndex] builds it over the existing records in many transactions
+// while clients keep writing, resumes after a crash, and shares the work with other builders.
+// [ValidateEvolution] checks, before new metadata is deployed, that stores written with the old
+// metadata can be opened with it; a removed index is declared a [FormerIndex], whose data Open
+// clears.
 //
 // [Store.CheckConsistency] (and [Check], shaped for testdb.Check) verifies that records and
 // index entries agree.
@@ -48,15 +68,26 @@
 //   - Unique indexes exempt keys with a null column; a violating save fails before writing. They
 //     are enforced in the WRITE_ONLY state too (the Java Record Layer records such violations
 //     under S+(7) instead; this package writes nothing there).
-//   - Only VALUE indexes exist so far; aggregate, rank and version indexes, record versions,
-//     record counts, the online indexer and metadata evolution checks are not implemented. When
-//     a store is opened with newer metadata, new or changed indexes are rebuilt in that
-//     transaction if the store holds at most 200 records, or else marked WRITE_ONLY until
-//     RebuildIndex (one transaction) makes them READABLE.
-//   - The planner uses one scan per query: OR and IN are residual filters, and a range on a
-//     fan-out column is not used. An in-memory sort reads every match (up to its bound) in each
-//     page; its continuation is the sort key and primary key of the last record returned, so
-//     a later page starts strictly after it even when records changed in between.
+//   - Only VALUE indexes exist so far; aggregate, rank and version indexes, record versions and
+//     record counts are not implemented.
+//   - The planner has no statistics: it prefers the scan matching the most equality columns, an
+//     intersection only when it leaves fewer conditions to filter and each of its scans matches
+//     as many equalities, and a union only when no single scan narrows the query. An IN becomes
+//     a join only on a single (non-repeated) field, one IN per scan; an OR becomes a union only
+//     at the top of the filter (not inside Nested) and when every branch is narrowed by an index
+//     or the primary key; unions and intersections need the queried types to share their
+//     primary key. A range on a fan-out column is not used. Covering plans are made for one
+//     queried record type, from index columns that are single fields. An in-memory sort reads
+//     every match (up to its bound) in each page; its continuation is the sort key and primary
+//     key of the last record returned, so a later page starts strictly after it even when
+//     records changed in between.
+//   - BuildIndex builds by records (Java's BY_RECORDS); it neither continues nor coexists with a
+//     Java build by index or a mutual build, takes no build lock and writes no heartbeats at
+//     S+(9, name, 0) and S+(9, name, 7). Its estimate of the records left extrapolates from
+//     where keys lie, so it is rough while keys are unevenly spread.
+//   - Without a COUNT index over the indexed types or a record count key, a store that holds
+//     any record counts as too big to build a new index in the opening transaction (as in Java),
+//     so the index is DISABLED until BuildIndex builds it.
 //   - Integers of every protobuf kind are stored as 64-bit signed tuple integers, as in Java:
 //     uint64 values above 2^63-1 wrap to negative numbers.
 //   - The header records format version 8 and is refused when a store is newer (format or
