@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 // Directory is a node of a directory tree: a [Layer] (the root of a tree) or a
@@ -43,17 +45,40 @@ type Directory interface {
 }
 
 // DirectorySubspace is a directory other than a root: a Directory whose contents live under a
-// prefix. Subspace returns that prefix as a subspace for storing keys. The root of a partition
-// is also a DirectorySubspace, but its prefix holds the partition's metadata, so its Subspace
-// returns [ErrPartitionRoot] instead; the directories inside a partition are ordinary.
+// prefix. As in the official bindings it is also that prefix's subspace — Bytes, Pack, Sub,
+// Unpack, Range, … — so it can be passed wherever a prefix is taken (a record store, a queue):
 //
-// This is where layerkit differs from the official Go package, whose DirectorySubspace embeds
-// the subspace methods and panics on a partition root: here using a directory as a subspace
-// takes one call that can fail, and nothing panics.
+//	users, err := directory.CreateOrOpen(ctx, db, []string{"app", "users"}, nil)
+//	key := users.Pack(tuple.Tuple{"alice"})
+//
+// The root of a partition is also a DirectorySubspace, but its prefix holds the partition's own
+// directory tree, which must not be written directly. Where the official Go package panics, its
+// subspace methods here return keys in the system keyspace (its prefix behind 0xff), which every
+// read and write refuses with key_outside_legal_range (2004), so misuse fails at the first
+// operation and corrupts nothing; Subspace returns [ErrPartitionRoot], which layers check to
+// refuse such a prefix with a clear error. The directories inside a partition are ordinary.
 type DirectorySubspace interface {
 	Directory
 	// Subspace returns the subspace holding the directory's contents, or ErrPartitionRoot.
 	Subspace() (subspace.Subspace, error)
+	// Bytes returns the directory's prefix (see the type's doc for a partition root). The slice
+	// must not be modified.
+	Bytes() []byte
+	// Pack returns the prefix followed by the packed tuple t.
+	Pack(t tuple.Tuple) []byte
+	// PackWithVersionstamp is Pack for a tuple with one incomplete versionstamp: the key of a
+	// versionstamped-key mutation.
+	PackWithVersionstamp(t tuple.Tuple) ([]byte, error)
+	// Sub returns the subspace nested in the directory's prefix by the packed elems.
+	Sub(elems ...any) subspace.Subspace
+	// Unpack returns the tuple packed in key after the prefix.
+	Unpack(key []byte) (tuple.Tuple, error)
+	// Contains reports whether key starts with the prefix.
+	Contains(key []byte) bool
+	// Range returns the range of every key of a tuple packed under the prefix.
+	Range() kv.Range
+	// Selectors makes the directory a kv.Ranger: the selectors of Range.
+	Selectors() (kv.KeySelector, kv.KeySelector)
 	// IsPartition reports whether the directory is the root of a partition.
 	IsPartition() bool
 	// String prints DirectorySubspace((a,b), <prefix>) as the official package does, or
@@ -69,9 +94,15 @@ type dirSubspace struct {
 	path   []string // absolute
 	prefix []byte
 	layer  []byte
+
+	spaceOnce sync.Once
+	space     subspace.Subspace // see contents
 }
 
-var _ DirectorySubspace = (*dirSubspace)(nil)
+var (
+	_ DirectorySubspace = (*dirSubspace)(nil)
+	_ kv.Ranger         = (*dirSubspace)(nil)
+)
 
 // own is the layer that resolves paths below this directory.
 func (d *dirSubspace) own() *Layer {
@@ -165,6 +196,35 @@ func (d *dirSubspace) Subspace() (subspace.Subspace, error) {
 }
 
 func (d *dirSubspace) IsPartition() bool { return d.inner != nil }
+
+// contents is the subspace the subspace methods use: the prefix, or for the root of a partition
+// the prefix behind 0xff, a key that no read or write accepts.
+func (d *dirSubspace) contents() subspace.Subspace {
+	d.spaceOnce.Do(func() {
+		if d.inner != nil {
+			d.space = subspace.FromBytes(append([]byte{0xff}, d.prefix...))
+			return
+		}
+		d.space = subspace.FromBytes(d.prefix)
+	})
+	return d.space
+}
+
+func (d *dirSubspace) Bytes() []byte                      { return d.contents().Bytes() }
+func (d *dirSubspace) Pack(t tuple.Tuple) []byte          { return d.contents().Pack(t) }
+func (d *dirSubspace) Sub(elems ...any) subspace.Subspace { return d.contents().Sub(elems...) }
+func (d *dirSubspace) Contains(key []byte) bool           { return d.contents().Contains(key) }
+func (d *dirSubspace) Range() kv.Range                    { return d.contents().Range() }
+
+func (d *dirSubspace) PackWithVersionstamp(t tuple.Tuple) ([]byte, error) {
+	return d.contents().PackWithVersionstamp(t)
+}
+
+func (d *dirSubspace) Unpack(key []byte) (tuple.Tuple, error) { return d.contents().Unpack(key) }
+
+func (d *dirSubspace) Selectors() (kv.KeySelector, kv.KeySelector) {
+	return d.contents().Selectors()
+}
 
 func (d *dirSubspace) String() string {
 	path := "nil"

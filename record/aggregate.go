@@ -79,11 +79,20 @@ func (s *Store) sumRows(ix *Index, group tuple.Tuple) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	total, err := sumCounters(rows)
+	if err != nil {
+		return 0, fmt.Errorf("record: index %q: %w", ix.Name, err)
+	}
+	return total, nil
+}
+
+// sumCounters adds up 8-byte little-endian counters.
+func sumCounters(rows []kv.KeyValue) (int64, error) {
 	var total int64
 	for _, r := range rows {
 		n, err := decodeInt64(r.Value)
 		if err != nil {
-			return 0, fmt.Errorf("record: index %q: %w", ix.Name, err)
+			return 0, err
 		}
 		total += n
 	}
@@ -138,21 +147,13 @@ func (s *Store) RecordCount() (int64, error) {
 	if ix := s.countIndex(nil); ix != nil {
 		return s.sumRows(ix, nil)
 	}
-	if s.countKey != nil {
+	if s.countKeyReadable() {
 		base := s.key(keyRecordCount)
 		rows, err := s.tr.GetRange(kv.Range{Begin: base, End: strincOrEnd(base)}, kv.RangeOptions{Mode: kv.StreamingWantAll}).GetSlice()
 		if err != nil {
 			return 0, err
 		}
-		var total int64
-		for _, r := range rows {
-			n, err := decodeInt64(r.Value)
-			if err != nil {
-				return 0, err
-			}
-			total += n
-		}
-		return total, nil
+		return sumCounters(rows)
 	}
 	return 0, fmt.Errorf("record: store has no COUNT index over all record types and no record count key: %w", ErrNoAggregateIndex)
 }

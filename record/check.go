@@ -198,17 +198,13 @@ func (s *Store) checkVersionsAndCounts(counts map[string]int64, max int) ([]erro
 	return problems, nil
 }
 
-// Check opens the store at prefix in a read transaction of db and runs CheckConsistency. Its
-// signature fits testdb.Check: testdb.Check(t, db, "record", record.Check(md, prefix)). It does
-// not create the store: an empty prefix passes.
+// Check opens the store at prefix read-only (OpenReadOnly) in a read transaction of db and runs
+// CheckConsistency. Its signature fits testdb.Check: testdb.Check(t, db, "record",
+// record.Check(md, prefix)). A prefix without a store passes.
 func Check(md *MetaData, prefix Prefix) func(ctx context.Context, db kv.Database) error {
 	return func(ctx context.Context, db kv.Database) error {
-		return db.Transact(ctx, func(tr kv.Transaction) error {
-			raw, err := tr.Get(append(append([]byte(nil), prefix.Bytes()...), 0x14)).Get()
-			if err != nil || raw == nil {
-				return err
-			}
-			s, err := Open(ctx, tr, md, prefix)
+		return db.ReadTransact(ctx, func(tr kv.ReadTransaction) error {
+			s, err := OpenReadOnly(ctx, tr, md, prefix)
 			if err != nil {
 				return err
 			}

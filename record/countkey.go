@@ -130,6 +130,9 @@ func (s *Store) RecordCountFromKey(value tuple.Tuple) (int64, error) {
 	if s.countKey == nil {
 		return 0, fmt.Errorf("record: store keeps no record count key")
 	}
+	if !s.countKeyReadable() {
+		return 0, fmt.Errorf("record: the store's record count key is %v, not readable: %w", s.header.GetRecordCountState(), ErrIndexNotReadable)
+	}
 	if len(value) != s.countKey.ColumnCount() {
 		return 0, fmt.Errorf("record: record count key %s has %d columns, got %v", s.countKey, s.countKey.ColumnCount(), value)
 	}
@@ -142,6 +145,12 @@ func (s *Store) RecordCountFromKey(value tuple.Tuple) (int64, error) {
 		return 0, err
 	}
 	return decodeInt64(v)
+}
+
+// countKeyReadable reports whether the record count key may be read: the header's
+// record_count_state is unset or READABLE (FDBRecordStore.getSnapshotRecordCount).
+func (s *Store) countKeyReadable() bool {
+	return s.countKey != nil && (s.header.RecordCountState == nil || s.header.GetRecordCountState() == storepb.DataStoreInfo_READABLE)
 }
 
 // encodeInt64 is v as FoundationDB's atomic ADD takes it: 8 bytes, little-endian.

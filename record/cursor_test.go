@@ -81,7 +81,7 @@ func TestContinuationsUnderConcurrentChanges(t *testing.T) {
 	}
 	for _, pl := range plans {
 		t.Run(pl.name, func(t *testing.T) {
-			rng := testRNG(t, 1)
+			rng := seededRand(t, 1)
 			e := newEnv(t)
 			match := func(b *testpb.Book) bool {
 				return pl.q.Filter == nil || (b.Year >= 1920 && b.Available)

@@ -41,6 +41,12 @@ var (
 	ErrRecordExists = errors.New("record: a record with this primary key exists")
 	// ErrRecordNotFound is returned by a SaveUpdate of a primary key without a record.
 	ErrRecordNotFound = errors.New("record: no record with this primary key")
+	// ErrRecordTypeChanged is returned by a save whose primary key holds a record of another
+	// type (the Java Record Layer's ERROR_IF_RECORD_TYPE_CHANGED); UpsertAnyType allows it.
+	ErrRecordTypeChanged = errors.New("record: the primary key holds a record of another type")
+	// ErrWrongRecordType is returned by a load that finds a record of another type than asked
+	// for (LoadAs), or than the record type key its primary key starts with.
+	ErrWrongRecordType = errors.New("record: record of another type")
 	// ErrUniqueViolation is wrapped by *UniqueViolationError.
 	ErrUniqueViolation = errors.New("record: unique index violation")
 	// ErrRecordTooLarge is returned when a record exceeds one value and the metadata does not

@@ -9,6 +9,7 @@ import (
 	"github.com/layerkit/layerkit/record"
 	"github.com/layerkit/layerkit/record/internal/testpb"
 	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 // Books on shelves, an index by author, and a query that uses it.
@@ -70,4 +71,59 @@ func Example() {
 	// IndexScan(by_author eq=("Le Guin")) | Fetch
 	// ("central", 1, 1) book 1
 	// ("central", 1, 3) book 3
+}
+
+// Books per author, kept by a COUNT index and read in one read; a proto3 field at its default
+// value is null in keys, as in the Java Record Layer, unless the key uses FieldNotNull.
+func ExampleStore_Count() {
+	ctx := context.Background()
+	db, err := embedded.Open("", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	md, err := record.NewMetaDataBuilder(testpb.File_records_proto).
+		SetPrimaryKey("Book", record.Concat(record.RecordTypeKey(), record.FieldNotNull("shelf"), record.Field("id"))).
+		SetPrimaryKey("Author", record.Concat(record.RecordTypeKey(), record.Field("id"))).
+		AddIndex(record.Index{Name: "books_per_author", RecordTypes: []string{"Book"}, Type: record.CountIndex,
+			Expression: record.GroupBy(record.Empty(), record.Field("author"))}).
+		Build()
+	if err != nil {
+		panic(err)
+	}
+	library := subspace.Sub("library")
+	err = db.Transact(ctx, func(tr kv.Transaction) error {
+		st, err := record.Open(ctx, tr, md, library)
+		if err != nil {
+			return err
+		}
+		for i, a := range []string{"Le Guin", "Herbert", "Le Guin"} {
+			rec, err := st.SaveRecord(&testpb.Book{Shelf: 0, Id: int64(i), Author: a})
+			if err != nil {
+				return err
+			}
+			fmt.Println(rec.PrimaryKey) // shelf 0 kept (FieldNotNull), id 0 null (Field)
+		}
+		return nil
+	})
+	if err != nil {
+		panic(err)
+	}
+	_, err = kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) (any, error) {
+		st, err := record.OpenReadOnly(ctx, tr, md, library)
+		if err != nil {
+			return nil, err
+		}
+		n, err := st.Count("books_per_author", tuple.Tuple{"Le Guin"})
+		fmt.Println("Le Guin:", n)
+		return nil, err
+	})
+	if err != nil {
+		panic(err)
+	}
+	// Output:
+	// (1, 0, <nil>)
+	// (1, 0, 1)
+	// (1, 0, 2)
+	// Le Guin: 2
 }

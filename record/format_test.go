@@ -220,8 +220,8 @@ func TestFormatUnsignedFields(t *testing.T) {
 }
 
 // A type listed twice in the union is written under the field named _<Type>, else the one with
-// the largest number (RecordMetaDataBuilder.remapUnionField, RecordMetaDataBuilder.java:935-945);
-// its record type key is the smallest number (metadata/RecordType.java:170-180).
+// the largest number (RecordMetaDataBuilder.remapUnionField, RecordMetaDataBuilder.java:878-888);
+// its record type key is the smallest number (metadata/RecordType.java:171-181).
 func TestFormatUnionTypeListedTwice(t *testing.T) {
 	md, err := record.NewMetaDataBuilder(testpb.File_twice_proto).SetUnion("TwiceUnion").
 		SetPrimaryKey("Thing", record.Concat(record.RecordTypeKey(), record.Field("id"))).
@@ -571,4 +571,40 @@ func TestFormatCacheableBumpsMetadataVersion(t *testing.T) {
 	// Not cacheable: no bump.
 	rec = e.record(func(st *record.Store) error { return st.SetIndexState("by_tag", record.Disabled) })
 	require.NotEqual(t, kv.SetVersionstampedValue.String(), rec.ops[len(rec.ops)-1].op)
+}
+
+// DataStoreInfo.record_count_state (format 11): WRITE_ONLY keeps the counts but does not read
+// them, DISABLED stops maintaining them (FDBRecordStore.addRecordCount, getSnapshotRecordCount).
+func TestFormatRecordCountState(t *testing.T) {
+	md, err := testBuilder().SetRecordCountKey(record.Empty()).Build()
+	require.NoError(t, err)
+	e := newEnvWith(t, md)
+	e.must(func(st *record.Store) error { _, err := st.SaveRecord(book("b1", 1, 1, "t", "a", 1)); return err })
+	setState := func(state storepb.DataStoreInfo_RecordCountState) {
+		h, err := proto.Marshal(&storepb.DataStoreInfo{FormatVersion: proto.Int32(11), MetaDataversion: proto.Int32(1),
+			RecordCountKey: &storepb.KeyExpression{Empty: &storepb.Empty{}}, RecordCountState: state.Enum()})
+		require.NoError(t, err)
+		e.put(kv.KeyValue{Key: e.rel(int64(0)), Value: h})
+	}
+	setState(storepb.DataStoreInfo_WRITE_ONLY)
+	e.must(func(st *record.Store) error {
+		if _, err := st.SaveRecord(book("b1", 1, 2, "t", "a", 1)); err != nil {
+			return err
+		}
+		_, err := st.RecordCountFromKey(tuple.Tuple{})
+		require.ErrorIs(t, err, record.ErrIndexNotReadable)
+		return nil
+	})
+	setState(storepb.DataStoreInfo_READABLE)
+	e.must(func(st *record.Store) error {
+		n, err := st.RecordCount()
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n, "WRITE_ONLY kept counting")
+		return nil
+	})
+	setState(storepb.DataStoreInfo_DISABLED)
+	e.must(func(st *record.Store) error { _, err := st.SaveRecord(book("b1", 1, 3, "t", "a", 1)); return err })
+	require.Equal(t, []byte{2, 0, 0, 0, 0, 0, 0, 0}, rowsUnder(e.prefix, e.dump(), int64(4))[0].Value, "DISABLED counts nothing")
+	setState(storepb.DataStoreInfo_READABLE) // the end-of-test check compares the counts
+	e.put(kv.KeyValue{Key: e.rel(int64(4)), Value: []byte{3, 0, 0, 0, 0, 0, 0, 0}})
 }

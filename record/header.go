@@ -159,6 +159,9 @@ func (s *Store) checkVersion(newStore bool, o openOptions) (bool, error) {
 	if newFormat == oldFormat && oldMD == s.md.version {
 		return dirty, nil
 	}
+	if s.readOnly && !newStore {
+		return false, fmt.Errorf("record: store at %s has metadata version %d, opened with %d: %w", kv.Printable(s.prefix), oldMD, s.md.version, ErrStoreNeedsUpgrade)
+	}
 	if newFormat != oldFormat {
 		s.header.FormatVersion = proto.Int32(int32(newFormat))
 		// Records of a store older than format 5 whose metadata does not split long records

@@ -106,10 +106,9 @@ func (e *env) dump() []kv.KeyValue {
 	return rows
 }
 
-// testRNG returns the random source of a model test, seeded from RECORD_SEED when set, and logs
-// the seed so a failure can be replayed.
-func testRNG(t testing.TB, stream uint64) *rand.Rand {
-	t.Helper()
+// seededRand returns a random source for a model test, seeded from RECORD_SEED or at random, and
+// logs the seed so a failure can be replayed.
+func seededRand(t testing.TB, stream uint64) *rand.Rand {
 	seed := rand.Uint64()
 	if s := os.Getenv("RECORD_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)

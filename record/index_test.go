@@ -361,7 +361,7 @@ func TestMetaDataUpgradeIndexStates(t *testing.T) {
 	v1, err := testBuilder().AddIndex(record.Index{Name: "count_all", RecordTypes: []string{"Book", "Author"}, Type: record.CountIndex, Expression: record.Ungrouped(record.Empty())}).Build()
 	require.NoError(t, err)
 	e.md = v1
-	e.fill(testRNG(t, 12), 10)
+	e.fill(seededRand(t, 12), 10)
 	v2, err := testBuilder().SetVersion(2).AddIndex(record.Index{Name: "count_all", RecordTypes: []string{"Book", "Author"}, Type: record.CountIndex, Expression: record.Ungrouped(record.Empty()), AddedVersion: 1}).
 		AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title")}).Build()
 	require.NoError(t, err)
@@ -374,7 +374,7 @@ func TestMetaDataUpgradeIndexStates(t *testing.T) {
 // entries, state, build range set and build data.
 func TestFormerIndexDataCleared(t *testing.T) {
 	e := newEnv(t)
-	e.fill(testRNG(t, 10), 30)
+	e.fill(seededRand(t, 10), 30)
 	e.must(func(st *record.Store) error { return st.SetIndexState("by_author", record.WriteOnly) })
 	before := len(e.dump())
 	require.NotEmpty(t, e.rangeSet("by_author"))

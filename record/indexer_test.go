@@ -116,7 +116,7 @@ func TestBuildIndex(t *testing.T) {
 	e := newEnv(t)
 	// The batch sizes asserted below are those of commits that succeed at once: no faults.
 	e.db.(kv.FaultInjector).InjectFaults(kv.Faults{})
-	e.fill(testRNG(t, 5), 1000)
+	e.fill(seededRand(t, 5), 1000)
 	e.md = withTitleIndex(t)
 	require.Equal(t, record.Disabled, e.state("by_title"))
 	var progress []record.IndexBuildProgress
@@ -150,7 +150,7 @@ func TestBuildIndexRangeSetLayout(t *testing.T) {
 	// A commit that fails makes the builder move elsewhere: the layout asserted below is that
 	// of commits that succeed at once.
 	e.db.(kv.FaultInjector).InjectFaults(kv.Faults{})
-	e.fill(testRNG(t, 6), 50)
+	e.fill(seededRand(t, 6), 50)
 	e.md = withTitleIndex(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	err := record.BuildIndex(ctx, e.db, e.md, e.prefix, "by_title", record.IndexBuildOptions{
@@ -191,7 +191,7 @@ func (e *env) value(t tuple.Tuple) []byte {
 // build finds nothing to do; DISABLED clears entries and range set.
 func TestWriteOnlyKeepsTheBuiltRange(t *testing.T) {
 	e := newEnv(t)
-	e.fill(testRNG(t, 7), 20)
+	e.fill(seededRand(t, 7), 20)
 	e.must(func(st *record.Store) error { return st.SetIndexState("by_author", record.WriteOnly) })
 	require.Equal(t, []string{`\x00 → \xff`}, e.rangeSet("by_author"))
 	// Java's bytes: S+(6, "by_author", b"\x00") → \xff.
@@ -216,7 +216,7 @@ func TestWriteOnlyKeepsTheBuiltRange(t *testing.T) {
 // A builder killed at random points (its context cancelled mid-transaction) and started again,
 // with commit faults injected, ends with exactly the index a fresh build gives.
 func TestBuildIndexKilledAndResumed(t *testing.T) {
-	rng := testRNG(t, 8)
+	rng := seededRand(t, 8)
 	e := newEnv(t)
 	e.fill(rng, 600)
 	e.md = withTitleIndex(t)
@@ -240,7 +240,7 @@ func TestBuildIndexKilledAndResumed(t *testing.T) {
 // Two builders at once, each killed and restarted at random, while writers save, change and
 // delete books: the index ends exactly as a fresh build makes it, and the checker agrees.
 func TestBuildIndexConcurrentBuildersAndWriters(t *testing.T) {
-	rng := testRNG(t, 9)
+	rng := seededRand(t, 9)
 	e := newEnv(t)
 	e.fill(rng, 800)
 	e.md = withTitleIndex(t)
@@ -254,7 +254,7 @@ func TestBuildIndexConcurrentBuildersAndWriters(t *testing.T) {
 // The same with a COUNT index, whose updates are not idempotent: the build reads with range
 // conflicts and saves count only records in built ranges, so every record is counted once.
 func TestBuildCountIndexConcurrentBuildersAndWriters(t *testing.T) {
-	rng := testRNG(t, 11)
+	rng := seededRand(t, 11)
 	e := newEnv(t)
 	e.fill(rng, 600)
 	md, err := testBuilder().SetVersion(2).

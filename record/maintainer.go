@@ -121,64 +121,99 @@ func (s *Store) updateIndex(ix *Index, old, rec *Record) error {
 func (s *Store) maintained(ix *Index) bool { return s.states[ix.Name] != Disabled }
 
 // indexChanges returns the changes every maintained index needs when a record changes from old
-// to new (either may be nil).
+// to rec (either may be nil). The changes and the entries of an insert share two allocations.
 func (s *Store) indexChanges(old, rec *Record) ([]*indexChange, error) {
-	var ixs []*Index
-	for _, r := range []*Record{old, rec} {
-		if r == nil || (r == rec && old != nil && old.Type == rec.Type) {
-			continue
-		}
-		for _, ix := range r.Type.indexes {
-			if s.maintained(ix) && !slices.Contains(ixs, ix) {
-				ixs = append(ixs, ix)
-			}
-		}
-	}
 	// An online build owns the records it has not reached yet (indexer.go).
 	r := rec
 	if old != nil {
 		r = old
 	}
-	ixs, err := s.skipUnbuilt(ixs, r.PrimaryKey)
+	ixs, err := s.skipUnbuilt(s.changedIndexes(old, rec), r.PrimaryKey)
 	if err != nil {
 		return nil, err
 	}
+	all := make([]indexChange, len(ixs))
 	chs := make([]*indexChange, 0, len(ixs))
 	scratch := new([]indexEntry)
-	for _, ix := range ixs {
-		ch, err := s.indexChange(ix, old, rec, scratch)
+	added := make([]indexEntry, 0, len(ixs))
+	for i, ix := range ixs {
+		ok, err := s.diffIndex(&all[i], ix, old, rec, scratch, &added)
 		if err != nil {
 			return nil, err
 		}
-		if ch != nil {
-			chs = append(chs, ch)
+		if ok {
+			chs = append(chs, &all[i])
 		}
 	}
 	return chs, nil
 }
 
-// indexChange diffs the entries of old and rec in index ix; nil when nothing changes. scratch
-// is a buffer it reuses.
+// changedIndexes returns the maintained indexes of old's and rec's types.
+func (s *Store) changedIndexes(old, rec *Record) []*Index {
+	var a, b []*Index
+	if old != nil {
+		a = old.Type.indexes
+	}
+	if rec != nil && (old == nil || old.Type != rec.Type) {
+		b = rec.Type.indexes
+	}
+	all := true
+	for _, ix := range a {
+		all = all && s.maintained(ix)
+	}
+	for _, ix := range b {
+		all = all && s.maintained(ix)
+	}
+	switch {
+	case all && len(b) == 0:
+		return a
+	case all && len(a) == 0:
+		return b
+	}
+	var ixs []*Index
+	for _, ix := range append(append([]*Index(nil), a...), b...) {
+		if s.maintained(ix) && !slices.Contains(ixs, ix) {
+			ixs = append(ixs, ix)
+		}
+	}
+	return ixs
+}
+
+// indexChange diffs the entries of old and rec in index ix; nil when nothing changes.
 func (s *Store) indexChange(ix *Index, old, rec *Record, scratch *[]indexEntry) (*indexChange, error) {
+	ch := &indexChange{}
+	ok, err := s.diffIndex(ch, ix, old, rec, scratch, new([]indexEntry))
+	if err != nil || !ok {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// diffIndex fills ch with the difference between the entries of old and rec in index ix and
+// reports whether there is one. scratch is a buffer it reuses; the entries of an insert are
+// appended to *added, and ch.added is their part of it.
+func (s *Store) diffIndex(ch *indexChange, ix *Index, old, rec *Record, scratch, added *[]indexEntry) (bool, error) {
 	m := ix.kind.maintainer
-	ch := &indexChange{ix: ix, old: old, rec: rec}
+	*ch = indexChange{ix: ix, old: old, rec: rec}
 	var err error
 	if old == nil || !covers(ix, old.Type) {
 		// Nothing to diff against: every entry is added, appended in place.
 		if rec != nil && covers(ix, rec.Type) {
-			if ch.added, err = m.entries(nil, s, ix, rec); err != nil {
-				return nil, err
+			start := len(*added)
+			if *added, err = m.entries(*added, s, ix, rec); err != nil {
+				return false, err
 			}
+			ch.added = (*added)[start:len(*added):len(*added)]
 		}
 	} else {
 		buf := (*scratch)[:0]
 		if buf, err = m.entries(buf, s, ix, old); err != nil {
-			return nil, err
+			return false, err
 		}
 		n := len(buf)
 		if rec != nil && covers(ix, rec.Type) {
 			if buf, err = m.entries(buf, s, ix, rec); err != nil {
-				return nil, err
+				return false, err
 			}
 		}
 		*scratch = buf
@@ -192,13 +227,13 @@ func (s *Store) indexChange(ix *Index, old, rec *Record, scratch *[]indexEntry) 
 		}
 	}
 	if len(ch.removed) == 0 && len(ch.added) == 0 {
-		return nil, nil
+		return false, nil
 	}
-	// Write in key order so a transaction's mutations are reproducible. Keys are unique.
+	// Write in key order so a transaction's mutations are reproducible.
 	byKey := func(a, b indexEntry) int { return bytes.Compare(a.Key, b.Key) }
 	slices.SortFunc(ch.removed, byKey)
 	slices.SortFunc(ch.added, byKey)
-	return ch, nil
+	return true, nil
 }
 
 // checkIndexChanges starts every change's checks before waiting on any, so their reads are in

@@ -305,6 +305,12 @@ func (b *MetaDataBuilder) SetVersion(v int) *MetaDataBuilder { b.version = v; re
 
 // SetPrimaryKey declares the primary key expression of a record type. Every record type needs
 // one; it must yield exactly one key (no fan-out).
+//
+// Every record type shares one record extent, S+(1). When a store has several types, start each
+// primary key with RecordTypeKey() — Concat(RecordTypeKey(), Field("id")) — so that a Book and
+// an Author with the same id are different records. Without it the types share one key space:
+// a save of one type over the other's record is refused (ErrRecordTypeChanged), and queries on
+// one type scan the others' records too. RecordType.PrimaryKeyOf builds such keys.
 func (b *MetaDataBuilder) SetPrimaryKey(recordType string, pk KeyExpression) *MetaDataBuilder {
 	if _, ok := b.pks[recordType]; !ok {
 		b.pkOrder = append(b.pkOrder, recordType)
@@ -325,7 +331,7 @@ func (b *MetaDataBuilder) AddIndex(ix Index) *MetaDataBuilder {
 }
 
 // Build validates the declarations and returns the metadata. The error lists every problem
-// found (joined with errors.Join).
+// found (joined with errors.Join). See SetPrimaryKey about record types that share a key space.
 func (b *MetaDataBuilder) Build() (*MetaData, error) {
 	if b.file == nil {
 		return nil, errors.New("record: metadata needs a file descriptor")

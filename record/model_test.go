@@ -18,7 +18,7 @@ import (
 // random queries and the aggregate indexes compared against the map along the way; the
 // consistency checker (which recounts every aggregate index) runs at the end.
 func TestModelRandomOperations(t *testing.T) {
-	rng := testRNG(t, 2)
+	rng := seededRand(t, 2)
 	md, err := aggregateBuilder().Build()
 	require.NoError(t, err)
 	e := newEnvWith(t, md)

@@ -95,7 +95,12 @@ func (x *fetchSource) fill(c *Cursor) error {
 			if err != nil {
 				return err
 			}
-			pf.l, pf.loading = c.s.startLoad(pkPrefix, key0, it.pk, false), true
+			if it.entry.Index != nil {
+				pf.l = c.s.startEntryLoad(it.entry, pkPrefix, key0)
+			} else {
+				pf.l = c.s.startLoad(pkPrefix, key0, it.pk, false)
+			}
+			pf.loading = true
 		}
 		x.batch = append(x.batch, pf)
 		if it.pause {

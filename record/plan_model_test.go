@@ -24,7 +24,7 @@ type modelFilter struct {
 // own transaction, resumed from the continuation) and compared with the books a full scan with
 // the same filter selects. The plans must include every multi-scan kind.
 func TestModelMultiScanPlans(t *testing.T) {
-	rng := testRNG(t, 3)
+	rng := seededRand(t, 3)
 	e := newEnvWith(t, plannerMetaData(t))
 	authors := []string{"A", "B", "C", "D", "E"}
 	tags := []string{"w", "x", "y", "z"}
@@ -259,7 +259,7 @@ func TestMergeContinuationsUnderConcurrentChanges(t *testing.T) {
 	}
 	for _, pl := range plans {
 		t.Run(pl.name, func(t *testing.T) {
-			rng := testRNG(t, 4)
+			rng := seededRand(t, 4)
 			e := newEnvWith(t, plannerMetaData(t))
 			randBook := func(id int64) *testpb.Book {
 				b := book(fmt.Sprintf("b%d", rng.IntN(4)), rng.Int64N(5), id, "t", []string{"A", "B", "C"}[rng.IntN(3)], int32(1960+rng.IntN(3)))

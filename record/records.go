@@ -47,6 +47,11 @@ const (
 	InsertOnly
 	// UpdateOnly fails with ErrRecordNotFound when the primary key has no record.
 	UpdateOnly
+	// UpsertAnyType is Upsert that may replace a record of another type under the same primary
+	// key. The other modes refuse that with ErrRecordTypeChanged, naming both types: types whose
+	// primary keys do not start with RecordTypeKey share one key space, and a save of one type
+	// over another is most likely a mistake.
+	UpsertAnyType
 )
 
 // SaveRecord saves msg, a message of one of the store's record types, with the Upsert mode.
@@ -119,6 +124,9 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 		if oldRec, err = s.decode(old); err != nil {
 			return nil, err
 		}
+		if oldRec.Type != rt && mode != UpsertAnyType {
+			return nil, fmt.Errorf("record: save of %s %v over the %s stored under that primary key (save with UpsertAnyType to replace it): %w", rt.name, pk, oldRec.Type.name, ErrRecordTypeChanged)
+		}
 	}
 	var claimed bool
 	if s.md.storeRecordVersions {
@@ -170,7 +178,10 @@ func (s *Store) rewritesUnchanged(rt *RecordType) bool {
 	return false
 }
 
-// Load returns the record with primary key pk, or nil when there is none.
+// Load returns the record with primary key pk, or nil when there is none. Its Type says which
+// record type it is; LoadAs checks the type. When the record types' primary keys start with
+// RecordTypeKey, a record whose type contradicts the type key of pk fails with
+// ErrWrongRecordType.
 func (s *Store) Load(pk tuple.Tuple) (*Record, error) {
 	pkPrefix, key0, err := s.recordKey(pk)
 	if err != nil {

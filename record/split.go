@@ -88,6 +88,27 @@ func (s *Store) startLoad(pkPrefix, key0 []byte, pk tuple.Tuple, eager bool) raw
 	return l
 }
 
+// startEntryLoad issues the reads of the record an index entry points at. An entry of a VERSION
+// index holds the record's version (the index is rewritten on every save), so the version key is
+// not read.
+func (s *Store) startEntryLoad(e indexEntry, pkPrefix, key0 []byte) rawLoad {
+	if !s.md.storeRecordVersions || e.Index.Type != VersionIndex {
+		return s.startLoad(pkPrefix, key0, e.PrimaryKey, false)
+	}
+	for i, c := range e.Index.columns {
+		if _, ok := c.(versionExpr); ok {
+			if v, ok := e.Values[i].(tuple.Versionstamp); ok {
+				l := rawLoad{s: s, pk: e.PrimaryKey, pkPrefix: pkPrefix, f0: s.tr.Get(key0), v: versionRead{cached: &v}}
+				if len(key0) == len(pkPrefix) {
+					l.f1 = kv.Ready[[]byte](nil, nil)
+				}
+				return l
+			}
+		}
+	}
+	return s.startLoad(pkPrefix, key0, e.PrimaryKey, false)
+}
+
 // get waits for the load: the record's stored bytes, or nil when there is none.
 func (l *rawLoad) get() (*rawRecord, error) {
 	r, err := l.getRaw()
@@ -137,7 +158,14 @@ func (l *rawLoad) record() (*Record, error) {
 	if err != nil || r == nil {
 		return nil, err
 	}
-	return l.s.decode(r)
+	rec, err := l.s.decode(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.s.checkLoadedType(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // assemble joins the rows of one primary key into its stored bytes: suffix 0 alone, or chunks

@@ -9,6 +9,7 @@ import (
 
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/record/internal/storepb"
+	"github.com/layerkit/layerkit/subspace"
 	"github.com/layerkit/layerkit/tuple"
 )
 
@@ -88,14 +89,15 @@ type Prefix interface {
 // A Store is safe for concurrent use by the goroutines of its transaction, except that
 // SetIndexState and RebuildIndex must not overlap other calls.
 type Store struct {
-	ctx     context.Context
-	tr      kv.Transaction
-	md      *MetaData
-	prefix  []byte
-	records []byte // prefix + pack(1)
-	header  *storepb.DataStoreInfo
-	states  map[string]IndexState
-	ixKeys  map[string][]byte // index name → prefix + pack(2, name)
+	ctx      context.Context
+	tr       kv.Transaction // a readOnlyTx when opened by OpenReadOnly
+	readOnly bool
+	md       *MetaData
+	prefix   []byte
+	records  []byte // prefix + pack(1)
+	header   *storepb.DataStoreInfo
+	states   map[string]IndexState
+	ixKeys   map[string][]byte // index name → prefix + pack(2, name)
 	// countKey is the record count key maintained at S+(4): the metadata's, else the header's.
 	countKey KeyExpression
 	// refuseRecordWrites, when set, is why saves and deletes are refused (a store lock, an
@@ -124,13 +126,35 @@ type Store struct {
 // DISABLED until BuildIndex builds it (see upgradeIndexes). A prefix with keys but no header
 // fails with ErrStoreNotEmpty.
 //
-// Open writes only when it creates or upgrades the store, so it is safe to retry.
+// Open writes only when it creates or upgrades the store, so it is safe to retry. A directory can
+// be the prefix as it is (the root of a partition is refused with ErrPartitionRoot).
 func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix, opts ...OpenOption) (*Store, error) {
+	return open(ctx, tr, false, md, prefix, opts)
+}
+
+// OpenReadOnly opens the record store at prefix in a read-only transaction, such as the one
+// kv.ReadTransact gives: loads, queries and aggregate reads work, and every method that writes
+// fails with ErrReadOnly. A prefix without a store reads as an empty store; a store that Open
+// would upgrade (older metadata version, a new user version) fails with ErrStoreNeedsUpgrade. A
+// store older than DefaultFormatVersion is read at its own format.
+func OpenReadOnly(ctx context.Context, tr kv.ReadTransaction, md *MetaData, prefix Prefix, opts ...OpenOption) (*Store, error) {
+	return open(ctx, readOnlyTx{tr}, true, md, prefix, opts)
+}
+
+func open(ctx context.Context, tr kv.Transaction, readOnly bool, md *MetaData, prefix Prefix, opts []OpenOption) (*Store, error) {
 	if md == nil {
 		return nil, errors.New("record: Open needs metadata")
 	}
 	if prefix == nil {
 		return nil, errors.New("record: Open needs a prefix")
+	}
+	if ss, ok := prefix.(interface {
+		Subspace() (subspace.Subspace, error)
+	}); ok {
+		// A directory: the root of a partition holds the partition's tree, not a store.
+		if _, err := ss.Subspace(); err != nil {
+			return nil, fmt.Errorf("record: store prefix %v: %w", prefix, err)
+		}
 	}
 	o := openOptions{formatVersion: DefaultFormatVersion}
 	for _, opt := range opts {
@@ -143,7 +167,7 @@ func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix, o
 		return nil, err
 	}
 	p := append([]byte(nil), prefix.Bytes()...)
-	s := &Store{ctx: ctx, tr: tr, md: md, prefix: p, ixKeys: make(map[string][]byte, len(md.indexes))}
+	s := &Store{ctx: ctx, tr: tr, readOnly: readOnly, md: md, prefix: p, ixKeys: make(map[string][]byte, len(md.indexes))}
 	s.records = s.key(keyRecord)
 	for _, ix := range md.indexes {
 		s.ixKeys[ix.Name] = s.key(keyIndex, ix.Name)
@@ -172,9 +196,15 @@ func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix, o
 		return nil, err
 	}
 	oldCacheable := s.header.GetCacheable()
+	if readOnly && !newStore {
+		o.formatVersion = 0 // read at the stored format: nothing to write
+	}
 	dirty, err := s.checkVersion(newStore, o)
 	if err != nil {
 		return nil, err
+	}
+	if readOnly && dirty && !newStore {
+		return nil, fmt.Errorf("record: store at %s (metadata version %d, opened with %d): %w", kv.Printable(s.prefix), s.header.GetMetaDataversion(), md.version, ErrStoreNeedsUpgrade)
 	}
 	if md.recordCountKey != nil {
 		s.countKey = md.recordCountKey
@@ -182,7 +212,7 @@ func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix, o
 	if s.header.GetRecordCountState() == storepb.DataStoreInfo_DISABLED {
 		s.countKey = nil
 	}
-	if dirty {
+	if dirty && !readOnly {
 		if err := s.writeHeader(oldCacheable); err != nil {
 			return nil, err
 		}
@@ -193,7 +223,9 @@ func Open(ctx context.Context, tr kv.Transaction, md *MetaData, prefix Prefix, o
 // MetaData returns the store's metadata.
 func (s *Store) MetaData() *MetaData { return s.md }
 
-// Transaction returns the transaction the store was opened in.
+// Transaction returns the transaction the store was opened in. For a store opened with
+// OpenReadOnly it is a kv.Transaction that reads through the read-only transaction, drops
+// writes and fails Commit: write through the transaction you own instead.
 func (s *Store) Transaction() kv.Transaction { return s.tr }
 
 // StoreInfo is what the store header says.
@@ -313,7 +345,12 @@ func (s *Store) writeIndexState(ix *Index, state IndexState) {
 }
 
 // writable reports why this store cannot be written, or nil.
-func (s *Store) writable() error { return nil }
+func (s *Store) writable() error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
+	return nil
+}
 
 // recordsWritable reports why records cannot be saved or deleted, or nil.
 func (s *Store) recordsWritable() error {

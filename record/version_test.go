@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -300,12 +298,7 @@ func (e *env) changes(index string, group tuple.Tuple, since *tuple.Versionstamp
 // Random saves and deletes with commit faults on; after each, "changed since V" for a random
 // earlier version V returns exactly the live records whose version is after V.
 func TestModelChangesSince(t *testing.T) {
-	seed := rand.Uint64()
-	if s := os.Getenv("RECORD_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 3))
+	rng := seededRand(t, 3)
 	md, err := versionedBuilder().Build()
 	require.NoError(t, err)
 	e := newEnvWith(t, md)

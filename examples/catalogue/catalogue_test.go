@@ -67,9 +67,7 @@ func newTestCatalogue(t *testing.T) *catalogue {
 	require.NoError(t, err)
 	dir, err := directory.CreateOrOpen(context.Background(), db, []string{"library", "catalogue"}, nil)
 	require.NoError(t, err)
-	prefix, err := dir.Subspace()
-	require.NoError(t, err)
-	c := &catalogue{db: db, md: md, prefix: prefix}
-	testdb.Check(t, db, "record", record.Check(md, prefix))
+	c := &catalogue{db: db, md: md, prefix: dir}
+	testdb.Check(t, db, "record", record.Check(md, dir))
 	return c
 }
