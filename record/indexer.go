@@ -162,7 +162,8 @@ type builder struct {
 }
 
 // run runs fn in a transaction with the store opened, committing it, and retries retryable
-// errors up to MaxRetries times in a row, calling onRetry before each retry.
+// errors, and a transaction too large or timed out, up to MaxRetries times in a row, calling
+// onRetry (which shrinks the batch) before each retry.
 func (b *builder) run(ctx context.Context, fn func(st *Store) error, onRetry func(err error)) error {
 	tr, err := b.db.CreateTransaction()
 	if err != nil {
@@ -185,13 +186,18 @@ func (b *builder) run(ctx context.Context, fn func(st *Store) error, onRetry fun
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
-		if tries >= b.opts.MaxRetries || !kv.IsRetryable(err) {
+		tooMuch := errors.Is(err, kv.ErrTransactionTooLarge) || errors.Is(err, kv.ErrTransactionTimedOut)
+		if tries >= b.opts.MaxRetries || !(kv.IsRetryable(err) || tooMuch) {
 			return err
 		}
 		if onRetry != nil {
 			onRetry(err)
 		}
-		if err := tr.OnError(ctx, err); err != nil {
+		if tooMuch {
+			// Not retried by FoundationDB's loop, but by Java's index builds with less work
+			// (IndexingThrottle: transaction_too_large, transaction_timed_out).
+			tr.Reset()
+		} else if err := tr.OnError(ctx, err); err != nil {
 			return err
 		}
 	}

@@ -143,6 +143,49 @@ func TestBuildIndex(t *testing.T) {
 	}
 }
 
+// Each transaction stops at the write budget (the 10 MB limit's stand-in) or the time budget
+// (the 5 s limit's), whatever the batch allows; the throttle spaces transactions.
+func TestBuildIndexBudgetsAndThrottle(t *testing.T) {
+	e := newEnv(t)
+	e.fill(seededRand(t, 13), 300)
+	e.md = withTitleIndex(t)
+	var batches []int64
+	last := int64(0)
+	err := record.BuildIndex(context.Background(), e.db, e.md, e.prefix, "by_title", record.IndexBuildOptions{
+		InitialBatch: 1000, MaxWriteBytes: 1000,
+		Progress: func(p record.IndexBuildProgress) { batches = append(batches, p.Records-last); last = p.Records },
+	})
+	require.NoError(t, err)
+	require.Greater(t, len(batches), 10)
+	for _, n := range batches {
+		// An entry is over 40 bytes; the batch stops once 1,000 bytes were written.
+		require.LessOrEqual(t, n, int64(26), "batches %v", batches)
+	}
+
+	e.must(func(st *record.Store) error { return st.SetIndexState("by_title", record.Disabled) })
+	batches = batches[:0]
+	err = record.BuildIndex(context.Background(), e.db, e.md, e.prefix, "by_title", record.IndexBuildOptions{
+		TransactionTime: time.Nanosecond,
+		Progress:        func(p record.IndexBuildProgress) { batches = append(batches, p.Records) },
+	})
+	require.NoError(t, err)
+	// A transaction past its time indexes one record. (A batch whose commit reported
+	// commit_unknown_result but happened is reported with the next one.)
+	require.EqualValues(t, 300, batches[len(batches)-1])
+	for i := 1; i < len(batches); i++ {
+		require.LessOrEqual(t, batches[i]-batches[i-1], int64(3))
+	}
+
+	e.must(func(st *record.Store) error { return st.SetIndexState("by_title", record.Disabled) })
+	start := time.Now()
+	require.NoError(t, record.BuildIndex(context.Background(), e.db, e.md, e.prefix, "by_title", record.IndexBuildOptions{
+		InitialBatch: 50, MaxBatch: 50, RecordsPerSecond: 2500,
+	}))
+	// 300 records at 2,500 a second: the five batches after the first wait 20 ms each.
+	require.GreaterOrEqual(t, time.Since(start), 90*time.Millisecond)
+	require.Equal(t, e.freshEntries("by_title"), e.indexEntries("by_title"))
+}
+
 // The range set of a build in progress is Java's: one key per range, packed primary keys, the
 // ranges outside the index's record type marked built from the start.
 func TestBuildIndexRangeSetLayout(t *testing.T) {
