@@ -2,6 +2,8 @@ package record_test
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,8 +11,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/layerkit/layerkit/internal/testdb"
+	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/embedded"
 	"github.com/layerkit/layerkit/record"
 	"github.com/layerkit/layerkit/record/internal/testpb"
+	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 // modelFilter is a filter with its meaning in Go.
@@ -349,4 +356,88 @@ func cloneBooks(m map[int64]*testpb.Book) map[int64]*testpb.Book {
 		out[k] = v
 	}
 	return out
+}
+
+// FuzzPlanContinuationState: the position a continuation holds for each kind of plan node
+// (scans, IN joins and unions, unions, intersections, covering scans, in-memory sorts),
+// replaced by arbitrary tuple bytes, never panics: the page resumes somewhere or fails with
+// ErrInvalidContinuation.
+func FuzzPlanContinuationState(f *testing.F) {
+	md := plannerMetaData(f)
+	db := testdb.OpenEmbedded(f, &embedded.Options{})
+	prefix := subspace.Sub("fuzz")
+	ctx := context.Background()
+	queries := []record.Query{
+		{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B")},
+		{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B"), Sort: record.Field("year")},
+		{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.WhereAny("tags").Equals("x"))},
+		{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("year").Equals(1), record.WhereAny("tags").Equals("x"))},
+		{RecordTypes: []string{"Book"}, Filter: record.Where("year").Equals(1), RequiredFields: []record.KeyExpression{record.Field("id")}},
+		{RecordTypes: []string{"Book"}, Sort: record.Field("price"), InMemorySortLimit: 100},
+	}
+	err := db.Transact(ctx, func(tr kv.Transaction) error {
+		st, err := record.Open(ctx, tr, md, prefix)
+		if err != nil {
+			return err
+		}
+		for i := int64(0); i < 12; i++ {
+			b := book("b", i%3, i, "t", []string{"A", "B", "C"}[i%3], 1, "x")
+			if _, err := st.SaveRecord(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.NoError(f, err)
+	// A real continuation of each query: its kind and hash are kept, its position fuzzed.
+	heads := make([]tuple.Tuple, len(queries))
+	for i, q := range queries {
+		err := db.Transact(ctx, func(tr kv.Transaction) error {
+			st, err := record.Open(ctx, tr, md, prefix)
+			if err != nil {
+				return err
+			}
+			cur, err := st.ExecuteQuery(q, record.ExecuteOptions{ReturnLimit: 1})
+			if err != nil {
+				return err
+			}
+			if _, err := cur.All(); err != nil {
+				return err
+			}
+			t, err := tuple.Unpack(cur.Continuation())
+			if err != nil {
+				return err
+			}
+			heads[i] = t
+			f.Add(tuple.Tuple{t[2]}.Pack())
+			return nil
+		})
+		require.NoError(f, err)
+	}
+	f.Add(tuple.Tuple{tuple.Tuple{nil, nil}}.Pack())
+	f.Add(tuple.Tuple{tuple.Tuple{int64(5), []byte{1}}}.Pack())
+	f.Fuzz(func(t *testing.T, state []byte) {
+		st, err := tuple.Unpack(state)
+		if err != nil || len(st) != 1 {
+			return
+		}
+		for i, q := range queries {
+			cont := tuple.Tuple{heads[i][0], heads[i][1], st[0]}.Pack()
+			err := db.Transact(ctx, func(tr kv.Transaction) error {
+				s, err := record.Open(ctx, tr, md, prefix)
+				if err != nil {
+					return err
+				}
+				cur, err := s.ExecuteQuery(q, record.ExecuteOptions{Continuation: cont, ReturnLimit: 3})
+				if err != nil {
+					return err
+				}
+				_, err = cur.All()
+				return err
+			})
+			if err != nil && !errors.Is(err, record.ErrInvalidContinuation) {
+				t.Fatalf("query %d, position %v: %v", i, st[0], err)
+			}
+		}
+	})
 }

@@ -90,6 +90,9 @@ func (n *scanNode) openParam(c *Cursor, state any, value any) (source, error) {
 	switch v := state.(type) {
 	case nil:
 	case []byte:
+		if len(v) > kv.MaxKeySize {
+			return nil, badState("a scan", state)
+		}
 		pos = v
 	default:
 		return nil, badState("a scan", state)
