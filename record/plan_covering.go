@@ -50,8 +50,9 @@ func (n *coveringNode) openParam(c *Cursor, state any, value any) (source, error
 }
 
 type coveringSource struct {
-	n   *coveringNode
-	src source
+	n    *coveringNode
+	src  source
+	slab []Record // records allocated together
 }
 
 func (x *coveringSource) next(c *Cursor) (item, bool, error) {
@@ -59,12 +60,17 @@ func (x *coveringSource) next(c *Cursor) (item, bool, error) {
 	if err != nil || !ok {
 		return item{}, false, err
 	}
-	it.rec, err = x.n.partial(&it.entry)
+	if len(x.slab) == 0 {
+		x.slab = make([]Record, 32)
+	}
+	it.rec = &x.slab[0]
+	x.slab = x.slab[1:]
+	err = x.n.partial(it.rec, &it.entry)
 	return it, err == nil, err
 }
 
-// partial builds the partial record of an index entry.
-func (n *coveringNode) partial(e *indexEntry) (*Record, error) {
+// partial builds into rec the partial record of an index entry.
+func (n *coveringNode) partial(rec *Record, e *indexEntry) error {
 	msg := n.rt.newMsg()
 	m := msg.ProtoReflect()
 	for _, s := range n.setters {
@@ -84,11 +90,12 @@ func (n *coveringNode) partial(e *indexEntry) (*Record, error) {
 		fd := s.path[len(s.path)-1]
 		pv, err := protoValue(fd, v)
 		if err != nil {
-			return nil, fmt.Errorf("record: index %q entry %s: %w", e.Index.Name, tuple.Tuple{v}, err)
+			return fmt.Errorf("record: index %q entry %s: %w", e.Index.Name, tuple.Tuple{v}, err)
 		}
 		target.Set(fd, pv)
 	}
-	return &Record{Type: n.rt, PrimaryKey: e.PrimaryKey, Message: msg, Partial: true}, nil
+	*rec = Record{Type: n.rt, PrimaryKey: e.PrimaryKey, Message: msg, Partial: true}
+	return nil
 }
 
 // protoValue converts a tuple element back to the value of a field of fd's kind: the inverse
