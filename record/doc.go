@@ -121,9 +121,6 @@
 //   - Unique indexes exempt keys with a null column. A WRITE_ONLY unique index records
 //     violations instead of refusing the save; RebuildIndex refuses to make it READABLE while
 //     violations exist.
-//   - A cacheable store bumps \xff/metadataVersion on header and index-state changes; the
-//     embedded engine does not accept that key yet, so such changes fail there with
-//     key_outside_legal_range (2004) until it does.
 //   - The record count key is maintained when the metadata or the header has one, except its
 //     kinds of key expression this package does not evaluate (those refuse the store); a store
 //     whose index is WRITE_ONLY_WITH_QUEUE refuses record writes, since its queue is not kept.
