@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/layerkit/layerkit/cmd/layerkit/internal/cli"
+	"github.com/layerkit/layerkit/cmd/layerkit/internal/cli/internal/testpb"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/kv/embedded"
 	"github.com/layerkit/layerkit/queue"
@@ -447,4 +449,41 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestIndexBuild disables an index of a store of a few thousand records, builds it again with the
+// online indexer from the command line, and checks the store.
+func TestIndexBuild(t *testing.T) {
+	f := newFixture(t)
+	f.damage(t, func(tr kv.Transaction) {
+		st, err := record.Open(context.Background(), tr, inventoryMetaData(t), rawPrefix(f.prefixes["/inventory"]))
+		require.NoError(t, err)
+		require.NoError(t, st.SetIndexState("Item$category", record.Disabled))
+	})
+	db, err := embedded.Open(f.dir, nil)
+	require.NoError(t, err)
+	for batch := range 6 {
+		var items []proto.Message
+		for i := range 500 {
+			n := batch*500 + i
+			items = append(items, &testpb.Item{Sku: fmt.Sprintf("Z-%05d", n), Category: []string{"tools", "garden", "paper"}[n%3]})
+		}
+		save(t, db, inventoryMetaData(t), f.prefixes["/inventory"], items)
+	}
+	require.NoError(t, db.Close())
+
+	r := run(t, "--progress", "always", "--db", f.dir, "index", "build", "/inventory", "Item$category", "--descriptor", f.inventory, itemVersions)
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `^built index Item\$category of /inventory: 3006 records in [0-9.]+m?s; DISABLED, now READABLE\n$`, r.stdout)
+	require.Contains(t, r.stderr, "build Item$category")
+	require.Contains(t, r.stderr, "100%")
+
+	r = run(t, "--db", f.dir, "check", "--descriptor", f.inventory, "--store", "/inventory", itemVersions)
+	require.Equal(t, 0, r.code, r.stdout+r.stderr)
+	require.Contains(t, r.stdout, "3006 records decode and agree with 4 indexes")
+
+	r = run(t, "--db", f.dir, "index", "build", "/inventory", "Item$category", "--descriptor", f.inventory, itemVersions)
+	require.Equal(t, "index Item$category of /inventory is READABLE: nothing to build\n", r.stdout, r.stderr)
+	r = run(t, "--db", f.dir, "index", "build", "/inventory", "nope", "--descriptor", f.inventory, itemVersions)
+	requireOneLineFailure(t, r, `has no index "nope"`)
 }

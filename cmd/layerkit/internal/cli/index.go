@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,13 +16,17 @@ import (
 func (a *app) indexCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "index",
-		Short: "Show the state of a record store's indexes",
+		Short: "Show the state of a record store's indexes, and build them online",
 		Long: `index shows the indexes of a record store and their states (READABLE, WRITE_ONLY,
-DISABLED, as the Java Record Layer names them).
+DISABLED, READABLE_UNIQUE_PENDING, as the Java Record Layer names them), and builds
+an index that is not READABLE with the online indexer.
 
 ` + keyExprHelp,
 		Example: `  # every index of the store and its state
   layerkit --db ./data index state /library/catalogue --descriptor catalogue.pb
+
+  # build an index the application's new metadata added (DISABLED or WRITE_ONLY)
+  layerkit --db ./data index build /library/catalogue book_by_title --descriptor catalogue.pb
 
   # one index, metadata from flags
   layerkit --db ./data index state /library/catalogue book_by_author --descriptor catalogue.pb \
@@ -29,7 +34,7 @@ DISABLED, as the Java Record Layer names them).
 		Args: argsHint(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.indexStateCommand())
+	cmd.AddCommand(a.indexStateCommand(), a.indexBuildCommand())
 	return cmd
 }
 
@@ -134,4 +139,96 @@ func indexNames(md *record.MetaData) string {
 		return "it declares none"
 	}
 	return "its indexes: " + strings.Join(names, ", ")
+}
+
+func (a *app) indexBuildCommand() *cobra.Command {
+	var mf metaFlags
+	var rate float64
+	cmd := &cobra.Command{
+		Use:   "build <store-path> <index>",
+		Short: "Build an index online, in batches, with a progress bar",
+		Long: `build builds an index of the store that is not READABLE (DISABLED or WRITE_ONLY, as
+an application leaves a new index when it upgrades a large store) with the online
+indexer (record.BuildIndex): batches of records in transactions of their own, while
+other clients keep writing, resumable after an interruption (run it again), and
+shared with other builders. The index becomes READABLE at the end (or
+READABLE_UNIQUE_PENDING when a unique index met duplicates). A READABLE index is left
+alone. The metadata is built at the store's own metadata version: build does not
+upgrade the store, so declare the index as the application's metadata does.
+
+` + keyExprHelp,
+		Example: `  layerkit --db ./data index build /library/catalogue book_by_title --descriptor catalogue.pb \
+      --primary-key Book=branch,shelf,book_id --index book_by_title=Book:title
+
+  # at most 1,000 records a second, to spare a busy cluster
+  layerkit --cluster-file fdb.cluster index build /inventory 'Item$category' \
+      --descriptor inventory.pb --records-per-second 1000`,
+		Args: exactArgs(2),
+		RunE: a.run(func(ctx context.Context, args []string) error {
+			if rate < 0 {
+				return fmt.Errorf("--records-per-second %v: want 0 (no limit) or more", rate)
+			}
+			db, loc, md, err := a.openStoreMetaData(ctx, &mf, args[0])
+			if err != nil {
+				return err
+			}
+			name := args[1]
+			if md.Index(name) == nil {
+				return fmt.Errorf("record store %s has no index %q in its metadata (%s)", loc.display(), name, indexNames(md))
+			}
+			before, err := indexState(ctx, db, md, loc, name)
+			if err != nil {
+				return err
+			}
+			if before == record.Readable {
+				fmt.Fprintf(a.stdout, "index %s of %s is READABLE: nothing to build\n", name, loc.display())
+				return nil
+			}
+			bar, err := a.newProgress(1, "build "+name)
+			if err != nil {
+				return err
+			}
+			var last record.IndexBuildProgress
+			start := time.Now()
+			err = record.BuildIndex(ctx, db, md, kvPrefix(loc.prefix), name, record.IndexBuildOptions{
+				RecordsPerSecond: rate,
+				Progress: func(p record.IndexBuildProgress) {
+					last = p
+					bar.SetTotal(max(p.EstimatedTotal, p.Records))
+					bar.Set(p.Records)
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("build index %s of %s: %w (run the command again to resume)", name, loc.display(), err)
+			}
+			bar.Finish()
+			after, err := indexState(ctx, db, md, loc, name)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "built index %s of %s: %s in %v; %v, now %v\n", name, loc.display(),
+				plural(int(last.Records), "record", "records"), time.Since(start).Round(time.Millisecond), before, after)
+			return err
+		}),
+	}
+	mf.register(cmd)
+	cmd.Flags().Float64Var(&rate, "records-per-second", 0, "throttle the build to this many records a second (0: no limit)")
+	return cmd
+}
+
+// indexState reads the state of one index in a read-only transaction.
+func indexState(ctx context.Context, db kv.Database, md *record.MetaData, loc location, name string) (record.IndexState, error) {
+	var state record.IndexState
+	err := db.ReadTransact(ctx, func(tr kv.ReadTransaction) error {
+		st, err := record.OpenReadOnly(ctx, tr, md, kvPrefix(loc.prefix))
+		if err != nil {
+			return err
+		}
+		state, err = st.IndexState(name)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("record store %s: %w", loc.display(), err)
+	}
+	return state, nil
 }

@@ -22,6 +22,13 @@ func (p *progressBar) Set(n int64) {
 	}
 }
 
+// SetTotal changes the bar's end, for work whose size is estimated as it goes.
+func (p *progressBar) SetTotal(n int64) {
+	if p.bar != nil && n > 0 {
+		p.bar.ChangeMax64(n)
+	}
+}
+
 // Finish fills the bar and ends its line.
 func (p *progressBar) Finish() {
 	if p.bar != nil {
