@@ -152,11 +152,6 @@ func (a *app) findDocuments(ctx context.Context, db kv.Database, coll *docstore.
 		}
 		opts.Continuation, opts.Skip = page.Continuation, 0
 	}
-	switch {
-	case more:
-		fmt.Fprintf(a.stderr, "layerkit: printed the first %s; there are more (raise --limit, 0 for all)\n", plural(n, "document", "documents"))
-	case n == 0:
-		fmt.Fprintf(a.stderr, "layerkit: no documents in %s match\n", display)
-	}
+	a.noteLimit(n, more, plural(n, "document", "documents"), "no documents in "+display+" match")
 	return nil
 }

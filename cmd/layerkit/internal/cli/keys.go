@@ -65,11 +65,6 @@ func (a *app) listKeys(ctx context.Context, db kv.ReadTransactor, loc location, 
 	if err != nil {
 		return fmt.Errorf("read %s: %w", loc.display(), err)
 	}
-	switch {
-	case more:
-		fmt.Fprintf(a.stderr, "layerkit: listed the first %s of %s; there are more (raise --limit, 0 for all)\n", plural(n, "key", "keys"), loc.display())
-	case n == 0:
-		fmt.Fprintf(a.stderr, "layerkit: no keys under %s\n", loc.display())
-	}
+	a.noteLimit(n, more, plural(n, "key", "keys")+" of "+loc.display(), "no keys under "+loc.display())
 	return nil
 }

@@ -173,3 +173,14 @@ func checkLimit(limit int) error {
 	}
 	return nil
 }
+
+// noteLimit tells, on stderr, that a listing stopped at --limit with more to show, or that it
+// found nothing.
+func (a *app) noteLimit(n int, more bool, counted, none string) {
+	switch {
+	case more:
+		fmt.Fprintf(a.stderr, "layerkit: printed the first %s; there are more (raise --limit, 0 for all)\n", counted)
+	case n == 0:
+		fmt.Fprintf(a.stderr, "layerkit: %s\n", none)
+	}
+}

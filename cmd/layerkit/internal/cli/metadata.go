@@ -249,20 +249,28 @@ func parseKeyExpr(s string) (record.KeyExpression, error) {
 		if strings.TrimSpace(groups) == "" {
 			return record.Ungrouped(v), nil
 		}
-		var gs []record.KeyExpression
-		for _, col := range strings.Split(groups, ",") {
-			g, err := parseColumn(strings.TrimSpace(col))
-			if err != nil {
-				return nil, err
-			}
-			gs = append(gs, g)
+		gs, err := parseColumnList(groups)
+		if err != nil {
+			return nil, err
 		}
 		return record.GroupBy(v, gs...), nil
 	}
 	return parseColumns(s)
 }
 
+// parseColumns parses columns into one expression: the column, or their concatenation.
 func parseColumns(s string) (record.KeyExpression, error) {
+	cols, err := parseColumnList(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(cols) == 1 {
+		return cols[0], nil
+	}
+	return record.Concat(cols...), nil
+}
+
+func parseColumnList(s string) ([]record.KeyExpression, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, errors.New("empty key expression")
 	}
@@ -274,10 +282,7 @@ func parseColumns(s string) (record.KeyExpression, error) {
 		}
 		cols = append(cols, c)
 	}
-	if len(cols) == 1 {
-		return cols[0], nil
-	}
-	return record.Concat(cols...), nil
+	return cols, nil
 }
 
 func parseColumn(col string) (record.KeyExpression, error) {

@@ -105,12 +105,7 @@ as its default value.`,
 			if err != nil && !errors.Is(err, errStopScan) {
 				return err
 			}
-			switch {
-			case more:
-				fmt.Fprintf(a.stderr, "layerkit: printed the first %s; there are more (raise --limit, 0 for all)\n", plural(n, "record", "records"))
-			case n == 0:
-				fmt.Fprintf(a.stderr, "layerkit: no %s records in %s match\n", typeField.Message().Name(), loc.display())
-			}
+			a.noteLimit(n, more, plural(n, "record", "records"), fmt.Sprintf("no %s records in %s match", typeField.Message().Name(), loc.display()))
 			return nil
 		}),
 	}
