@@ -94,6 +94,10 @@ func (db *DB) commit(tx *transaction, readOnly bool) error {
 		db.qmu.Unlock()
 		return closedErr()
 	}
+	if err := db.failedErr(); err != nil {
+		db.qmu.Unlock()
+		return err
+	}
 	db.queue = append(db.queue, tx)
 	if db.leading {
 		db.qmu.Unlock()
@@ -334,7 +338,7 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching b
 						closer.Close()
 					case errors.Is(err, pebble.ErrNotFound):
 					default:
-						return fmt.Errorf("embedded: commit: read %s for atomic mutation: %v: %w", kv.Printable(truncate(k)), err, kv.ErrOperationFailed)
+						return storageErr(fmt.Sprintf("commit: read %s for atomic mutation", kv.Printable(truncate(k))), err)
 					}
 				}
 				for _, o := range e.ops {

@@ -10,9 +10,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/layerkit/layerkit/kv"
 )
@@ -32,9 +29,18 @@ const defaultWindow = 5 * time.Second
 // safe for concurrent use.
 type DB struct {
 	pdb    *pebble.DB
+	lock   *pebble.Lock // the directory's lock; nil in memory
 	opts   Options
 	window time.Duration
 	sync   bool
+
+	// failure holds the error of the failed state once the storage failed in the background
+	// (see fail); failed is closed then.
+	failure atomic.Pointer[error]
+	failed  chan struct{}
+	// stopOnce closes Pebble once, at Close or when the database fails.
+	stopOnce sync.Once
+	stopErr  error
 
 	// version is the last commit version that is visible to new transactions.
 	version atomic.Int64
@@ -88,6 +94,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		sync:   path != "" && !o.NoSync,
 		views:  make(map[*view]struct{}),
 		stop:   make(chan struct{}),
+		failed: make(chan struct{}),
 	}
 	if db.window <= 0 {
 		db.window = defaultWindow
@@ -100,29 +107,55 @@ func Open(path string, opts *Options) (*DB, error) {
 
 	popts := pebbleOptions(path == "")
 	popts.Logger = newLogger(o.Logger)
+	popts.EventListener = db.eventListener(popts.Logger)
 	dir := path
+	rotateLog := false
 	if path == "" {
 		dir = "mem"
+	} else {
+		lock, err := lockDir(path)
+		if err != nil {
+			return nil, err
+		}
+		format, err := checkStore(path)
+		if err != nil {
+			lock.Close()
+			return nil, err
+		}
+		popts.Lock, db.lock = lock, lock
+		// Pebble opens a store in its old format (a new one in the oldest) and upgrades it once
+		// its write-ahead log is open, so that log has no sync offsets; the flush below starts a
+		// new one.
+		rotateLog = format < pebble.FormatWALSyncChunks
 	}
 	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: open %q: %w", path, err)
+		if db.lock != nil {
+			db.lock.Close()
+		}
+		return nil, openErr(path, err)
 	}
 	db.pdb = pdb
+	if rotateLog {
+		if err := pdb.Flush(); err != nil {
+			db.closeStorage()
+			return nil, fmt.Errorf("embedded: open %q: %w", path, storageErr("start a write-ahead log", err))
+		}
+	}
 	v, closer, err := pdb.Get(versionKey)
 	switch {
 	case err == nil:
 		if len(v) != 8 {
 			closer.Close()
-			pdb.Close()
-			return nil, fmt.Errorf("embedded: open %q: corrupt version record of %d bytes", path, len(v))
+			db.closeStorage()
+			return nil, fmt.Errorf("embedded: open %q: corrupt version record of %d bytes: %w", path, len(v), kv.ErrFileCorrupt)
 		}
 		db.version.Store(int64(binary.BigEndian.Uint64(v)))
 		closer.Close()
 	case errors.Is(err, pebble.ErrNotFound):
 	default:
-		pdb.Close()
-		return nil, fmt.Errorf("embedded: open %q: read version: %w", path, err)
+		db.closeStorage()
+		return nil, fmt.Errorf("embedded: open %q: read version: %w", path, storageErr("read", err))
 	}
 	db.publish(db.version.Load(), nil, time.Now())
 	db.reaperWG.Add(1)
@@ -163,7 +196,19 @@ func (db *DB) Close() error {
 		v.close()
 	}
 	db.watches.closeAll(kv.ErrOperationCancelled)
-	return db.pdb.Close()
+	return db.closeStorage()
+}
+
+// closeStorage closes Pebble, unless a failure closed it already, then releases the directory's
+// lock.
+func (db *DB) closeStorage() error {
+	err := db.stopStorage()
+	if db.lock != nil {
+		if lerr := db.lock.Close(); err == nil {
+			err = lerr
+		}
+	}
+	return err
 }
 
 // InjectFaults replaces the probabilities of injected commit faults. It is safe to call at any
@@ -174,6 +219,9 @@ func (db *DB) InjectFaults(f kv.Faults) { db.faults.set(f) }
 func (db *DB) CreateTransaction() (kv.Transaction, error) {
 	if db.isClosed() {
 		return nil, closedErr()
+	}
+	if err := db.failedErr(); err != nil {
+		return nil, err
 	}
 	return newTransaction(db), nil
 }
@@ -198,33 +246,6 @@ func closedErr() error {
 	return fmt.Errorf("%w: %w", ErrClosed, kv.ErrOperationFailed)
 }
 
-// pebbleOptions returns the storage settings. Bloom filters spare point reads of absent keys a
-// walk through every level. In memory, there is no write-ahead log (nothing survives the
-// process anyway) and no block compression, which would only trade CPU for memory that the
-// in-memory engine, meant for tests and small stores, does not need to save.
-func pebbleOptions(inMemory bool) *pebble.Options {
-	o := &pebble.Options{CacheSize: 64 << 20}
-	for i := range o.Levels {
-		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		if inMemory {
-			o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-		}
-	}
-	if inMemory {
-		o.FS = vfs.NewMem()
-		o.DisableWAL = true
-		// Fewer, larger memtables mean fewer flushes and shallower point reads. Pebble starts
-		// small and grows memtables to this size, so small stores stay small.
-		o.MemTableSize = 32 << 20
-		// Pebble reserves the memtables (the mutable one and the one being flushed) in the block
-		// cache, so 64 MB of cache would hold no blocks at all once memtables are full size, and
-		// every point read below them would read and checksum its filter, index and data blocks
-		// again. The cache only takes memory as blocks are cached.
-		o.CacheSize = 64<<20 + 2*int64(o.MemTableSize)
-	}
-	return o
-}
-
 // view is a read version: the state after commit version `version`, which transactions that
 // start between two commits share. While it is the latest version and no commit is being
 // applied, reads go straight to Pebble; before the commit leader applies the next version it
@@ -239,7 +260,8 @@ type view struct {
 	// a running read.
 	mu       sync.RWMutex
 	closed   bool
-	dbClosed bool // closed with the database, not for age
+	dbClosed bool  // closed with the database, not for age
+	failed   error // closed because the database failed
 
 	// Guarded by DB.vmu.
 	refs    int
@@ -249,6 +271,9 @@ type view struct {
 
 // closedErr is the error of a read through a closed view.
 func (v *view) closedErr() error {
+	if v.failed != nil {
+		return v.failed
+	}
 	if v.dbClosed {
 		return closedErr()
 	}
@@ -277,6 +302,9 @@ func (db *DB) acquireView(now time.Time) (*view, error) {
 	}
 	if db.closed {
 		return nil, closedErr()
+	}
+	if err := db.failedErr(); err != nil {
+		return nil, err
 	}
 	v := db.cur
 	v.refs++
@@ -335,8 +363,10 @@ func (db *DB) freeze() {
 		db.applying = true
 		return
 	}
-	cur.mu.Lock() // wait for reads in flight
-	cur.snap = db.pdb.NewSnapshot()
+	cur.mu.Lock()    // wait for reads in flight
+	if !cur.closed { // closed when the database failed: nothing reads it any more
+		cur.snap = db.pdb.NewSnapshot()
+	}
 	cur.mu.Unlock()
 }
 
@@ -376,10 +406,14 @@ func (db *DB) reap() {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	failed := db.failed
 	for {
 		select {
 		case <-db.stop:
 			return
+		case <-failed:
+			failed = nil // handled once
+			db.shutDown(db.failedErr())
 		case now := <-t.C:
 			var old []*view
 			db.vmu.Lock()
@@ -398,4 +432,37 @@ func (db *DB) reap() {
 			}
 		}
 	}
+}
+
+// shutDown stops a database that failed with err: transactions that already read get err from
+// their next read, pending watches fail with it, and once the commit in flight (if any) is done
+// the storage is closed, which also stops Pebble from retrying the compaction that failed. The
+// directory stays locked until Close.
+func (db *DB) shutDown(err error) {
+	db.vmu.Lock()
+	views := make([]*view, 0, len(db.views))
+	for v := range db.views {
+		views = append(views, v)
+	}
+	db.vmu.Unlock()
+	for _, v := range views {
+		v.mu.Lock()
+		v.failed = err
+		v.mu.Unlock()
+		v.close()
+	}
+	db.watches.closeAll(err)
+	// New commits see the failure before they queue; wait for the group in flight.
+	db.qmu.Lock()
+	for db.leading {
+		db.idle.Wait()
+	}
+	db.qmu.Unlock()
+	db.stopStorage()
+}
+
+// stopStorage closes Pebble once.
+func (db *DB) stopStorage() error {
+	db.stopOnce.Do(func() { db.stopErr = db.pdb.Close() })
+	return db.stopErr
 }

@@ -153,7 +153,7 @@ func (v *view) get(key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("embedded: get: %v: %w", err, kv.ErrOperationFailed)
+		return nil, false, storageErr("get", err)
 	}
 	out := cloneValue(val, true)
 	closer.Close()
@@ -374,7 +374,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		it, err = v.db.NewIter(&opts)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
+		return nil, nil, storageErr("range read", err)
 	}
 	defer it.Close()
 
@@ -455,7 +455,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		valid = step()
 	}
 	if err := it.Error(); err != nil {
-		return nil, nil, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
+		return nil, nil, storageErr("range read", err)
 	}
 	if got == n {
 		return rows, resumeAt(rows[len(rows)-1].Key), nil

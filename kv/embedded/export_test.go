@@ -1,0 +1,18 @@
+package embedded
+
+import (
+	"context"
+	"time"
+)
+
+// Compact compacts the whole keyspace, as a background compaction would. It gives up after
+// 300 ms: a compaction that fails is retried in the background, and the database may close its
+// storage meanwhile.
+func Compact(db *DB) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	return db.pdb.Compact(ctx, nil, []byte{0xff, 0xff}, false)
+}
+
+// Flush flushes the memtable to an sstable.
+func Flush(db *DB) error { return db.pdb.Flush() }
