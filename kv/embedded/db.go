@@ -42,6 +42,9 @@ type DB struct {
 	stopOnce sync.Once
 	stopErr  error
 
+	// hot are the keys that reverse reads found to have many versions (see hotKeys).
+	hot hotKeys
+
 	// version is the last commit version that is visible to new transactions.
 	version atomic.Int64
 
@@ -255,6 +258,11 @@ type view struct {
 	version int64
 	db      *pebble.DB
 	snap    *pebble.Snapshot // nil while the view is live
+	hot     *hotKeys
+
+	// pool holds idle Pebble iterators over the view (see viewIter).
+	poolMu sync.Mutex
+	pool   []*pebble.Iterator
 
 	// mu is held shared by reads and exclusively by close, so a snapshot is never closed under
 	// a running read.
@@ -285,6 +293,7 @@ func (v *view) close() {
 	defer v.mu.Unlock()
 	if !v.closed {
 		v.closed = true
+		v.closeIters()
 		if v.snap != nil {
 			v.snap.Close()
 		}
@@ -321,7 +330,7 @@ func (db *DB) acquireView(now time.Time) (*view, error) {
 // older read version: only such a transaction can conflict with them, and any transaction that
 // takes a read version later gets this one. A lone committer so skips the resolver entirely.
 func (db *DB) publish(version int64, gw *groupWrites, now time.Time) {
-	nv := &view{version: version, db: db.pdb, lastUse: now}
+	nv := &view{version: version, db: db.pdb, hot: &db.hot, lastUse: now}
 	db.vmu.Lock()
 	if gw != nil && db.refs > 0 {
 		for _, k := range gw.points {

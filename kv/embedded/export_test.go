@@ -5,6 +5,14 @@ import (
 	"time"
 )
 
+// HotKeyCount is the number of keys the registry of hot keys holds (see hotkeys.go).
+func HotKeyCount(db *DB) int {
+	if p := db.hot.keys.Load(); p != nil {
+		return len(*p)
+	}
+	return 0
+}
+
 // Compact compacts the whole keyspace, as a background compaction would. It gives up after
 // 300 ms: a compaction that fails is retried in the background, and the database may close its
 // storage meanwhile.

@@ -237,6 +237,9 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 // [lo, resume) forwards or [resume, hi) backwards.
 func (tx *transaction) scanAll(lo, hi []byte, reverse bool, n int, keysOnly bool, now time.Time) (rows []kv.KeyValue, resume []byte, err error) {
 	a := arena{first: 4 << 10}
+	if n < 64 {
+		a.first = 64 * n // a short read (limit 1, say) needs a small chunk
+	}
 	// Start with room for a typical page of rows (or the whole limit when small) so that
 	// short reads do not grow the slice step by step.
 	rows = make([]kv.KeyValue, 0, min(n, 128))
@@ -367,12 +370,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		// Pebble's invariant checks reject an empty lower bound; none means the same.
 		opts.LowerBound = nil
 	}
-	var it *pebble.Iterator
-	if v.snap != nil {
-		it, err = v.snap.NewIter(&opts)
-	} else {
-		it, err = v.db.NewIter(&opts)
-	}
+	it, err := v.newIter(&opts)
 	if err != nil {
 		return nil, nil, storageErr("range read", err)
 	}
@@ -439,7 +437,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 				emit(o.key, val)
 				got++
 			}
-			if stored {
+			if stored && got < n { // a step past the last row can cost as much as a read
 				valid = step()
 			}
 			if truncated && oi == len(overlay) {
@@ -452,7 +450,9 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		}
 		emit(it.Key(), it.Value())
 		got++
-		valid = step()
+		if got < n {
+			valid = step()
+		}
 	}
 	if err := it.Error(); err != nil {
 		return nil, nil, storageErr("range read", err)

@@ -65,6 +65,8 @@ func (db *DB) eventListener(logger pebble.Logger) *pebble.EventListener {
 				db.fail(corruptErr("background compaction", err))
 			}
 		},
+		// A flush leaves one version of each key below the memtable: no key is hot any more.
+		FlushEnd: func(pebble.FlushInfo) { db.hot.reset() },
 	}
 }
 
