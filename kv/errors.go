@@ -35,8 +35,9 @@ func (e Error) Is(target error) bool {
 func (e Error) Retryable() bool { return retryable[e.Code] }
 
 // IsRetryable reports whether err is, or wraps, an Error that FoundationDB's retry loop (and
-// [Transact]) retries, the codes of fdb_error_predicate(FDB_ERROR_PREDICATE_RETRYABLE): 1007,
-// 1009, 1020, 1021, 1037, 1038, 1039, 1042, 1051, 1078, 1213, 1223 and 1235.
+// [Transact]) retries: the codes of fdb_error_predicate(FDB_ERROR_PREDICATE_RETRYABLE) in
+// FoundationDB 7.3.63, 1007, 1009, 1020, 1021, 1037, 1038, 1039, 1042, 1051, 1078, 1213 and 1223.
+// (1235, transaction_throttled_hot_shard, only exists from FoundationDB 7.4 and is not retried.)
 func IsRetryable(err error) bool {
 	var e Error
 	return errors.As(err, &e) && e.Retryable()
@@ -62,8 +63,9 @@ var (
 	ErrOperationFailed = Error{1000}
 	// ErrTimedOut is returned when an operation timed out (1004).
 	ErrTimedOut = Error{1004}
-	// ErrTransactionTooOld is returned when a transaction reads or commits after its read version
-	// has left the engine's window (five seconds by default) (1007).
+	// ErrTransactionTooOld is returned by a read that needs the database, or a commit that
+	// writes, once the transaction's read version has left the window of about five seconds
+	// (1007). See the package documentation for what does not need the database.
 	ErrTransactionTooOld = Error{1007}
 	// ErrFutureVersion is returned when a read version is ahead of the storage (1009).
 	ErrFutureVersion = Error{1009}
@@ -95,8 +97,15 @@ var (
 	// ErrLockFileFailure is returned when a database directory cannot be locked because another
 	// process, or another open database in this process, is using it (1529, lock_file_failure).
 	ErrLockFileFailure = Error{1529}
-	// ErrUsedDuringCommit is returned by an operation issued while the transaction commits (2017).
+	// ErrUsedDuringCommit is returned by an operation issued while the transaction commits, or
+	// after Commit returned, until Reset or OnError (2017).
 	ErrUsedDuringCommit = Error{2017}
+	// ErrTransactionInvalidVersion is returned by GetVersionstamp when the commit failed (2020,
+	// transaction_invalid_version); the error also wraps the commit's own error.
+	ErrTransactionInvalidVersion = Error{2020}
+	// ErrNoCommitVersion is returned by GetVersionstamp of a transaction that committed without
+	// writing anything (2021, no_commit_version).
+	ErrNoCommitVersion = Error{2021}
 	// ErrInvertedRange is returned for a range whose begin is after its end (2005).
 	ErrInvertedRange = Error{2005}
 	// ErrKeyOutsideLegalRange is returned for a write to the system keyspace, keys from 0xff (2004).
@@ -107,7 +116,8 @@ var (
 	// value whose offset does not
 	// leave room for the ten versionstamp bytes (2000, client_invalid_operation).
 	ErrClientInvalidOperation = Error{2000}
-	// ErrTransactionTooLarge is returned by a commit whose mutations exceed 10,000,000 bytes (2101).
+	// ErrTransactionTooLarge is returned by a commit that would send more than 10,000,000 bytes
+	// of mutations and conflict ranges, counted as FoundationDB counts them (2101).
 	ErrTransactionTooLarge = Error{2101}
 	// ErrKeyTooLarge is returned for a key longer than 10,000 bytes (2102).
 	ErrKeyTooLarge = Error{2102}
@@ -115,11 +125,14 @@ var (
 	ErrValueTooLarge = Error{2103}
 	// ErrInvalidOptionValue is returned for an option set to an invalid value (2006).
 	ErrInvalidOptionValue = Error{2006}
+	// ErrExactModeWithoutLimits is returned by a range read in [StreamingExact] mode without a
+	// Limit (2210, exact_mode_without_limits).
+	ErrExactModeWithoutLimits = Error{2210}
 )
 
 var retryable = map[int]bool{
 	1007: true, 1009: true, 1020: true, 1021: true, 1037: true, 1038: true, 1039: true,
-	1042: true, 1051: true, 1078: true, 1213: true, 1223: true, 1235: true,
+	1042: true, 1051: true, 1078: true, 1213: true, 1223: true,
 }
 
 type info struct{ name, desc string }
@@ -145,18 +158,20 @@ var errorInfo = map[int]info{
 	1051: {"batch_transaction_throttled", "Batch GRV request rate limit exceeded"},
 	1078: {"grv_proxy_memory_limit_exceeded", "GetReadVersion proxy memory limit exceeded"},
 	1101: {"operation_cancelled", "Asynchronous operation cancelled"},
-	1522: {"file_corrupt", "A structurally corrupt data file was detected"},
-	1529: {"lock_file_failure", "Unable to lock the file"},
 	1213: {"tag_throttled", "Transaction tag is being throttled"},
 	1223: {"proxy_tag_throttled", "Exceeded maximum proxy tag throttling duration"},
-	1235: {"transaction_throttled_hot_shard", "Transaction throttled due to hot shard"},
+	1522: {"file_corrupt", "A structurally corrupt data file was detected"},
+	1529: {"lock_file_failure", "Unable to lock the file"},
 	2000: {"client_invalid_operation", "Invalid API call"},
 	2004: {"key_outside_legal_range", "Key outside legal range"},
 	2005: {"inverted_range", "Range begin key larger than end key"},
 	2006: {"invalid_option_value", "Option set with an invalid value"},
 	2017: {"used_during_commit", "Operation issued while a commit was outstanding"},
 	2018: {"invalid_mutation_type", "Unrecognized atomic mutation type"},
+	2020: {"transaction_invalid_version", "Transaction does not have a valid commit version"},
+	2021: {"no_commit_version", "Transaction is read-only and therefore does not have a commit version"},
 	2101: {"transaction_too_large", "Transaction exceeds byte limit"},
 	2102: {"key_too_large", "Key length exceeds limit"},
 	2103: {"value_too_large", "Value length exceeds limit"},
+	2210: {"exact_mode_without_limits", "EXACT streaming mode requires limits, but none were given"},
 }

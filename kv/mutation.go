@@ -166,6 +166,7 @@ const (
 	MaxKeySize = 10_000
 	// MaxValueSize is the largest value, in bytes (error 2103 above it).
 	MaxValueSize = 100_000
-	// MaxTransactionSize is the most bytes a transaction may write (error 2101 above it).
+	// MaxTransactionSize is the most bytes a commit may send, its mutations and conflict ranges
+	// counted as FoundationDB counts them (error 2101 above it; see the package documentation).
 	MaxTransactionSize = 10_000_000
 )

@@ -105,7 +105,8 @@ const (
 	StreamingIterator StreamingMode = iota
 	// StreamingWantAll fetches everything as fast as possible.
 	StreamingWantAll
-	// StreamingExact fetches exactly Limit rows in one batch; Limit must be set.
+	// StreamingExact fetches exactly Limit rows in one batch; Limit must be set, else the read
+	// fails with [ErrExactModeWithoutLimits] (2210).
 	StreamingExact
 	// StreamingSmall, StreamingMedium and StreamingLarge fetch batches of a fixed size.
 	StreamingSmall
@@ -126,12 +127,16 @@ type RangeOptions struct {
 	Mode StreamingMode
 }
 
-// RangeResult is a range read that has been issued. Reading it conflicts only on the part of the
-// range that was returned (for a limited or partly iterated read) unless it was a snapshot read.
+// RangeResult is a range read that has been issued: its first batch of rows is read when
+// GetRange is called, so the read conflicts on it from then on, consumed or not. Unless it is a
+// snapshot read, it conflicts on every batch it fetched: at least from the start of the range to
+// the last row returned (for a limited or partly iterated read), at most on the whole range.
 type RangeResult interface {
 	// GetSlice waits for and returns every row of the read.
 	GetSlice() ([]KeyValue, error)
-	// Iterator returns an iterator over the rows. It is not safe for concurrent use.
+	// Iterator returns an iterator over the rows, fetched in batches that grow as it goes on
+	// (the next batch is read when the last row of one is returned). It is not safe for
+	// concurrent use.
 	Iterator() RangeIterator
 }
 

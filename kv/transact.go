@@ -48,6 +48,11 @@ func NewTransactOptions(opts ...TransactOption) TransactOptions {
 // ends. When t is a [Transaction], fn runs once in it and nothing is committed, so layer
 // functions compose inside the caller's transaction.
 //
+// When ctx ends, the loop cancels its transaction at once, so a read, a commit or a backoff in
+// flight stops (its operation fails with [ErrTransactionCancelled]) and Transact returns ctx's
+// error, on every engine. A commit cut short this way may or may not have been applied, as with
+// [ErrCommitUnknownResult].
+//
 // fn may run several times and must be safe to retry: a commit that failed with
 // [ErrCommitUnknownResult] may have been applied.
 func Transact[T any](ctx context.Context, t Transactor, fn func(Transaction) (T, error), opts ...TransactOption) (T, error) {
@@ -82,7 +87,9 @@ func ReadTransact[T any](ctx context.Context, t ReadTransactor, fn func(ReadTran
 
 // RunTransact is the retry loop behind [Database.Transact], shared by the engines: it creates a
 // transaction, runs fn, commits (unless readOnly), and hands every error to
-// [Transaction.OnError], which decides whether to retry.
+// [Transaction.OnError], which decides whether to retry. It cancels the transaction as soon as
+// ctx ends, so that a call blocked in the engine (a read, a commit, OnError's backoff) returns,
+// and then reports ctx's error.
 func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transaction) error, opts ...TransactOption) error {
 	o := NewTransactOptions(opts...)
 	if err := ctx.Err(); err != nil {
@@ -92,10 +99,19 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 	if err != nil {
 		return err
 	}
+	// Once ctx ends, every operation of the transaction fails with 1025: that is what unblocks
+	// a read or commit waiting on the engine. A ctx that can never end costs nothing.
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, tr.Cancel)
+	}
 	// Cancel releases the transaction's resources on the way out, except after a successful
 	// commit: watches set by a committed transaction must outlive it.
 	committed := false
 	defer func() {
+		if stop != nil {
+			stop()
+		}
 		if !committed {
 			tr.Cancel()
 		}
@@ -119,6 +135,9 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 			return err
 		}
 		if err := tr.OnError(ctx, err); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
 			return err
 		}
 	}

@@ -42,12 +42,15 @@ type ReadTransaction interface {
 	GetKey(sel KeySelector) Future[[]byte]
 	// GetRange reads the rows of r in key order (or reversed), as shaped by opts.
 	GetRange(r Ranger, opts RangeOptions) RangeResult
-	// GetReadVersion returns the version this transaction reads at.
+	// GetReadVersion returns the version this transaction reads at, taking it now if no read
+	// took it yet. It reads nothing, so it never fails with [ErrTransactionTooOld], and it stays
+	// available after Commit (unless something else was used after Commit, see Commit).
 	GetReadVersion() Future[int64]
 	// Snapshot returns a view of the same transaction whose reads add no read conflict ranges.
 	// It still sees the transaction's own writes.
 	Snapshot() ReadTransaction
-	// Cancel makes every later operation and the commit fail with [ErrTransactionCancelled].
+	// Cancel makes every later operation and the commit fail with [ErrTransactionCancelled]
+	// until Reset. A commit in flight may still be applied; it then reports the cancellation.
 	Cancel()
 }
 
@@ -71,17 +74,21 @@ type Transaction interface {
 	Atomic(op MutationType, key, param []byte)
 
 	// AddReadConflictRange makes the commit conflict if another transaction wrote into r after
-	// this transaction's read version.
+	// this transaction's read version. Keys this transaction wrote before are left out. Only an
+	// inverted range is refused at once ([ErrInvertedRange]); any other problem (a range
+	// reaching past 0xff, use after Commit) is returned by the next read and by Commit, as
+	// FoundationDB's client defers it.
 	AddReadConflictRange(r Range) error
 	// AddReadConflictKey is AddReadConflictRange of the single key.
 	AddReadConflictKey(key []byte) error
 	// AddWriteConflictRange makes transactions that read r conflict with this one, as if this
-	// one had written there.
+	// one had written there. Errors are reported as for AddReadConflictRange.
 	AddWriteConflictRange(r Range) error
 	// AddWriteConflictKey is AddWriteConflictRange of the single key.
 	AddWriteConflictKey(key []byte) error
 	// SetNextWriteNoWriteConflictRange makes the next write (Set, Clear, ClearRange or Atomic)
-	// add no write conflict range.
+	// add no write conflict range. A SET_VERSIONSTAMPED_KEY uses up the option but keeps its
+	// write conflict range on its final key (FoundationDB adds it at commit).
 	SetNextWriteNoWriteConflictRange()
 	// SetTimeout makes operations fail with [ErrTransactionTimedOut] once d has passed since the
 	// transaction was created or last Reset; 0 removes the timeout. As in FoundationDB (API 610
@@ -89,28 +96,44 @@ type Transaction interface {
 	// retry loop.
 	SetTimeout(d time.Duration)
 
-	// Watch returns a watch on key. It is registered when this transaction commits and fires
-	// once a later commit changes the key's value. If the transaction fails, the watch fails
-	// with the same error.
+	// Watch returns a watch on key. It reads key now (adding a read conflict on it, as Get
+	// does) and fires when the value changes from what it read: at once when this transaction
+	// itself writes a different value (before the commit, whatever becomes of it; an atomic
+	// mutation always fires it), and, once this transaction has committed, when a later commit
+	// changes the key. If the transaction fails, the watch fails with the same error. See
+	// [Watch] for how long it holds its slot.
 	Watch(key []byte) Watch
-	// GetVersionstamp returns the versionstamp of this transaction's commit: ready after a
-	// successful commit of a transaction that wrote something.
+	// GetVersionstamp returns the versionstamp of this transaction's commit, and may be called
+	// before or after Commit: ready after a successful commit of a transaction that wrote
+	// something. A commit that wrote nothing fails it with [ErrNoCommitVersion] (2021); a failed
+	// commit fails it with the commit's error, wrapped in [ErrTransactionInvalidVersion] (2020)
+	// when the commit was refused at the cluster (conflict, too old, too large, unknown result).
 	GetVersionstamp() Future[[10]byte]
 
-	// Commit commits the transaction. A read-only transaction commits without a conflict check.
+	// Commit commits the transaction. A transaction that wrote nothing commits at once, with no
+	// conflict, size or window check. Once Commit is called, every other operation fails with
+	// [ErrUsedDuringCommit] (2017) until Reset or OnError; such an operation, or a Cancel, while
+	// the commit is in flight makes Commit report that error although the commit may have been
+	// applied.
 	Commit() error
 	// GetCommittedVersion returns the version of a successful commit, or -1 for a read-only
 	// transaction.
 	GetCommittedVersion() (int64, error)
-	// OnError handles an error from fn or Commit in a retry loop: for a retryable error it
-	// waits a backoff that grows with each retry (bounded by ctx), resets the transaction and
-	// returns nil; otherwise it returns err.
+	// OnError handles an error from fn or Commit in a retry loop, as FoundationDB does from API
+	// 610: for a retryable error it waits a backoff that grows with each retry, resets the
+	// transaction and returns nil; for any other error it cancels the transaction and returns
+	// err. A transaction already cancelled, timed out or used after Commit returns that error
+	// ([ErrTransactionCancelled], [ErrTransactionTimedOut], [ErrUsedDuringCommit]) whatever err
+	// is. If ctx ends during the backoff, the transaction is cancelled and ctx's error returned.
 	OnError(ctx context.Context, err error) error
 	// Reset discards the transaction's reads and writes and gives it a new read version.
 	Reset()
 }
 
-// Watch is a pending notification that a key's value changed. It is safe for concurrent use.
+// Watch is a pending notification that a key's value changed. It is safe for concurrent use. It
+// holds one of the database's watch slots (10,000 by default, [ErrTooManyWatches] beyond) until
+// it fires, fails, is cancelled, or is no longer referenced by the program (it is then cancelled
+// when garbage collected).
 type Watch interface {
 	// Wait blocks until the key changes (nil), the watch fails or is cancelled (an error;
 	// [ErrOperationCancelled] after Cancel), or ctx ends (ctx.Err(); the watch stays armed).

@@ -16,34 +16,26 @@ import (
 // latency of its first member bounded.
 const maxGroup = 4096
 
-// Commit commits the transaction: a read-only one without a conflict check, others by joining
-// the next commit group.
+// Commit commits the transaction as FoundationDB does. A transaction that wrote nothing (no
+// mutation and no write conflict range) commits at once: no size check, no conflict check and
+// no 1007, however old its reads. Any other commit is checked against the size limit, counted as
+// FoundationDB counts it (see size.go), and then joins the next commit group, where a read
+// version older than the window fails it with 1007 (every such commit carries a read conflict
+// range: FoundationDB adds one to a commit whose reads do not overlap its writes) and its read
+// conflict ranges are checked.
 func (tx *transaction) Commit() error {
 	tx.mu.Lock()
 	now := time.Now()
 	if err := tx.check(now); err != nil {
+		// The commit never started: the transaction keeps its error, and its watches and
+		// versionstamp get it.
 		if !errors.Is(err, kv.ErrUsedDuringCommit) {
-			tx.finished = true
-			if !tx.cancelled {
-				tx.finishPending(err)
-			}
+			tx.finishPending(err)
 		}
 		tx.mu.Unlock()
 		return err
 	}
 	tx.finished = true
-	fail := func(err error) error {
-		tx.finishPending(err)
-		tx.releaseView()
-		tx.mu.Unlock()
-		return err
-	}
-	if tx.size > kv.MaxTransactionSize {
-		return fail(fmt.Errorf("embedded: commit of %d bytes, limit %d: %w", tx.size, kv.MaxTransactionSize, kv.ErrTransactionTooLarge))
-	}
-	if tx.view != nil && now.Sub(tx.rvTime) > tx.db.window {
-		return fail(kv.ErrTransactionTooOld)
-	}
 	readOnly := tx.writes.empty() && len(tx.wconf) == 0
 	if readOnly && len(tx.watches) == 0 {
 		tx.committed = true
@@ -52,6 +44,22 @@ func (tx *transaction) Commit() error {
 		tx.releaseView()
 		tx.mu.Unlock()
 		return nil
+	}
+	fail := func(err error) error {
+		tx.stampFail = stampErr(err)
+		tx.finishWatches(err)
+		tx.finishStamps(tx.stampFail)
+		tx.releaseView()
+		tx.mu.Unlock()
+		return err
+	}
+	if !readOnly {
+		if size, over := tx.commitSize(); over {
+			return fail(fmt.Errorf("embedded: commit of %d bytes, limit %d: %w", size, kv.MaxTransactionSize, kv.ErrTransactionTooLarge))
+		}
+		if tx.old(now) {
+			return fail(tooOldErr("commit"))
+		}
 	}
 	if tx.done == nil {
 		tx.done = make(chan struct{}, 1)
@@ -64,9 +72,14 @@ func (tx *transaction) Commit() error {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	tx.committing = false
+	if !tx.hasRV {
+		tx.rv, tx.hasRV, tx.rvTime = tx.commitRV, true, now
+	}
 	if err != nil {
 		tx.commitVersion = -1
-		tx.finishPending(err)
+		tx.stampFail = stampErr(err)
+		tx.finishWatches(err)
+		tx.finishStamps(tx.stampFail)
 		tx.releaseView()
 		return err
 	}
@@ -81,7 +94,9 @@ func (tx *transaction) Commit() error {
 	tx.stamps = nil
 	tx.watches = nil // now owned by the registry
 	tx.releaseView()
-	return nil
+	// An operation issued during the commit, or a Cancel, fails the commit's result as in
+	// FoundationDB, although the commit was applied (it may or may not have been, there).
+	return tx.resetErr
 }
 
 // commit queues tx for the next group and waits for its result. The first committer to find no
@@ -151,7 +166,13 @@ type final struct {
 func (db *DB) runGroup(group []*transaction) {
 	now := time.Now()
 	prev := db.version.Load()
-	version := prev + 1
+	version := db.nextVersion(now)
+	published := false
+	defer func() {
+		if !published {
+			db.abandonVersion()
+		}
+	}()
 	needRead := false
 	for _, tx := range group {
 		if tx.writes.needsRead {
@@ -174,6 +195,7 @@ func (db *DB) runGroup(group []*transaction) {
 		tx.commitErr = nil
 		tx.fault = faultNone
 		if tx.readOnly {
+			tx.commitRV = prev
 			tx.releaseView()
 			continue
 		}
@@ -205,6 +227,7 @@ func (db *DB) runGroup(group []*transaction) {
 			opt = pebble.Sync
 		}
 		db.freeze()
+		published = true // unfreeze or publish ends the version in flight
 		if err := b.Commit(opt); err != nil {
 			db.unfreeze()
 			// Pebble applies a batch entirely or not at all, so nothing of the group happened.
@@ -240,8 +263,15 @@ func (db *DB) runGroup(group []*transaction) {
 // written after its read version, by earlier commits (the resolver) or by earlier members of its
 // group (gw). It sets tx.commitErr when not.
 func (db *DB) resolve(tx *transaction, prev int64, now time.Time, gw *groupWrites) bool {
+	// A transaction that took no read version gets the latest, as FoundationDB's commit takes one
+	// for it.
+	rv := prev
+	if tx.view != nil {
+		rv = tx.rv
+	}
+	tx.commitRV = rv
 	if tx.view != nil && now.Sub(tx.rvTime) > db.window {
-		tx.commitErr = kv.ErrTransactionTooOld
+		tx.commitErr = tooOldErr("commit")
 		return false
 	}
 	tx.pendingFault = db.faults.pick()
@@ -253,14 +283,11 @@ func (db *DB) resolve(tx *transaction, prev int64, now time.Time, gw *groupWrite
 		tx.commitErr = fmt.Errorf("embedded: injected fault, not applied: %w", kv.ErrCommitUnknownResult)
 		return false
 	}
-	if len(tx.reads) == 0 {
+	if len(tx.reads) == 0 && len(tx.explicit) == 0 {
 		return true
 	}
-	rv := prev
-	if tx.view != nil {
-		rv = tx.view.version
-	}
-	if db.resolver.conflicts(tx.reads, rv) || gw.conflicts(tx.reads) {
+	if db.resolver.conflicts(tx.reads, rv) || gw.conflicts(tx.reads) ||
+		db.resolver.conflicts(tx.explicit, rv) || gw.conflicts(tx.explicit) {
 		tx.commitErr = kv.ErrNotCommitted
 		return false
 	}
@@ -369,22 +396,15 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching b
 	}
 	var vsWritten [][]byte
 	for _, vk := range w.vsKeys {
-		key := bytes.Clone(vk.key)
-		copy(key[vk.offset:], stamp[:])
-		dropped := false
-		for _, r := range w.clearLog[vk.clears:] {
-			if r.Contains(key) {
-				dropped = true
-				break
-			}
-		}
-		if dropped {
+		if vk.dropped {
 			continue
 		}
+		key := bytes.Clone(vk.key)
+		copy(key[vk.offset:], stamp[:])
 		b.Set(key, vk.value, nil)
-		if vk.conflict {
-			vsWritten = append(vsWritten, key)
-		}
+		// The commit proxy gives every versionstamped key a write conflict range on its final
+		// key, whatever SetNextWriteNoWriteConflictRange said.
+		vsWritten = append(vsWritten, key)
 		if watching {
 			touched.points = append(touched.points, key)
 		}

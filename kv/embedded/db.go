@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -17,6 +18,10 @@ import (
 // versionKey holds the last commit version. It lives in the system keyspace (0xff and up), which
 // user reads and writes never reach, so it cannot collide with data.
 var versionKey = []byte("\xff/layerkit/version")
+
+// clockVersion is the version the clock gives at now: microseconds since the Unix epoch, so that
+// versions advance by about 1,000,000 a second, as FoundationDB's do.
+func clockVersion(now time.Time) int64 { return now.UnixMicro() }
 
 // ErrClosed is returned (wrapped in kv.ErrOperationFailed) by operations on a closed database.
 var ErrClosed = errors.New("embedded: database is closed")
@@ -48,12 +53,18 @@ type DB struct {
 	// version is the last commit version that is visible to new transactions.
 	version atomic.Int64
 
-	// vmu guards the read views.
+	// vmu guards the read views and the choice of versions.
 	vmu    sync.Mutex
 	cur    *view
 	views  map[*view]struct{}
 	refs   int // references held on all views: transactions with a read version
 	closed bool
+	// maxRead is the largest read version handed out, and pending the version of the commit group
+	// being applied (0: none). Read versions follow the clock but stay below pending, and a
+	// commit version is above every read version handed out, so a transaction whose read version
+	// is v sees exactly the commits at versions up to v.
+	maxRead int64
+	pending int64
 	// applying is set while a commit is applied with the latest view live and unheld; new
 	// transactions then wait on applied for the publication.
 	applying bool
@@ -275,6 +286,11 @@ type view struct {
 	refs    int
 	lastUse time.Time
 	reaped  bool
+	// holders are the transactions holding the view, by weak pointer, so that the reaper can
+	// tell a transaction that lives on from one that was dropped. The first few fit in
+	// holdersBuf, which the view's own allocation carries.
+	holders    []weak.Pointer[transaction]
+	holdersBuf [4]weak.Pointer[transaction]
 }
 
 // closedErr is the error of a read through a closed view.
@@ -300,8 +316,14 @@ func (v *view) close() {
 	}
 }
 
-// acquireView returns the view of the latest commit, referenced for the caller.
-func (db *DB) acquireView(now time.Time) (*view, error) {
+// acquireView returns the view of the latest commit, referenced for tx, and tx's read version:
+// the clock's version, kept between the view's version and the version of a commit in flight.
+// The view records tx by a weak pointer, so a transaction dropped without being finished does
+// not pin the view (see reap).
+func (db *DB) acquireView(tx *transaction, now time.Time) (*view, int64, error) {
+	if tx.self == (weak.Pointer[transaction]{}) {
+		tx.self = weak.Make(tx)
+	}
 	db.vmu.Lock()
 	defer db.vmu.Unlock()
 	for db.applying && !db.closed {
@@ -310,16 +332,55 @@ func (db *DB) acquireView(now time.Time) (*view, error) {
 		db.waiting--
 	}
 	if db.closed {
-		return nil, closedErr()
+		return nil, 0, closedErr()
 	}
 	if err := db.failedErr(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	v := db.cur
 	v.refs++
 	db.refs++
 	v.lastUse = now
-	return v, nil
+	tx.holdIdx = len(v.holders)
+	v.holders = append(v.holders, tx.self)
+	return v, db.readVersionLocked(v.version, now), nil
+}
+
+// readVersion returns a read version for a transaction that no longer reads (one that has
+// committed): the clock's, without holding a view.
+func (db *DB) readVersion(now time.Time) int64 {
+	db.vmu.Lock()
+	defer db.vmu.Unlock()
+	return db.readVersionLocked(db.version.Load(), now)
+}
+
+// readVersionLocked picks a read version at or after base (the version of the state read) that
+// follows the clock and stays below the commit in flight. It needs vmu.
+func (db *DB) readVersionLocked(base int64, now time.Time) int64 {
+	rv := max(base, clockVersion(now))
+	if db.pending != 0 && rv >= db.pending {
+		rv = db.pending - 1
+	}
+	db.maxRead = max(db.maxRead, rv)
+	return rv
+}
+
+// nextVersion picks the version of the next commit group and marks it in flight: after the last
+// commit, after every read version handed out, and at least the clock's, so versions advance
+// with time and never go back, also across a reopen.
+func (db *DB) nextVersion(now time.Time) int64 {
+	db.vmu.Lock()
+	defer db.vmu.Unlock()
+	v := max(db.version.Load()+1, db.maxRead+1, clockVersion(now))
+	db.pending = v
+	return v
+}
+
+// abandonVersion ends a commit group that published nothing.
+func (db *DB) abandonVersion() {
+	db.vmu.Lock()
+	db.pending = 0
+	db.vmu.Unlock()
 }
 
 // publish makes version, whose writes Pebble has just applied, the read version of new
@@ -331,6 +392,7 @@ func (db *DB) acquireView(now time.Time) (*view, error) {
 // takes a read version later gets this one. A lone committer so skips the resolver entirely.
 func (db *DB) publish(version int64, gw *groupWrites, now time.Time) {
 	nv := &view{version: version, db: db.pdb, hot: &db.hot, lastUse: now}
+	nv.holders = nv.holdersBuf[:0]
 	db.vmu.Lock()
 	if gw != nil && db.refs > 0 {
 		for _, k := range gw.points {
@@ -348,6 +410,7 @@ func (db *DB) publish(version int64, gw *groupWrites, now time.Time) {
 		delete(db.views, old)
 	}
 	db.version.Store(version)
+	db.pending = 0
 	db.applying = false
 	db.applied.Broadcast()
 	db.vmu.Unlock()
@@ -382,18 +445,30 @@ func (db *DB) freeze() {
 // unfreeze lets transactions take the latest view again after a failed apply.
 func (db *DB) unfreeze() {
 	db.vmu.Lock()
+	db.pending = 0
 	db.applying = false
 	db.applied.Broadcast()
 	db.vmu.Unlock()
 }
 
-// releaseView drops a transaction's reference.
-func (db *DB) releaseView(v *view) {
+// releaseView drops tx's reference on v.
+func (db *DB) releaseView(tx *transaction, v *view) {
 	db.vmu.Lock()
 	v.refs--
 	if !v.reaped {
 		db.refs--
 	}
+	if i, last := tx.holdIdx, len(v.holders)-1; i >= 0 && i <= last {
+		if i != last {
+			v.holders[i] = v.holders[last]
+			if o := v.holders[i].Value(); o != nil {
+				o.holdIdx = i
+			}
+		}
+		v.holders[last] = weak.Pointer[transaction]{}
+		v.holders = v.holders[:last]
+	}
+	tx.holdIdx = -1
 	drop := v.refs == 0 && v != db.cur && !db.closed
 	if drop {
 		delete(db.views, v)
@@ -404,9 +479,22 @@ func (db *DB) releaseView(v *view) {
 	}
 }
 
-// reap closes the snapshots of views that transactions abandoned without finishing: once a view
-// is older than the window every read through it fails with 1007 anyway, and an open snapshot
-// keeps Pebble from compacting away old data.
+// live reports whether a transaction still holds v and can still be used: its own reads of what
+// it already fetched are answered from v however old it is, as FoundationDB answers them from
+// the transaction's cache. It needs vmu.
+func (v *view) live() bool {
+	for _, h := range v.holders {
+		if h.Value() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// reap closes the snapshots of views that no transaction can use any more: older than the
+// window and held by no live transaction (one that was dropped without being finished is
+// garbage). An open snapshot keeps Pebble from compacting away old data, so a transaction that
+// lives on past the window keeps its view's data until it is finished, reset or dropped.
 func (db *DB) reap() {
 	defer db.reaperWG.Done()
 	every := db.window / 2
@@ -427,11 +515,17 @@ func (db *DB) reap() {
 			var old []*view
 			db.vmu.Lock()
 			for v := range db.views {
-				if v != db.cur && now.Sub(v.lastUse) > db.window+time.Second {
-					delete(db.views, v)
-					// Its transactions were abandoned; they no longer count as live readers.
+				if v == db.cur || now.Sub(v.lastUse) <= db.window+time.Second {
+					continue
+				}
+				if !v.reaped {
+					// Its transactions can no longer commit writes (their read version is too
+					// old), so they no longer count as readers the resolver must serve.
 					db.refs -= v.refs
 					v.reaped = true
+				}
+				if !v.live() {
+					delete(db.views, v)
 					old = append(old, v)
 				}
 			}

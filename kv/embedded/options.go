@@ -13,8 +13,9 @@ type Options struct {
 	// commit may then be lost by a machine crash (not by a process crash). In-memory databases
 	// never sync.
 	NoSync bool
-	// TransactionWindow is how long a transaction may live before reads and commits fail with
-	// kv.ErrTransactionTooOld (1007). Zero means five seconds, as in FoundationDB.
+	// TransactionWindow is how long a read version lives: after it, reads that need the
+	// database and commits that write fail with kv.ErrTransactionTooOld (1007). Zero means five
+	// seconds, as in FoundationDB.
 	TransactionWindow time.Duration
 	// Faults are the commit faults to inject (none by default). They can be changed later with
 	// DB.InjectFaults.

@@ -22,6 +22,10 @@ func readKeyErr(what string, key []byte) error {
 	return fmt.Errorf("embedded: %s of key %s in the system keyspace: %w", what, kv.Printable(truncate(key)), kv.ErrKeyOutsideLegalRange)
 }
 
+func tooOldErr(what string) error {
+	return fmt.Errorf("embedded: %s needs the database at a read version older than the transaction window: %w", what, kv.ErrTransactionTooOld)
+}
+
 func (tx *transaction) get(key []byte, snapshot bool) kv.Future[[]byte] {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
@@ -29,45 +33,47 @@ func (tx *transaction) get(key []byte, snapshot bool) kv.Future[[]byte] {
 	return kv.Ready(v, err)
 }
 
+// getLocked reads key as FoundationDB's read-your-writes layer does: a value the transaction's
+// own writes decide is answered without the database (no read version, no read conflict, never
+// 1007); otherwise the database is read at the read version, which fails with 1007 once the
+// version has left the window, unless the transaction fetched the key before (FoundationDB's
+// read cache answers that).
 func (tx *transaction) getLocked(key []byte, snapshot bool) ([]byte, error) {
 	now := time.Now()
 	if err := tx.check(now); err != nil {
 		return nil, err
 	}
 	if len(key) > 0 && key[0] == 0xff {
-		return nil, readKeyErr("get", key)
-	}
-	if len(key) > kv.MaxKeySize {
+		if !bytes.Equal(key, metadataVersionKey) {
+			return nil, readKeyErr("get", key)
+		}
+	} else if len(key) > maxReadKeySize {
 		// No key that long can exist.
 		return nil, nil
 	}
 	e := tx.writes.get(key)
 	switch {
-	case e != nil && e.unreadable():
-		return nil, fmt.Errorf("embedded: get of key %s written with a versionstamp: %w", kv.Printable(truncate(key)), kv.ErrAccessedUnreadable)
-	case e != nil && e.known && len(e.ops) == 0:
-		// Decided by the transaction's own writes: the database is not read, so no conflict.
-		if _, err := tx.ensureView(now); err != nil {
-			return nil, err
-		}
+	case e != nil && e.unreadable, e == nil && tx.writes.unreadableAt(key):
+		return nil, fmt.Errorf("embedded: get of key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(key)), kv.ErrAccessedUnreadable)
+	case e != nil && e.independent():
 		return cloneValue(e.value, e.present), nil
 	case e == nil && tx.writes.cleared(key):
-		if _, err := tx.ensureView(now); err != nil {
-			return nil, err
-		}
 		return nil, nil
-	case e == nil && tx.writes.unreadableAt(key):
-		return nil, fmt.Errorf("embedded: get of key %s, which a versionstamped key may overwrite: %w", kv.Printable(truncate(key)), kv.ErrAccessedUnreadable)
 	}
-	v, err := tx.ensureView(now)
+	v, err := tx.readView(now)
 	if err != nil {
 		return nil, err
+	}
+	if tx.old(now) && !tx.fetched(key, kv.KeyAfter(key)) {
+		return nil, tooOldErr("get of key " + kv.Printable(truncate(key)))
 	}
 	base, present, err := v.get(key)
 	if err != nil {
 		return nil, err
 	}
-	if !snapshot {
+	if snapshot {
+		tx.snapReads = append(tx.snapReads, tx.readPoint(key))
+	} else {
 		tx.reads = append(tx.reads, tx.readPoint(key))
 	}
 	if e != nil {
@@ -77,14 +83,49 @@ func (tx *transaction) getLocked(key []byte, snapshot bool) ([]byte, error) {
 	return base, nil
 }
 
-// addReadRange adds the read conflict range [b, e) minus what the transaction decided itself
-// before the read: ranges it cleared and keys it set or cleared (not those with pending atomic
-// ops, which depend on the stored value). What it read there came from its own writes, so (as in
-// FoundationDB) a commit in between cannot change it.
-func (tx *transaction) addReadRange(b, e []byte) {
+// fetched reports whether every key of [b, e) was read from the database earlier (by a read,
+// snapshot or not) or is decided by the transaction's own writes. It is only asked of a
+// transaction older than the window, whose reads of what it fetched are answered as from
+// FoundationDB's per-transaction cache.
+func (tx *transaction) fetched(b, e []byte) bool {
+	var known []kv.Range
+	for _, rs := range [][]kv.Range{tx.reads, tx.snapReads, tx.writes.clears} {
+		for _, r := range rs {
+			if bytes.Compare(r.Begin, e) < 0 && bytes.Compare(b, r.End) < 0 {
+				known = append(known, r)
+			}
+		}
+	}
+	for k, ent := range tx.writes.points.Ascend(b, e) {
+		if ent.independent() {
+			known = append(known, kv.Range{Begin: k, End: kv.KeyAfter(k)})
+		}
+	}
+	sort.Slice(known, func(i, j int) bool { return bytes.Compare(known[i].Begin, known[j].Begin) < 0 })
+	pos := b
+	for _, r := range known {
+		if bytes.Compare(r.Begin, pos) > 0 {
+			break
+		}
+		if bytes.Compare(r.End, pos) > 0 {
+			pos = r.End
+		}
+		if bytes.Compare(pos, e) >= 0 {
+			return true
+		}
+	}
+	return bytes.Compare(pos, e) >= 0
+}
+
+// addReadRange adds the read conflict range [b, e) to *dst, minus what the transaction decided
+// itself before the read: ranges it cleared and keys it set or cleared (not those with pending
+// atomic ops, which depend on the stored value). What it read there came from its own writes,
+// so (as in FoundationDB's updateConflictMap) a commit in between cannot change it. The range
+// keeps copies of b and e, unless owned says that nothing will change them.
+func (tx *transaction) addReadRange(b, e []byte, dst *[]kv.Range, owned bool) {
 	w := &tx.writes
 	if w.points.Len() == 0 && len(w.clears) == 0 {
-		tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(b), End: bytes.Clone(e)})
+		appendRange(dst, b, e, owned)
 		return
 	}
 	// Sweep the exclusions in key order: cleared ranges and independent point writes, merged.
@@ -94,7 +135,7 @@ func (tx *transaction) addReadRange(b, e []byte) {
 		for ; ci < len(w.clears) && bytes.Compare(w.clears[ci].Begin, k) <= 0; ci++ {
 			excl = append(excl, w.clears[ci])
 		}
-		if ent.known && len(ent.ops) == 0 {
+		if ent.independent() {
 			excl = append(excl, kv.Range{Begin: k, End: nil})
 		}
 	}
@@ -112,7 +153,7 @@ func (tx *transaction) addReadRange(b, e []byte) {
 			if bytes.Compare(top, e) > 0 {
 				top = e
 			}
-			tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(pos), End: bytes.Clone(top)})
+			appendRange(dst, pos, top, owned)
 		}
 		if bytes.Compare(end, pos) > 0 {
 			pos = end
@@ -121,7 +162,27 @@ func (tx *transaction) addReadRange(b, e []byte) {
 			return
 		}
 	}
-	tx.reads = append(tx.reads, kv.Range{Begin: bytes.Clone(pos), End: bytes.Clone(e)})
+	appendRange(dst, pos, e, owned)
+}
+
+// appendRange appends [b, e) (copies of the keys unless owned) to *dst, extending the last range
+// when the two touch, so that the batches of one range read make one range.
+func appendRange(dst *[]kv.Range, b, e []byte, owned bool) {
+	if !owned {
+		b, e = bytes.Clone(b), bytes.Clone(e)
+	}
+	if n := len(*dst); n > 0 {
+		last := &(*dst)[n-1]
+		if bytes.Equal(last.End, b) {
+			last.End = e
+			return
+		}
+		if bytes.Equal(last.Begin, e) {
+			last.Begin = b
+			return
+		}
+	}
+	*dst = append(*dst, kv.Range{Begin: b, End: e})
 }
 
 // cloneValue copies v for the caller: nil when absent, non-nil when present.
@@ -172,14 +233,16 @@ func (tx *transaction) getKey(sel kv.KeySelector, snapshot bool) kv.Future[[]byt
 	return kv.Ready(k, err)
 }
 
-// resolveSelector returns the key sel names, clamped to ["", 0xff].
+// resolveSelector returns the key sel names, clamped to ["", 0xff]. Its read conflict range runs
+// from the selector's key to the key it resolved to, as FoundationDB's (so past the end it
+// reaches 0xff\x00, the key after the end of the user keyspace).
 func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now time.Time) ([]byte, error) {
 	if bytes.Compare(sel.Key, maxReadKey) > 0 {
 		return nil, readKeyErr("key selector", sel.Key)
 	}
 	key := sel.Key
-	if len(key) > kv.MaxKeySize+1 {
-		key = key[:kv.MaxKeySize+1]
+	if len(key) > maxReadKeySize+1 {
+		key = key[:maxReadKeySize+1]
 	}
 	if sel.Offset >= 1 {
 		// The offset-th key at or after start.
@@ -190,16 +253,16 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		if bytes.Compare(start, maxReadKey) >= 0 {
 			return bytes.Clone(maxReadKey), nil
 		}
-		rows, resume, err := tx.scanAll(start, maxReadKey, false, sel.Offset, true, now)
+		rows, resume, err := tx.scanAll(&arena{first: arenaFirst(sel.Offset)}, nil, start, maxReadKey, false, sel.Offset, 0, true, snapshot, now)
 		if err != nil {
 			return nil, err
 		}
 		if !snapshot {
-			end := maxReadKey
+			end := kv.KeyAfter(maxReadKey)
 			if resume != nil {
 				end = resume
 			}
-			tx.addReadRange(start, end)
+			tx.addReadRange(start, end, &tx.reads, false)
 		}
 		if len(rows) < sel.Offset {
 			return bytes.Clone(maxReadKey), nil
@@ -215,7 +278,7 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 	if sel.Offset < math.MinInt+2 {
 		n = math.MaxInt
 	}
-	rows, resume, err := tx.scanAll(nil, end, true, n, true, now)
+	rows, resume, err := tx.scanAll(&arena{first: arenaFirst(n)}, nil, nil, end, true, n, 0, true, snapshot, now)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +287,7 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		if resume != nil {
 			begin = resume
 		}
-		tx.addReadRange(begin, end)
+		tx.addReadRange(begin, end, &tx.reads, false)
 	}
 	if len(rows) < n {
 		return []byte{}, nil
@@ -232,25 +295,102 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 	return rows[len(rows)-1].Key, nil
 }
 
-// scanAll reads up to n rows of [lo, hi) (forwards, or backwards from hi), merged with the
-// transaction's writes. resume is nil when the whole range was read; otherwise the rows cover
-// [lo, resume) forwards or [resume, hi) backwards.
-func (tx *transaction) scanAll(lo, hi []byte, reverse bool, n int, keysOnly bool, now time.Time) (rows []kv.KeyValue, resume []byte, err error) {
-	a := arena{first: 4 << 10}
-	if n < 64 {
-		a.first = 64 * n // a short read (limit 1, say) needs a small chunk
+// rowCost is what a row counts against a batch's byte limit on FoundationDB's storage servers
+// (sizeof(KeyValueRef) and the row's bytes; storageserver readRange).
+func rowCost(k, v []byte) int { return rangeOverhead + len(k) + len(v) }
+
+// scanAll reads rows of [lo, hi) (forwards, or backwards from hi), merged with the transaction's
+// writes, appending them to rows: at most n rows, and when budget is positive only until their
+// cost reaches it (FoundationDB's byte limit of one batch; the row that reaches it is included).
+// resume is nil when the whole range was read; otherwise the rows cover [lo, resume) forwards or
+// [resume, hi) backwards.
+//
+// As in FoundationDB, a range the transaction's own writes decide is read without the database
+// (and without taking a read version); otherwise the database is read at the read version, which
+// fails with 1007 once the version has left the window unless the whole part read was fetched
+// before. A range that meets a key a versionstamp may write fails with 1036. Snapshot reads
+// record what they fetched; the caller adds the read conflict range of other reads.
+func (tx *transaction) scanAll(a *arena, rows []kv.KeyValue, lo, hi []byte, reverse bool, n, budget int, keysOnly, snapshot bool, now time.Time) (_ []kv.KeyValue, resume []byte, err error) {
+	if rows == nil {
+		// Start with room for a typical page of rows (or the whole limit when small) so that
+		// short reads do not grow the slice step by step.
+		want := min(n, 128)
+		if budget > 0 {
+			want = min(want, budget/rangeOverhead+1)
+		}
+		rows = make([]kv.KeyValue, 0, want)
 	}
-	// Start with room for a typical page of rows (or the whole limit when small) so that
-	// short reads do not grow the slice step by step.
-	rows = make([]kv.KeyValue, 0, min(n, 128))
-	for len(rows) < n {
-		more, next, err := tx.scan(lo, hi, reverse, n-len(rows), keysOnly, now, &a, rows)
+	start := len(rows)
+	store := true
+	if tx.view == nil && !tx.writes.empty() {
+		// The transaction's own writes may decide the whole read.
+		saved := *a
+		got, next, dep, err := tx.scanPasses(nil, rows, lo, hi, reverse, n, budget, keysOnly, a)
 		if err != nil {
 			return nil, nil, err
 		}
+		b, e := region(lo, hi, reverse, next)
+		if !dep && tx.writes.decided(orEmpty(b), e) {
+			rows, resume, store = got, next, false
+		} else {
+			rows, *a = rows[:start], saved
+		}
+	}
+	if store {
+		v, err := tx.readView(now)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows, resume, _, err = tx.scanPasses(v, rows, lo, hi, reverse, n, budget, keysOnly, a)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	b, e := region(lo, hi, reverse, resume)
+	b = orEmpty(b)
+	if tx.writes.unreadableIn(b, e) {
+		return nil, nil, fmt.Errorf("embedded: range read of [%s, %s) meets a key a versionstamp may write: %w", kv.Printable(truncate(b)), kv.Printable(truncate(e)), kv.ErrAccessedUnreadable)
+	}
+	if store {
+		if tx.old(now) && !tx.fetched(b, e) {
+			return nil, nil, tooOldErr(fmt.Sprintf("range read of [%s, %s)", kv.Printable(truncate(b)), kv.Printable(truncate(e))))
+		}
+		if snapshot {
+			appendRange(&tx.snapReads, b, e, false)
+		}
+	}
+	return rows, resume, nil
+}
+
+// region is the part of [lo, hi) a read that stopped at resume (nil: at the end) covered.
+func region(lo, hi []byte, reverse bool, resume []byte) ([]byte, []byte) {
+	switch {
+	case resume == nil:
+		return lo, hi
+	case reverse:
+		return resume, hi
+	default:
+		return lo, resume
+	}
+}
+
+// scanPasses runs scan until n rows, the budget or the end of the range: one pass can stop early
+// when the transaction's writes in the range outnumber what it may return.
+func (tx *transaction) scanPasses(v *view, rows []kv.KeyValue, lo, hi []byte, reverse bool, n, budget int, keysOnly bool, a *arena) (_ []kv.KeyValue, resume []byte, dep bool, err error) {
+	var left *int
+	if budget > 0 {
+		left = &budget
+	}
+	for got := 0; got < n; {
+		before := len(rows)
+		more, next, d, err := tx.scan(v, lo, hi, reverse, n-got, left, keysOnly, a, rows)
+		if err != nil || d {
+			return nil, nil, d, err
+		}
+		got += len(more) - before
 		rows = more
 		if next == nil {
-			return rows, nil, nil
+			return rows, nil, false, nil
 		}
 		if reverse {
 			hi = next
@@ -258,8 +398,20 @@ func (tx *transaction) scanAll(lo, hi []byte, reverse bool, n int, keysOnly bool
 			lo = next
 		}
 		resume = next
+		if left != nil && *left <= 0 {
+			break
+		}
 	}
-	return rows, resume, nil
+	return rows, resume, false, nil
+}
+
+// arenaFirst is the size of the first chunk of an arena for a read of at most n rows: 4 KB, or
+// less for a short read (limit 1, say), which would not fill it.
+func arenaFirst(n int) int {
+	if n < 64 {
+		return 64 * max(n, 1)
+	}
+	return 4 << 10
 }
 
 // arena hands out copies of keys and values from shared chunks, so a range read allocates a
@@ -320,30 +472,29 @@ type overlayEntry struct {
 	e   *entry
 }
 
-// scan reads one batch of rows of [lo, hi), at most n, appending them to rows. next is nil when
-// the range is exhausted; otherwise the next batch starts there (forwards: [next, hi); backwards:
-// [lo, next)). It needs tx.mu.
-func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, now time.Time, a *arena, rows []kv.KeyValue) (_ []kv.KeyValue, next []byte, err error) {
+// scan reads one batch of rows of [lo, hi), at most n, appending them to rows; when left is not
+// nil it stops once the rows' cost uses up *left. next is nil when the range is exhausted;
+// otherwise the next batch starts there (forwards: [next, hi); backwards: [lo, next)). With a nil
+// view it reads the transaction's own writes only, and dep reports that it met a key whose value
+// depends on the database. It needs tx.mu.
+func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *int, keysOnly bool, a *arena, rows []kv.KeyValue) (_ []kv.KeyValue, next []byte, dep bool, err error) {
 	// hi is always a key (nil is the empty key), but Pebble reads an empty upper bound as none,
 	// so the empty range before "" is handled here.
 	if len(hi) == 0 || bytes.Compare(lo, hi) >= 0 {
-		return rows, nil, nil
+		return rows, nil, false, nil
 	}
-	if tx.writes.unreadableIn(orEmpty(lo), hi) {
-		return nil, nil, fmt.Errorf("embedded: range read of [%s, %s) meets a key written with a versionstamp: %w", kv.Printable(truncate(lo)), kv.Printable(truncate(hi)), kv.ErrAccessedUnreadable)
+	// Collect the buffered writes of the range, at most as many as the batch may return (each
+	// yields at most one row); when there are more, the batch stops at the last one.
+	limit := n
+	if left != nil {
+		limit = min(limit, *left/rangeOverhead+1)
 	}
-	v, err := tx.ensureView(now)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Collect the buffered writes of the range, at most n of them: each yields at most one row,
-	// so the batch cannot need more; when there are more, the batch stops at the last one.
 	var overlay []overlayEntry
 	truncated := false
 	if pts := &tx.writes.points; pts.Len() > 0 {
 		if !reverse {
 			for k, e := range pts.Ascend(orEmpty(lo), hi) {
-				if len(overlay) == n {
+				if len(overlay) == limit {
 					truncated = true
 					break
 				}
@@ -351,7 +502,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 			}
 		} else {
 			for k, e := range pts.Descend(hi, orEmpty(lo)) {
-				if len(overlay) == n {
+				if len(overlay) == limit {
 					truncated = true
 					break
 				}
@@ -360,29 +511,38 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		}
 	}
 
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if v.closed {
-		return nil, nil, v.closedErr()
+	it := noIterator
+	if v != nil {
+		v.mu.RLock()
+		defer v.mu.RUnlock()
+		if v.closed {
+			return nil, nil, false, v.closedErr()
+		}
+		opts := pebble.IterOptions{LowerBound: lo, UpperBound: hi}
+		if len(lo) == 0 {
+			// Pebble's invariant checks reject an empty lower bound; none means the same.
+			opts.LowerBound = nil
+		}
+		pit, err := v.newIter(&opts)
+		if err != nil {
+			return nil, nil, false, storageErr("range read", err)
+		}
+		defer pit.Close()
+		it = pit
 	}
-	opts := pebble.IterOptions{LowerBound: lo, UpperBound: hi}
-	if len(lo) == 0 {
-		// Pebble's invariant checks reject an empty lower bound; none means the same.
-		opts.LowerBound = nil
-	}
-	it, err := v.newIter(&opts)
-	if err != nil {
-		return nil, nil, storageErr("range read", err)
-	}
-	defer it.Close()
 
 	clears := tx.writes.clears
+	spent := false
 	emit := func(k, val []byte) {
 		kv := kv.KeyValue{Key: a.copy(k)}
 		if !keysOnly {
 			kv.Value = a.copy(val)
 		}
 		rows = append(rows, kv)
+		if left != nil {
+			*left -= rowCost(k, val)
+			spent = *left <= 0
+		}
 	}
 	// One merge loop serves both directions. "Ahead" means later in the scan's direction; the
 	// cleared ranges are visited in that direction too.
@@ -407,7 +567,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 
 	got, ci, oi := 0, 0, 0
 	valid := first()
-	for got < n {
+	for got < n && !spent {
 		// Skip stored keys that the transaction cleared.
 		for valid {
 			k := it.Key()
@@ -423,8 +583,12 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		if oi < len(overlay) && (!valid || !ahead(overlay[oi].key, it.Key())) {
 			o := overlay[oi]
 			oi++
-			if o.e.unreadable() {
-				return nil, nil, fmt.Errorf("embedded: range read meets key %s written with a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
+			if v == nil && (o.e.unreadable || !o.e.independent()) {
+				// Stored keys may come first: only a read of the database can tell.
+				return nil, nil, true, nil
+			}
+			if o.e.unreadable {
+				return nil, nil, false, fmt.Errorf("embedded: range read meets key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
 			}
 			var base []byte
 			present := false
@@ -441,7 +605,7 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 				valid = step()
 			}
 			if truncated && oi == len(overlay) {
-				return rows, resumeAt(o.key), nil
+				return rows, resumeAt(o.key), false, nil
 			}
 			continue
 		}
@@ -455,13 +619,41 @@ func (tx *transaction) scan(lo, hi []byte, reverse bool, n int, keysOnly bool, n
 		}
 	}
 	if err := it.Error(); err != nil {
-		return nil, nil, storageErr("range read", err)
+		return nil, nil, false, storageErr("range read", err)
 	}
-	if got == n {
-		return rows, resumeAt(rows[len(rows)-1].Key), nil
+	if got == n || spent {
+		return rows, resumeAt(rows[len(rows)-1].Key), false, nil
 	}
-	return rows, nil, nil
+	return rows, nil, false, nil
 }
+
+// iterator is what scan needs of a Pebble iterator.
+type iterator interface {
+	First() bool
+	Last() bool
+	Next() bool
+	Prev() bool
+	SeekGE(key []byte) bool
+	SeekLT(key []byte) bool
+	Key() []byte
+	Value() []byte
+	Error() error
+}
+
+// emptyIterator stands for the database in a scan of the transaction's own writes.
+type emptyIterator struct{}
+
+func (emptyIterator) First() bool        { return false }
+func (emptyIterator) Last() bool         { return false }
+func (emptyIterator) Next() bool         { return false }
+func (emptyIterator) Prev() bool         { return false }
+func (emptyIterator) SeekGE([]byte) bool { return false }
+func (emptyIterator) SeekLT([]byte) bool { return false }
+func (emptyIterator) Key() []byte        { return nil }
+func (emptyIterator) Value() []byte      { return nil }
+func (emptyIterator) Error() error       { return nil }
+
+var noIterator iterator = emptyIterator{}
 
 func orEmpty(b []byte) []byte {
 	if b == nil {
@@ -470,116 +662,218 @@ func orEmpty(b []byte) []byte {
 	return b
 }
 
-// getRange starts a range read; rows are read when the result is consumed, as with the official
-// Go binding.
+// Byte limits of the batches of a range read, as FoundationDB's C client sets them
+// (bindings/c/fdb_c.cpp, validate_and_update_parameters): in iterator mode batch i gets
+// iterationBytes[i-1] (the last for every later batch); the other modes have one limit each,
+// and exact mode none (it reads the whole limit at once).
+var iterationBytes = [...]int{4096, 6144, 9216, 13824, 20736, 31104, 46656, 69984, 80000, 120000}
+
+// batchBytes returns the byte limit of batch i (from 1) of a read in mode m; 0 means none.
+func batchBytes(m kv.StreamingMode, i int) int {
+	switch m {
+	case kv.StreamingIterator:
+		return iterationBytes[min(i, len(iterationBytes))-1]
+	case kv.StreamingSmall:
+		return 256
+	case kv.StreamingMedium:
+		return 1000
+	case kv.StreamingLarge:
+		return 4096
+	case kv.StreamingWantAll, kv.StreamingSerial:
+		return 80000
+	}
+	return 0
+}
+
+// getRange issues a range read. As with FoundationDB's Go binding, the first batch is read at
+// once (so the read conflicts on it from now on, whether or not it is ever consumed); GetSlice
+// reads the rest, and an iterator reads further batches as it goes.
 func (tx *transaction) getRange(r kv.Ranger, o kv.RangeOptions, snapshot bool) kv.RangeResult {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	rr := &rangeResult{tx: tx, opts: o, snapshot: snapshot, gen: tx.gen}
 	begin, end := r.Selectors()
-	// The read happens later; the caller may reuse its key slices once GetRange returns.
-	keys := make([]byte, 0, len(begin.Key)+len(end.Key))
-	keys = append(append(keys, begin.Key...), end.Key...)
-	begin.Key, end.Key = keys[:len(begin.Key):len(begin.Key)], keys[len(begin.Key):]
-	return &rangeResult{tx: tx, begin: begin, end: end, opts: o, snapshot: snapshot}
+	rr.err = rr.start(begin, end, time.Now())
+	return rr
 }
 
 type rangeResult struct {
-	tx         *transaction
-	begin, end kv.KeySelector
-	opts       kv.RangeOptions
-	snapshot   bool
+	tx       *transaction
+	opts     kv.RangeOptions
+	snapshot bool
+	gen      uint64
+	err      error
+	// The resolved range [lo, hi) (empty when lo is nil and hi is nil) and its first batch:
+	// rows, and where the next batch starts (nil: the first batch read the range to its end).
+	lo, hi []byte
+	first  []kv.KeyValue
+	resume []byte
+	taken  bool // the first batch's rows were handed out
+	// a holds the rows of every batch, so that later batches fill the chunks the first began.
+	a arena
 }
 
-// bounds resolves the selectors to [lo, hi). empty is true when the range holds nothing.
-func (r *rangeResult) bounds(now time.Time) (lo, hi []byte, empty bool, err error) {
+// start checks the options, resolves the selectors and reads the first batch. It needs tx.mu.
+func (r *rangeResult) start(begin, end kv.KeySelector, now time.Time) error {
 	tx := r.tx
+	o := r.opts
+	if o.Mode == kv.StreamingExact && o.Limit == 0 {
+		return fmt.Errorf("embedded: range read in exact streaming mode without a limit: %w", kv.ErrExactModeWithoutLimits)
+	}
+	if o.Mode < kv.StreamingIterator || o.Mode > kv.StreamingSerial {
+		return fmt.Errorf("embedded: range read in unknown streaming mode %d: %w", int(o.Mode), kv.ErrInvalidOptionValue)
+	}
+	if o.Limit < 0 {
+		return fmt.Errorf("embedded: range read with negative limit %d: %w", o.Limit, kv.ErrInvalidOptionValue)
+	}
 	if err := tx.check(now); err != nil {
-		return nil, nil, false, err
+		return err
 	}
-	if r.opts.Limit < 0 {
-		return nil, nil, false, fmt.Errorf("embedded: range read with negative limit %d: %w", r.opts.Limit, kv.ErrInvalidOptionValue)
+	if bytes.Compare(begin.Key, maxReadKey) > 0 {
+		return readKeyErr("range read", begin.Key)
 	}
-	if bytes.Compare(r.begin.Key, maxReadKey) > 0 {
-		return nil, nil, false, readKeyErr("range read", r.begin.Key)
+	if bytes.Compare(end.Key, maxReadKey) > 0 {
+		return readKeyErr("range read", end.Key)
 	}
-	if bytes.Compare(r.end.Key, maxReadKey) > 0 {
-		return nil, nil, false, readKeyErr("range read", r.end.Key)
+	// A range whose selectors are visibly inverted reads nothing (ReadYourWrites getRange).
+	bk, bo := normalize(begin)
+	ek, eo := normalize(end)
+	if bo >= eo && bytes.Compare(bk, ek) >= 0 {
+		return nil
 	}
-	if isPlain(r.begin) {
-		lo = r.begin.Key
-	} else if lo, err = tx.resolveSelector(r.begin, r.snapshot, now); err != nil {
-		return nil, nil, false, err
+	// The range keeps its bounds for later batches, and the caller may reuse its key slices
+	// once GetRange returns: one copy of both keys.
+	keys := make([]byte, 0, len(begin.Key)+len(end.Key))
+	keys = append(append(keys, begin.Key...), end.Key...)
+	lo, hi := keys[:len(begin.Key):len(begin.Key)], keys[len(begin.Key):]
+	var err error
+	if !isPlain(begin) {
+		if lo, err = tx.resolveSelector(begin, r.snapshot, now); err != nil {
+			return err
+		}
 	}
-	if isPlain(r.end) {
-		hi = r.end.Key
-	} else if hi, err = tx.resolveSelector(r.end, r.snapshot, now); err != nil {
-		return nil, nil, false, err
+	if !isPlain(end) {
+		if hi, err = tx.resolveSelector(end, r.snapshot, now); err != nil {
+			return err
+		}
 	}
 	if bytes.Compare(lo, hi) >= 0 {
-		return nil, nil, true, nil
+		return nil
 	}
-	return lo, hi, false, nil
+	r.lo, r.hi = lo, hi
+	r.first, r.resume, err = r.batch(nil, lo, hi, r.left(0), batchBytes(o.Mode, 1), now)
+	return err
+}
+
+// normalize returns a selector's key and offset with OrEqual folded into the key, as
+// FoundationDB's removeOrEqual does.
+func normalize(s kv.KeySelector) ([]byte, int) {
+	if s.OrEqual {
+		return kv.KeyAfter(s.Key), s.Offset
+	}
+	return s.Key, s.Offset
 }
 
 func isPlain(s kv.KeySelector) bool { return s.Offset == 1 && !s.OrEqual }
 
-// GetSlice reads every row of the range (up to the limit).
+// left is how many more rows the read may return after got.
+func (r *rangeResult) left(got int) int {
+	if r.opts.Limit == 0 {
+		return math.MaxInt
+	}
+	return r.opts.Limit - got
+}
+
+// batch reads rows of [lo, hi) for this range read, appending them to rows, and adds the read
+// conflict range of what it read (unless a snapshot read). It needs tx.mu.
+func (r *rangeResult) batch(rows []kv.KeyValue, lo, hi []byte, n, budget int, now time.Time) ([]kv.KeyValue, []byte, error) {
+	tx := r.tx
+	if r.a.first == 0 {
+		r.a.first = arenaFirst(n)
+	}
+	rows, resume, err := tx.scanAll(&r.a, rows, lo, hi, r.opts.Reverse, n, budget, false, r.snapshot, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !r.snapshot {
+		// The bounds and resume keys belong to this read and never change.
+		b, e := region(lo, hi, r.opts.Reverse, resume)
+		tx.addReadRange(b, e, &tx.reads, true)
+	}
+	return rows, resume, nil
+}
+
+// firstRows hands out the first batch: its rows the first time, a copy after that, so that each
+// caller owns what it gets.
+func (r *rangeResult) firstRows() []kv.KeyValue {
+	if !r.taken {
+		r.taken = true
+		return r.first
+	}
+	out := make([]kv.KeyValue, len(r.first))
+	for i, row := range r.first {
+		out[i] = kv.KeyValue{Key: bytes.Clone(row.Key), Value: bytes.Clone(row.Value)}
+	}
+	return out
+}
+
+func (r *rangeResult) resetErr() error {
+	return fmt.Errorf("embedded: range read used after its transaction was reset: %w", kv.ErrTransactionCancelled)
+}
+
+// GetSlice returns every row of the range (up to the limit): the first batch, and the rest read
+// now.
 func (r *rangeResult) GetSlice() ([]kv.KeyValue, error) {
 	tx := r.tx
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.gen != tx.gen {
+		return nil, r.resetErr()
+	}
+	rows := r.firstRows()
+	if r.resume == nil || r.left(len(rows)) == 0 {
+		return rows, nil
+	}
 	now := time.Now()
-	lo, hi, empty, err := r.bounds(now)
-	if err != nil || empty {
-		if err == nil {
-			if _, err = tx.ensureView(now); err != nil {
-				return nil, err
-			}
-		}
+	if err := tx.check(now); err != nil {
 		return nil, err
 	}
-	n := r.opts.Limit
-	if n == 0 {
-		n = math.MaxInt
+	lo, hi := r.lo, r.hi
+	if r.opts.Reverse {
+		hi = r.resume
+	} else {
+		lo = r.resume
 	}
-	rows, resume, err := tx.scanAll(lo, hi, r.opts.Reverse, n, false, now)
-	if err != nil {
-		return nil, err
-	}
-	if !r.snapshot {
-		b, e := lo, hi
-		if resume != nil {
-			if r.opts.Reverse {
-				b = resume
-			} else {
-				e = resume
-			}
-		}
-		tx.addReadRange(b, e)
-	}
-	return rows, nil
+	rows, _, err := r.batch(rows, lo, hi, r.left(len(rows)), 0, now)
+	return rows, err
 }
 
-// Iterator returns an iterator that reads the range in growing batches.
+// Iterator returns an iterator that goes on from the first batch in batches of growing size.
 func (r *rangeResult) Iterator() kv.RangeIterator {
-	return &rangeIterator{r: r, conflict: -1, priv: arena{first: 4 << 10}}
+	return &rangeIterator{r: r}
 }
 
-// rangeIterator reads in batches that grow from 16 rows, so that a read stopped early reads
-// little, and extends its read conflict range only over the rows it returned.
+// rangeIterator walks a range read batch by batch, as FoundationDB's Go binding does: when it
+// returns the last row of a batch it reads the next one, so the read conflicts on every batch
+// fetched, and on no row beyond.
 type rangeIterator struct {
-	r        *rangeResult
-	started  bool
-	lo0, hi0 []byte // the resolved range
-	lo, hi   []byte // what is left to read
-	left     int    // rows still allowed by the limit
-	buf      []kv.KeyValue
-	pos      int
-	done     bool // the range is exhausted once buf is consumed
-	batch    int
-	cur      kv.KeyValue
-	err      error
-	conflict int // index of this read's range in tx.reads, or -1
-	gen      uint64
-	priv     arena // the conflict range's keys
+	r       *rangeResult
+	started bool
+	buf     []kv.KeyValue
+	pos     int
+	lo, hi  []byte // what is left to read
+	more    bool   // a next batch remains to be read
+	left    int    // rows still allowed by the limit
+	batches int    // batches read so far
+	cur     kv.KeyValue
+	err     error
+	// next is the batch read ahead, and nextErr its error, reported once buf is used up.
+	next    []kv.KeyValue
+	nextErr error
+	hasNext bool
 }
 
 // Next advances to the next row.
@@ -587,92 +881,82 @@ func (it *rangeIterator) Next() bool {
 	if it.err != nil {
 		return false
 	}
-	tx := it.r.tx
+	r := it.r
+	tx := r.tx
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
-	now := time.Now()
 	if !it.started {
 		it.started = true
-		lo, hi, empty, err := it.r.bounds(now)
-		if err != nil {
-			it.err = err
+		if r.err != nil {
+			it.err = r.err
 			return false
 		}
-		if empty {
-			if _, err := tx.ensureView(now); err != nil {
-				it.err = err
-			}
+		if r.gen != tx.gen {
+			it.err = r.resetErr()
 			return false
 		}
-		it.lo0, it.hi0, it.lo, it.hi = lo, hi, lo, hi
-		it.left = it.r.opts.Limit
-		if it.left == 0 {
-			it.left = math.MaxInt
-		}
-		it.batch = 16
-		it.gen = tx.gen
-		if !it.r.snapshot {
-			// Start with an empty range and grow it as rows are returned.
-			b := bytes.Clone(lo)
-			if it.r.opts.Reverse {
-				b = bytes.Clone(hi)
-			}
-			it.conflict = len(tx.reads)
-			tx.reads = append(tx.reads, kv.Range{Begin: b, End: b})
-		}
-	} else if err := tx.check(now); err != nil {
-		it.err = err
-		return false
-	} else if it.gen != tx.gen {
-		it.err = fmt.Errorf("embedded: range iterator used after its transaction was reset: %w", kv.ErrTransactionCancelled)
-		return false
+		it.buf = r.firstRows()
+		it.lo, it.hi, it.more = r.lo, r.hi, r.resume != nil
+		it.advance(r.resume)
+		it.left = r.left(0)
+		it.batches = 1
 	}
 	for it.pos >= len(it.buf) {
-		if it.left == 0 {
+		if !it.hasNext {
 			return false
 		}
-		if it.done {
-			it.extendAll()
+		it.buf, it.pos, it.hasNext = it.next, 0, false
+		if it.nextErr != nil {
+			it.err = it.nextErr
 			return false
 		}
-		n := min(it.batch, it.left)
-		it.batch = min(it.batch*2, 4096)
-		rows, resume, err := tx.scanAll(it.lo, it.hi, it.r.opts.Reverse, n, false, now)
-		if err != nil {
-			it.err = err
-			return false
-		}
-		it.buf, it.pos = rows, 0
-		if resume == nil {
-			it.done = true
-		} else if it.r.opts.Reverse {
-			it.hi = resume
-		} else {
-			it.lo = resume
-		}
+	}
+	if it.left == 0 {
+		return false
 	}
 	it.cur = it.buf[it.pos]
 	it.pos++
 	it.left--
-	if it.conflict >= 0 {
-		// The caller owns the row's key, so the conflict range keeps its own copy (from an
-		// arena: no allocation per row).
-		c := &tx.reads[it.conflict]
-		if it.r.opts.Reverse {
-			c.Begin = it.priv.copy(it.cur.Key)
-		} else {
-			c.End = it.priv.copyAfter(it.cur.Key)
-		}
+	if it.pos == len(it.buf) && it.more && it.left > 0 {
+		it.readAhead()
 	}
 	return true
 }
 
-// extendAll makes the read conflict range cover the whole range once it has been read to the end.
-func (it *rangeIterator) extendAll() {
-	if it.conflict >= 0 {
-		it.r.tx.reads[it.conflict] = kv.Range{Begin: bytes.Clone(it.lo0), End: bytes.Clone(it.hi0)}
-		it.conflict = -1
+// advance moves the start of what is left to read to resume (nil: nothing is left).
+func (it *rangeIterator) advance(resume []byte) {
+	switch {
+	case resume == nil:
+		it.more = false
+	case it.r.opts.Reverse:
+		it.hi = resume
+	default:
+		it.lo = resume
 	}
+}
+
+// readAhead reads the next batch, as the Go binding does when the last row of a batch is taken.
+func (it *rangeIterator) readAhead() {
+	r := it.r
+	tx := r.tx
+	it.hasNext = true
+	now := time.Now()
+	if r.gen != tx.gen {
+		it.nextErr = r.resetErr()
+		return
+	}
+	if err := tx.check(now); err != nil {
+		it.nextErr = err
+		return
+	}
+	it.batches++
+	rows, resume, err := r.batch(nil, it.lo, it.hi, it.left, batchBytes(r.opts.Mode, it.batches), now)
+	if err != nil {
+		it.nextErr = err
+		return
+	}
+	it.next = rows
+	it.advance(resume)
 }
 
 // KeyValue returns the current row.

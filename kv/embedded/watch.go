@@ -63,17 +63,37 @@ func failedWatch(err error) *watch {
 	return w
 }
 
-// Watch returns a watch on key, armed when the transaction commits.
+// watchHandle is the kv.Watch handed to the caller. The registry and the transaction hold the
+// watch itself, never the handle, so a handle the caller drops is collected, and its cleanup
+// cancels the watch: a dropped watch gives back its slot of the watch limit, as a dropped
+// future does in FoundationDB's Go binding (its finalizer destroys, and so cancels, the watch).
+type watchHandle struct{ w *watch }
+
+// Wait blocks until the key changes, the watch fails or is cancelled, or ctx ends. The handle
+// stays reachable while a Wait blocks, so its cleanup cannot cancel a watch being waited on.
+func (h *watchHandle) Wait(ctx context.Context) error {
+	err := h.w.Wait(ctx)
+	runtime.KeepAlive(h)
+	return err
+}
+
+// Cancel stops the watch; Wait then returns kv.ErrOperationCancelled.
+func (h *watchHandle) Cancel() { h.w.Cancel() }
+
+// Watch returns a watch on key, armed when the transaction commits. As in FoundationDB, the watch
+// reads key now (a read like Get, with its read conflict range) and compares later values with
+// what it read: a later write of this transaction that changes the value fires it at once, and
+// once the transaction has committed, so does a later commit that changes it.
 func (tx *transaction) Watch(key []byte) kv.Watch {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	if err := tx.check(time.Now()); err != nil {
 		return failedWatch(err)
 	}
-	if len(key) > 0 && key[0] == 0xff {
+	if len(key) > 0 && key[0] == 0xff && !bytes.Equal(key, metadataVersionKey) {
 		return failedWatch(readKeyErr("watch", key))
 	}
-	if len(key) > kv.MaxKeySize {
+	if len(key) > kv.MaxKeySize && key[0] != 0xff {
 		return failedWatch(fmt.Errorf("embedded: watch of key %s...: %d bytes, limit %d: %w", kv.Printable(truncate(key)), len(key), kv.MaxKeySize, kv.ErrKeyTooLarge))
 	}
 	reg := &tx.db.watches
@@ -82,13 +102,12 @@ func (tx *transaction) Watch(key []byte) kv.Watch {
 		return failedWatch(fmt.Errorf("embedded: more than %d outstanding watches: %w", maxWatches, kv.ErrTooManyWatches))
 	}
 	w := &watch{reg: reg, key: bytes.Clone(key), done: make(chan struct{})}
-	// As in FoundationDB, the watch compares against the value this transaction sees now: its
-	// read version merged with its own writes so far. A later commit, or a later write of this
-	// same transaction, that leaves a different value fires it once it is armed.
-	v, err := tx.getLocked(key, true)
+	h := &watchHandle{w}
+	runtime.AddCleanup(h, func(w *watch) { w.finish(kv.ErrOperationCancelled) }, w)
+	v, err := tx.getLocked(key, false)
 	if err != nil {
 		w.finish(err)
-		return w
+		return h
 	}
 	w.value, w.present = v, v != nil
 	tx.watches = append(tx.watches, w)
@@ -99,7 +118,31 @@ func (tx *transaction) Watch(key []byte) kv.Watch {
 			w.finish(kv.ErrTransactionCancelled)
 		}
 	}, w)
-	return w
+	return h
+}
+
+// triggerWatches fires the transaction's pending watches on keys in [b, e) whose value a write
+// of the transaction itself changes, as FoundationDB's read-your-writes layer does
+// (RYWImpl::triggerWatches): at once, before commit. The write leaves the key present with val,
+// or absent; when known is false (an atomic mutation, whose result is not known before commit)
+// every watch in the range fires.
+func (tx *transaction) triggerWatches(b, e, val []byte, present, known bool) {
+	kept := tx.watches[:0]
+	for _, w := range tx.watches {
+		select {
+		case <-w.done:
+			continue
+		default:
+		}
+		if bytes.Compare(b, w.key) <= 0 && bytes.Compare(w.key, e) < 0 &&
+			(!known || present != w.present || !bytes.Equal(val, w.value)) {
+			w.finish(nil)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(tx.watches[len(kept):])
+	tx.watches = kept
 }
 
 type getter interface {
@@ -113,7 +156,7 @@ func getFrom(r getter, key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("embedded: read %s: %v: %w", kv.Printable(truncate(key)), err, kv.ErrOperationFailed)
+		return nil, false, storageErr("read "+kv.Printable(truncate(key)), err)
 	}
 	out := bytes.Clone(v)
 	if out == nil {

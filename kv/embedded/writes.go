@@ -24,16 +24,41 @@ type entry struct {
 	ops     []op
 	// conflict is set when some write to the key asked for a write conflict range.
 	conflict bool
+	// unreadable is set when the key's value is not known before commit: it was written with a
+	// versionstamped value, or written inside the range a versionstamped key may land in. As in
+	// FoundationDB's write map, later writes keep it unreadable; only a clear makes it readable.
+	unreadable bool
+	// cleared is set when the key's state comes from a clear (not from an atomic mutation that
+	// cleared it), which FoundationDB sends as part of a range clear.
+	cleared bool
+	// shadow counts the bytes of mutations FoundationDB still sends for this key that this entry
+	// folded away: on an unreadable key FoundationDB stacks later writes instead of combining
+	// them. Only the transaction size uses it.
+	shadow int
 }
 
-// unreadable reports whether the entry's value depends on the commit's versionstamp.
-func (e *entry) unreadable() bool {
-	for _, o := range e.ops {
-		if o.typ == kv.SetVersionstampedValue {
-			return true
-		}
+// independent reports whether the entry's value is decided without the stored value, so that a
+// read of it needs neither the database nor a read conflict range.
+func (e *entry) independent() bool { return e.known }
+
+// mutationBytes is what FoundationDB counts towards the transaction size for the mutations of
+// this entry at key (each mutation: its fixed overhead, key and parameter).
+func (e *entry) mutationBytes(key []byte) int {
+	n := e.shadow
+	switch {
+	case !e.known:
+	case len(e.ops) > 0:
+		// A versionstamped value (the value field is then unused).
+	case e.present:
+		n += mutationOverhead + len(key) + len(e.value)
+	case !e.cleared:
+		// Cleared by an atomic mutation: sent as a clear of the key alone.
+		n += mutationOverhead + 2*len(key) + 1
 	}
-	return false
+	for _, o := range e.ops {
+		n += mutationOverhead + len(key) + len(o.param)
+	}
+	return n
 }
 
 // resolve evaluates the entry on top of a base value.
@@ -58,10 +83,13 @@ type vsKey struct {
 	key    []byte // with the 4-byte offset suffix removed
 	offset int
 	value  []byte
-	// clears is how many range clears the transaction had issued before this write, so that
-	// a later clear over the final key still wins, as mutation order says.
-	clears   int
-	conflict bool
+	// placeholder is the key as written, suffix included, with the stamp of the read version
+	// (or zeros) at the offset: where FoundationDB's write map holds the mutation until commit.
+	placeholder []byte
+	// dropped is set by a later clear over the placeholder, which removes the mutation from the
+	// write map; flushed is set when a later versionstamped key's range covered the placeholder,
+	// which sends the mutation at once so that no later clear can remove it.
+	dropped, flushed bool
 }
 
 // writeBuffer holds a transaction's writes in key order.
@@ -69,9 +97,8 @@ type writeBuffer struct {
 	points pointMap
 	// clears are the cleared ranges, sorted, disjoint and not adjacent.
 	clears []kv.Range
-	// clearLog is every range clear in issue order (for versionstamped keys).
-	clearLog []kv.Range
-	// unreadable are the ranges a versionstamped key may land in; reading them fails with 1036.
+	// unreadable are the parts, not cleared since, of the ranges versionstamped keys may land in;
+	// reading them fails with 1036.
 	unreadable []kv.Range
 	vsKeys     []vsKey
 	// needsRead is set when an entry has ops over an unknown base.
@@ -87,7 +114,6 @@ func (w *writeBuffer) reset() {
 	// Committed keys may live on in the resolver, so the map is replaced, not cleared.
 	w.points = pointMap{}
 	w.clears = w.clears[:0]
-	w.clearLog = w.clearLog[:0]
 	w.unreadable = w.unreadable[:0]
 	w.vsKeys = w.vsKeys[:0]
 	w.needsRead = false
@@ -113,17 +139,22 @@ func (w *writeBuffer) get(key []byte) *entry {
 	return w.points.Get(key)
 }
 
-// put returns the entry for key, creating it (owning a copy of key) when absent.
-func (w *writeBuffer) put(key []byte) *entry {
+// put returns the entry for key, creating it (owning a copy of key) when absent. split reports
+// whether a new entry lands inside a cleared range, where FoundationDB then sends the range
+// clear as two.
+func (w *writeBuffer) put(key []byte) (e *entry, split bool) {
 	if e := w.points.Get(key); e != nil {
-		return e
+		return e, false
 	}
-	e := w.newEntry()
+	e = w.newEntry()
 	if w.cleared(key) {
-		e.known = true
+		e.known, e.cleared, split = true, true, true
+	}
+	if len(w.unreadable) > 0 && findAny(w.unreadable, key) {
+		e.unreadable = true
 	}
 	w.points.Insert(w.mem.copy(key), e)
-	return e
+	return e, split
 }
 
 // cleared reports whether key lies in a cleared range.
@@ -140,39 +171,90 @@ func findRange(rs []kv.Range, key []byte) int {
 	return -1
 }
 
-func (w *writeBuffer) set(key, value []byte, conflict bool) {
-	e := w.put(key)
+// findAny reports whether any range of the unsorted list rs contains key.
+func findAny(rs []kv.Range, key []byte) bool {
+	for _, r := range rs {
+		if r.Contains(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// set records a Set and reports whether it split a cleared range (see put).
+func (w *writeBuffer) set(key, value []byte, conflict bool) bool {
+	e, split := w.put(key)
+	if e.unreadable {
+		e.shadow = e.mutationBytes(key)
+	}
 	// The arena's copy is never nil, so a set of an empty value stays present.
-	e.known, e.present, e.value, e.ops = true, true, w.mem.copy(value), nil
+	e.known, e.present, e.value, e.ops, e.cleared = true, true, w.mem.copy(value), nil, false
 	e.conflict = e.conflict || conflict
+	return split
 }
 
+// clear records a Clear of one key.
 func (w *writeBuffer) clear(key []byte, conflict bool) {
-	e := w.put(key)
-	e.known, e.present, e.value, e.ops = true, false, nil, nil
+	e, _ := w.put(key)
+	e.known, e.present, e.value, e.ops, e.cleared = true, false, nil, nil, true
+	e.unreadable, e.shadow = false, 0
 	e.conflict = e.conflict || conflict
+	w.clearedSpan(key, kv.KeyAfter(key))
 }
 
-func (w *writeBuffer) atomic(typ kv.MutationType, key, param []byte, conflict bool) {
-	e := w.put(key)
+// atomic records an atomic mutation, combining it with the key's earlier writes as
+// FoundationDB's write map does (WriteMap::coalesceOver): onto a known value it is evaluated at
+// once; onto an unknown value, consecutive mutations of one type are combined into one (so two
+// APPEND_IF_FITS become one whose parameter is both, appended only if both fit), except
+// COMPARE_AND_CLEAR and, for parameters of different lengths, the types that are not
+// associative. It reports whether the write split a cleared range (see put).
+func (w *writeBuffer) atomic(typ kv.MutationType, key, param []byte, conflict bool) bool {
+	e, split := w.put(key)
 	e.conflict = e.conflict || conflict
 	p := w.mem.copy(param) // never nil
 	if typ == kv.SetVersionstampedValue {
-		e.known, e.present, e.value = true, true, nil
+		if e.unreadable {
+			e.shadow = e.mutationBytes(key)
+		}
+		e.known, e.present, e.value, e.cleared = true, true, nil, false
 		e.ops = []op{{typ, p}}
-		return
+		e.unreadable = true
+		return split
 	}
 	if e.known && len(e.ops) == 0 {
 		v, present, err := kv.ApplyAtomic(typ, e.value, e.present, p)
 		if err == nil {
-			e.value, e.present = v, present
-			return
+			if e.unreadable {
+				e.shadow = e.mutationBytes(key)
+			}
+			e.value, e.present, e.cleared = v, present, false
+			return split
 		}
 	}
 	if !e.known {
 		w.needsRead = true
 	}
+	if n := len(e.ops); n > 0 && !e.unreadable {
+		last := &e.ops[n-1]
+		if last.typ == typ && typ != kv.CompareAndClear && (!nonAssociative(typ) || len(last.param) == len(p)) {
+			if combined, _, err := kv.ApplyAtomic(typ, last.param, true, p); err == nil {
+				last.param = combined
+				return split
+			}
+		}
+	}
 	e.ops = append(e.ops, op{typ, p})
+	return split
+}
+
+// nonAssociative reports the mutation types FoundationDB combines only when the parameters have
+// the same length (MutationRef::NON_ASSOCIATIVE_MASK).
+func nonAssociative(typ kv.MutationType) bool {
+	switch typ {
+	case kv.Add, kv.BitOr, kv.BitXor, kv.Max, kv.Min, kv.SetVersionstampedKey, kv.SetVersionstampedValue, kv.CompareAndClear:
+		return true
+	}
+	return false
 }
 
 // clearRange clears [b, e). Entries inside are dropped; their conflict ranges are returned when
@@ -184,7 +266,7 @@ func (w *writeBuffer) clearRange(r kv.Range) (dropped [][]byte) {
 		}
 	})
 	r = kv.Range{Begin: bytes.Clone(r.Begin), End: bytes.Clone(r.End)}
-	w.clearLog = append(w.clearLog, r)
+	w.clearedSpan(r.Begin, r.End)
 	// Merge into the sorted disjoint list.
 	i := sort.Search(len(w.clears), func(i int) bool { return bytes.Compare(w.clears[i].End, r.Begin) >= 0 })
 	j := i
@@ -208,14 +290,58 @@ func (w *writeBuffer) clearRange(r kv.Range) (dropped [][]byte) {
 	return dropped
 }
 
-// unreadableAt reports whether key may be overwritten by a versionstamped key.
-func (w *writeBuffer) unreadableAt(key []byte) bool {
-	for _, r := range w.unreadable {
-		if r.Contains(key) {
-			return true
+// clearedSpan updates the versionstamp state for a clear of [b, e): the cleared part of an
+// unreadable range becomes readable (it now reads as empty), and a versionstamped key whose
+// placeholder lies inside is removed, unless it was already sent.
+func (w *writeBuffer) clearedSpan(b, e []byte) {
+	if len(w.unreadable) > 0 {
+		w.unreadable = subtractRange(w.unreadable, b, e)
+	}
+	for i := range w.vsKeys {
+		vk := &w.vsKeys[i]
+		if !vk.flushed && bytes.Compare(b, vk.placeholder) <= 0 && bytes.Compare(vk.placeholder, e) < 0 {
+			vk.dropped = true
 		}
 	}
-	return false
+}
+
+// subtractRange removes [b, e) from every range of rs.
+func subtractRange(rs []kv.Range, b, e []byte) []kv.Range {
+	out := rs[:0:0]
+	for _, r := range rs {
+		if bytes.Compare(r.End, b) <= 0 || bytes.Compare(e, r.Begin) <= 0 {
+			out = append(out, r)
+			continue
+		}
+		if bytes.Compare(r.Begin, b) < 0 {
+			out = append(out, kv.Range{Begin: r.Begin, End: b})
+		}
+		if bytes.Compare(e, r.End) < 0 {
+			out = append(out, kv.Range{Begin: e, End: r.End})
+		}
+	}
+	return out
+}
+
+// addUnreadable records the range a versionstamped key written now may land in. As in
+// FoundationDB, what the transaction wrote there earlier becomes unreadable too, and an earlier
+// versionstamped key whose placeholder lies there is sent at once (flushed).
+func (w *writeBuffer) addUnreadable(r kv.Range) {
+	w.unreadable = append(w.unreadable, r)
+	for _, e := range w.points.Ascend(r.Begin, r.End) {
+		e.unreadable = true
+	}
+	for i := range w.vsKeys {
+		if vk := &w.vsKeys[i]; r.Contains(vk.placeholder) {
+			vk.flushed = true
+		}
+	}
+}
+
+// unreadableAt reports whether key, which has no entry, may be overwritten by a versionstamped
+// key.
+func (w *writeBuffer) unreadableAt(key []byte) bool {
+	return len(w.unreadable) > 0 && findAny(w.unreadable, key)
 }
 
 // unreadableIn reports whether [b, e) meets a range a versionstamped key may land in.
@@ -226,4 +352,22 @@ func (w *writeBuffer) unreadableIn(b, e []byte) bool {
 		}
 	}
 	return false
+}
+
+// decided reports whether the transaction's own writes decide every key of [b, e): a read there
+// needs no storage (FoundationDB answers it from the write map).
+func (w *writeBuffer) decided(b, e []byte) bool {
+	pos := b
+	for bytes.Compare(pos, e) < 0 {
+		if i := findRange(w.clears, pos); i >= 0 {
+			pos = w.clears[i].End
+			continue
+		}
+		if ent := w.points.Get(pos); ent != nil && ent.independent() {
+			pos = kv.KeyAfter(pos)
+			continue
+		}
+		return false
+	}
+	return true
 }

@@ -15,6 +15,7 @@ func atomicCases() []testCase {
 		{"AppendIfFitsLimit", testAtomicAppendLimit},
 		{"SignedAdd", testAtomicSignedAdd},
 		{"Errors", testAtomicErrors},
+		{"BlindAppendsCombine", testAtomicBlindAppendsCombine},
 	}
 }
 
@@ -179,4 +180,26 @@ func testAtomicErrors(t *testing.T, s *suite) {
 		requireCode(t, c.want, tr.Commit(), c.name)
 	}
 	require.Nil(t, getDB(t, db, b("k2")), "a transaction with an invalid atomic op commits nothing")
+}
+
+// Consecutive atomic mutations of one type on a key whose value the transaction does not know are
+// combined into one before they are sent (WriteMap.cpp, coalesceOver/coalesce). For
+// APPEND_IF_FITS that changes the outcome: two appends are one append of both, made only if
+// both fit.
+func testAtomicBlindAppendsCombine(t *testing.T, s *suite) {
+	db := s.db(t)
+	base := repeat('a', kv.MaxValueSize-5)
+	write(t, db, func(tr kv.Transaction) { tr.Set(b("app"), base) })
+	tr := newTr(t, db)
+	tr.Atomic(kv.AppendIfFits, b("app"), b("bcd")) // would fit alone
+	tr.Atomic(kv.AppendIfFits, b("app"), b("efg")) // would not fit after it
+	require.Equal(t, len(base), len(get(t, tr, b("app"))), "read back: the combined append does not fit, so nothing is appended")
+	require.NoError(t, tr.Commit())
+	require.Equal(t, base, getDB(t, db, b("app")), "committed: neither part was appended")
+
+	tr = newTr(t, db)
+	tr.Atomic(kv.AppendIfFits, b("app"), b("bc"))
+	tr.Atomic(kv.AppendIfFits, b("app"), b("de"))
+	require.NoError(t, tr.Commit())
+	require.Equal(t, cat(base, b("bcde")), getDB(t, db, b("app")), "appends that fit together are both made")
 }

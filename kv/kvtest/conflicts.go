@@ -1,6 +1,8 @@
 package kvtest
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,6 +29,11 @@ func conflictCases() []testCase {
 		{"ReadConflictRange", testConflictExplicitRead},
 		{"WriteConflictRange", testConflictExplicitWrite},
 		{"SetNextWriteNoWriteConflictRange", testConflictNoWriteConflictRange},
+		{"WatchReadsItsKey", testConflictWatch},
+		{"RangeReadFromIssue", testConflictRangeReadFromIssue},
+		{"PartlyConsumedIterator", testConflictPartlyConsumedIterator},
+		{"ReadConflictOnOwnWrite", testConflictReadOnOwnWrite},
+		{"VersionstampedKeyAlwaysConflicts", testConflictVersionstampedKey},
 	}
 }
 
@@ -314,4 +321,106 @@ func testConflictNoWriteConflictRange(t *testing.T, s *suite) {
 		})
 	require.NoError(t, err, "the option applies to ClearRange too")
 	require.Nil(t, getDB(t, db, b("k")))
+}
+
+// A watch reads its key (ReadYourWrites.actor.cpp, RYWImpl::watch reads it with
+// Snapshot::False), so it adds a read conflict on the key as a Get does.
+func testConflictWatch(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1")
+	var w kv.Watch
+	err := race(t, db,
+		func(tr kv.Transaction) { w = tr.Watch(b("k")) },
+		func(tr kv.Transaction) { tr.Set(b("k"), b("2")) })
+	requireConflict(t, err, "a watch conflicts with a write of its key after the read version")
+	t.Cleanup(w.Cancel)
+	requireCode(t, kv.ErrNotCommitted, w.Wait(context.Background()), "and its watch fails with the commit's error")
+}
+
+// A range read conflicts from the moment it is issued, consumed or not: FoundationDB's Go binding
+// fetches the first batch when GetRange is called (bindings/go range.go, getRange issues the
+// first future), and the read-your-writes layer adds the batch's conflict range when it arrives.
+func testConflictRangeReadFromIssue(t *testing.T, s *suite) {
+	db := s.db(t)
+	abcde(t, db)
+	err := race(t, db,
+		func(tr kv.Transaction) { _ = tr.GetRange(rng("a", "z"), kv.RangeOptions{}) },
+		func(tr kv.Transaction) { tr.Set(b("a"), b("x")) })
+	requireConflict(t, err, "a GetRange never consumed still conflicts on its first rows")
+	err = race(t, db,
+		func(tr kv.Transaction) { _ = tr.Snapshot().GetRange(rng("a", "z"), kv.RangeOptions{}) },
+		func(tr kv.Transaction) { tr.Set(b("a"), b("y")) })
+	require.NoError(t, err, "a snapshot range read never conflicts")
+}
+
+// A partly consumed iterator conflicts on the batches it fetched, not on the rest of its range.
+// FoundationDB's first batch of an iterator-mode read is 4,096 bytes (fdb_c.cpp,
+// validate_and_update_parameters), so a write 1,900 rows of 100-byte values further does not
+// conflict with a read that took one row.
+func testConflictPartlyConsumedIterator(t *testing.T, s *suite) {
+	db := s.db(t)
+	value := repeat('v', 100)
+	write(t, db, func(tr kv.Transaction) {
+		for i := range 2000 {
+			tr.Set(fmt.Appendf(nil, "it/%04d", i), value)
+		}
+	})
+	read := func(tr kv.Transaction) {
+		it := tr.GetRange(rng("it/", "it0"), kv.RangeOptions{}).Iterator()
+		require.True(t, it.Next())
+		require.NoError(t, it.Err())
+	}
+	err := race(t, db, read, func(tr kv.Transaction) { tr.Set(b("it/1900"), b("x")) })
+	require.NoError(t, err, "rows far beyond the fetched batch are not read")
+	err = race(t, db, read, func(tr kv.Transaction) { tr.Set(b("it/0000"), b("x")) })
+	requireConflict(t, err, "the row returned conflicts")
+	err = race(t, db, read, func(tr kv.Transaction) { tr.Set(b("it/0001"), b("x")) })
+	requireConflict(t, err, "so does the next row, fetched in the same batch though not returned")
+}
+
+// An explicit read conflict on keys the transaction already wrote is dropped, as the
+// read-your-writes layer drops every read of its own writes (ReadYourWrites.actor.cpp,
+// addReadConflictRange goes through updateConflictMap).
+func testConflictReadOnOwnWrite(t *testing.T, s *suite) {
+	db := s.db(t)
+	err := race(t, db,
+		func(tr kv.Transaction) {
+			tr.Set(b("k"), b("mine"))
+			require.NoError(t, tr.AddReadConflictKey(b("k")))
+		},
+		func(tr kv.Transaction) { tr.Set(b("k"), b("theirs")) })
+	require.NoError(t, err, "a read conflict key the transaction wrote before adds nothing")
+	overCleared := func(other string) error {
+		return race(t, db,
+			func(tr kv.Transaction) {
+				tr.ClearRange(rng("m", "n"))
+				require.NoError(t, tr.AddReadConflictRange(rng("l", "o")))
+			},
+			func(tr kv.Transaction) { tr.Set(b(other), b("theirs")) })
+	}
+	require.NoError(t, overCleared("m5"), "nor a read conflict range over a range it cleared")
+	requireConflict(t, overCleared("n5"), "the rest of the range still conflicts")
+}
+
+// A versionstamped key gets a write conflict range on its final key at the commit proxy
+// (CommitProxyServer.actor.cpp, addTransaction), so SetNextWriteNoWriteConflictRange cannot
+// remove it; the option is still used up by that write.
+func testConflictVersionstampedKey(t *testing.T, s *suite) {
+	db := s.db(t)
+	err := race(t, db,
+		func(tr kv.Transaction) { require.Empty(t, getRange(t, tr, rng("vs/", "vs0"), kv.RangeOptions{})) },
+		func(tr kv.Transaction) {
+			tr.SetNextWriteNoWriteConflictRange()
+			tr.Atomic(kv.SetVersionstampedKey, cat(b("vs/"), placeholder, le32(3)), b("v"))
+		})
+	requireConflict(t, err, "a versionstamped key conflicts with a read of where it lands")
+	setKeys(t, db, "k", "1")
+	err = race(t, db,
+		func(tr kv.Transaction) { get(t, tr, b("k")) },
+		func(tr kv.Transaction) {
+			tr.SetNextWriteNoWriteConflictRange()
+			tr.Atomic(kv.SetVersionstampedKey, cat(b("vt/"), placeholder, le32(3)), b("v"))
+			tr.Set(b("k"), b("2"))
+		})
+	requireConflict(t, err, "the versionstamped key used up the option: the next write conflicts")
 }

@@ -18,8 +18,8 @@
 //	}
 //
 // Run has one subtest per semantic point of the contract (grouped as ReadWrite, Range,
-// Selector, ReadYourWrites, Conflict, Atomic, Versionstamp, Version, Limit, Lifecycle, Watch,
-// Transact, Error) and the workloads (Workload/Cycle, Workload/Bank, Workload/Versionstamps,
+// Selector, ReadYourWrites, Conflict, Atomic, Versionstamp, MetadataVersion, Version, Limit,
+// Lifecycle, Window, Watch, Transact, Error) and the workloads (Workload/Cycle, Workload/Bank, Workload/Versionstamps,
 // Workload/Watches, Workload/Model). A single point can be run with
 // go test -run 'TestConformance/Conflict/LimitedRangeRead'.
 //
@@ -37,6 +37,7 @@
 //
 // The model-based random test (Workload/Model) prints its seed when it fails; set
 // LAYERKIT_KVTEST_SEED to that seed to replay it. LAYERKIT_SOAK=1 runs the workloads and the
-// model test for many more iterations. Lifecycle/TooOld sleeps just past the five-second
-// transaction window (in parallel with the other subtests); it is skipped with -short.
+// model test for many more iterations. Window/FiveSeconds sleeps once just past the five-second
+// transaction window (in parallel with the other subtests) and then checks each rule of the
+// window as its own subtest; it is skipped with -short.
 package kvtest

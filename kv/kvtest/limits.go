@@ -14,6 +14,10 @@ func limitCases() []testCase {
 		{"KeySize", testLimitKeySize},
 		{"ValueSize", testLimitValueSize},
 		{"TransactionSize", testLimitTransactionSize},
+		{"TransactionSizeAfterCoalescing", testLimitSizeCoalesced},
+		{"TransactionSizeCountsConflictRanges", testLimitSizeConflictRanges},
+		{"TransactionSizeCountsClears", testLimitSizeClears},
+		{"TransactionSizeNotCheckedReadOnly", testLimitSizeReadOnly},
 		{"SystemKeysWrite", testLimitSystemKeysWrite},
 		{"SystemKeysRead", testLimitSystemKeysRead},
 		{"InvertedRange", testLimitInvertedRange},
@@ -115,4 +119,91 @@ func testLimitInvertedRange(t *testing.T, s *suite) {
 	requireCode(t, kv.ErrInvertedRange, tr.Commit(), "an inverted clear-range fails the transaction")
 	require.Nil(t, getDB(t, db, b("ok")))
 	require.Equal(t, []string{"a", "b", "c", "d", "e"}, keys(getRange(t, newTr(t, db), rng("", "\xff"), kv.RangeOptions{})))
+}
+
+// The size limit counts what FoundationDB's client sends at commit (NativeAPI.actor.cpp,
+// Transaction::getSize, checked in commitMutations): the mutations after the write map combined
+// them, so a key set many times counts once and sets erased by a later clear count not at all.
+func testLimitSizeCoalesced(t *testing.T, s *suite) {
+	db := s.db(t)
+	v := repeat('v', 99_000)
+	tr := newTr(t, db)
+	for range 200 { // 19.8 MB written, one 99 KB value sent
+		tr.Set(b("same"), v)
+	}
+	require.NoError(t, tr.Commit(), "repeated sets of one key count once")
+
+	tr = newTr(t, db)
+	for i := range 150 { // 14.85 MB written, then erased
+		tr.Set(fmt.Appendf(nil, "gone/%03d", i), v)
+	}
+	tr.ClearRange(rng("gone/", "gone0"))
+	tr.Set(b("kept"), b("x"))
+	require.NoError(t, tr.Commit(), "sets erased by a later clear count not at all")
+	require.Empty(t, getRange(t, newTr(t, db), rng("gone/", "gone0"), kv.RangeOptions{}))
+	require.Equal(t, "x", string(getDB(t, db, b("kept"))))
+}
+
+// conflictKey returns a key of about 5,000 bytes, distinct for each i and tag.
+func conflictKey(tag string, i int, fill byte) []byte {
+	return append(fmt.Appendf(nil, "%s/%04d/", tag, i), fills[fill][:5_000]...)
+}
+
+// fills holds the bytes conflict keys are made of, made once.
+var fills = map[byte][]byte{'a': repeat('a', 9_980), 'b': repeat('b', 9_980)}
+
+// Read and write conflict ranges count towards the limit as mutations do, so a transaction of few
+// bytes written but many large conflict ranges fails with 2101.
+func testLimitSizeConflictRanges(t *testing.T, s *suite) {
+	db := s.db(t)
+	explicit := func(n int) error {
+		tr := newTr(t, db)
+		for i := range n { // each range about 10 KB: two 5 KB keys, disjoint from the others
+			require.NoError(t, tr.AddReadConflictRange(kv.Range{Begin: conflictKey("r", i, 'a'), End: conflictKey("r", i, 'b')}))
+		}
+		tr.Set(b("small"), b("x"))
+		return tr.Commit()
+	}
+	require.NoError(t, explicit(800), "8 MB of read conflict ranges fit")
+	requireCode(t, kv.ErrTransactionTooLarge, explicit(1_200), "12 MB of read conflict ranges do not")
+
+	tr := newTr(t, db)
+	for i := range 600 { // each read adds [key, key+0x00): about 20 KB for a 10 KB key
+		key := append(fmt.Appendf(nil, "g/%04d/", i), fills['a']...)
+		_, err := tr.Get(key).Get()
+		require.NoError(t, err, "read %d", i)
+	}
+	tr.Set(b("small"), b("x"))
+	requireCode(t, kv.ErrTransactionTooLarge, tr.Commit(), "the read conflict ranges of 600 reads of 10 KB keys")
+
+	tr = newTr(t, db)
+	for i := range 1_200 {
+		require.NoError(t, tr.AddWriteConflictRange(kv.Range{Begin: conflictKey("w", i, 'a'), End: conflictKey("w", i, 'b')}))
+	}
+	requireCode(t, kv.ErrTransactionTooLarge, tr.Commit(), "12 MB of write conflict ranges")
+}
+
+// A range clear counts its two keys, and its write conflict range two more.
+func testLimitSizeClears(t *testing.T, s *suite) {
+	db := s.db(t)
+	clears := func(n int) error {
+		tr := newTr(t, db)
+		for i := range n { // each clear about 20 KB with its conflict range
+			tr.ClearRange(kv.Range{Begin: conflictKey("c", i, 'a'), End: conflictKey("c", i, 'b')})
+		}
+		return tr.Commit()
+	}
+	require.NoError(t, clears(400), "8 MB of clears fit")
+	requireCode(t, kv.ErrTransactionTooLarge, clears(600), "12 MB of clears do not")
+}
+
+// A transaction that writes nothing is not sent at all (commitMutations returns at once), so its
+// read conflict ranges are never checked against the limit.
+func testLimitSizeReadOnly(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := newTr(t, db)
+	for i := range 1_200 {
+		require.NoError(t, tr.AddReadConflictRange(kv.Range{Begin: conflictKey("r", i, 'a'), End: conflictKey("r", i, 'b')}))
+	}
+	require.NoError(t, tr.Commit(), "12 MB of read conflict ranges in a read-only transaction")
 }

@@ -49,9 +49,11 @@ func groups() []group {
 		{"Conflict", conflictCases()},
 		{"Atomic", atomicCases()},
 		{"Versionstamp", versionstampCases()},
+		{"MetadataVersion", metadataVersionCases()},
 		{"Version", versionCases()},
 		{"Limit", limitCases()},
 		{"Lifecycle", lifecycleCases()},
+		{"Window", windowCases()},
 		{"Watch", watchCases()},
 		{"Transact", transactCases()},
 		{"Error", errorCases()},
@@ -215,5 +217,7 @@ func hexs(v []byte) string {
 }
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+func compareBytes(a, b []byte) int { return bytes.Compare(a, b) }
 
 func repeat(c byte, n int) []byte { return bytes.Repeat([]byte{c}, n) }

@@ -23,6 +23,8 @@ func transactCases() []testCase {
 		{"Timeout", testTransactTimeout},
 		{"TransactionRunsInPlace", testTransactInPlace},
 		{"ReadTransact", testReadTransact},
+		{"ContextStopsCalls", testTransactContextStops},
+		{"RetryableSet", testTransactRetryableSet},
 	}
 }
 
@@ -236,5 +238,105 @@ func testReadTransact(t *testing.T, s *suite) {
 		})
 		require.NoError(t, err)
 		require.Equal(t, "write", got, "a transaction runs read functions in place, with its own writes")
+	}
+}
+
+// stopWithin is how soon after its ctx ends a blocked call must return: the contract's 100 ms,
+// with room for a loaded test machine.
+const stopWithin = 250 * time.Millisecond
+
+// requireStops runs fn, which must end once ctx (ending after 100 ms) does, and checks that it
+// returns ctx's error within stopWithin of the deadline.
+func requireStops(t *testing.T, what string, fn func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.DeadlineExceeded, what)
+		require.Less(t, time.Since(deadline), stopWithin, "%s: returned %v after its ctx ended", what, time.Since(deadline))
+	case <-time.After(100*time.Millisecond + 5*time.Second):
+		t.Fatalf("%s: still running 5 s after its ctx ended", what)
+	}
+}
+
+// A program stops soon after its ctx ends, whatever it is doing: a retry loop backing off, a
+// blocked Watch.Wait, reads looping inside Transact (Transact cancels its transaction when ctx
+// ends, so a read blocked in the engine returns), and a commit of a transaction whose ctx ended.
+func testTransactContextStops(t *testing.T, s *suite) {
+	db := s.db(t)
+	requireStops(t, "a Transact loop retrying a conflict", func(ctx context.Context) error {
+		_, err := kv.Transact(ctx, db, func(tr kv.Transaction) (int, error) { return 0, kv.ErrNotCommitted })
+		return err
+	})
+	w := watch(t, db, b("never-changes"))
+	requireStops(t, "a blocked Watch.Wait", w.Wait)
+	requireStops(t, "reads in a loop inside Transact", func(ctx context.Context) error {
+		_, err := kv.Transact(ctx, db, func(tr kv.Transaction) (int, error) {
+			for {
+				if _, err := tr.Get(b("k")).Get(); err != nil {
+					return 0, err
+				}
+				if _, err := tr.GetRange(rng("a", "z"), kv.RangeOptions{}).GetSlice(); err != nil {
+					return 0, err
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+		return err
+	})
+	requireStops(t, "a read-only loop inside ReadTransact", func(ctx context.Context) error {
+		_, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) (int, error) {
+			for {
+				if _, err := tr.GetReadVersion().Get(); err != nil {
+					return 0, err
+				}
+				if _, err := tr.Get(b("k")).Get(); err != nil {
+					return 0, err
+				}
+				time.Sleep(time.Millisecond)
+			}
+		})
+		return err
+	})
+	requireStops(t, "a commit after the ctx ended", func(ctx context.Context) error {
+		_, err := kv.Transact(ctx, db, func(tr kv.Transaction) (int, error) {
+			tr.Set(b("late"), b("x"))
+			<-ctx.Done()
+			return 0, nil
+		})
+		return err
+	})
+	require.Nil(t, getDB(t, db, b("late")), "the transaction whose ctx ended before its commit is not committed")
+}
+
+// The retry loop retries exactly FoundationDB 7.3.63's retryable codes
+// (fdb_error_predicate(FDB_ERROR_PREDICATE_RETRYABLE), bindings/c/fdb_c.cpp): 1039 and 1223 are
+// retried; 1235 (transaction_throttled_hot_shard, a 7.4 code) is not.
+func testTransactRetryableSet(t *testing.T, s *suite) {
+	db := s.db(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		code  int
+		retry bool
+	}{{1039, true}, {1223, true}, {1235, false}} {
+		attempts := 0
+		_, err := kv.Transact(ctx, db, func(tr kv.Transaction) (int, error) {
+			attempts++
+			if attempts == 1 {
+				return 0, kv.Error{Code: c.code}
+			}
+			return 0, nil
+		})
+		if c.retry {
+			require.NoError(t, err, "%d is retried", c.code)
+			require.Equal(t, 2, attempts, "%d is retried", c.code)
+		} else {
+			require.ErrorIs(t, err, kv.Error{Code: c.code}, "%d is returned", c.code)
+			require.Equal(t, 1, attempts, "%d is not retried", c.code)
+		}
 	}
 }

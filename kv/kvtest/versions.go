@@ -2,6 +2,7 @@ package kvtest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -11,6 +12,7 @@ func versionCases() []testCase {
 		{"ReadVersion", testReadVersion},
 		{"CommittedVersion", testCommittedVersion},
 		{"ReadOnlyCommittedVersion", testReadOnlyCommittedVersion},
+		{"FollowsTheClock", testVersionsFollowTheClock},
 	}
 }
 
@@ -55,4 +57,31 @@ func testReadOnlyCommittedVersion(t *testing.T, s *suite) {
 	cv, err := tr.GetCommittedVersion()
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), cv, "a read-only transaction has no commit version")
+}
+
+// Versions advance with time, about 1,000,000 a second (FoundationDB's VERSIONS_PER_SECOND, which
+// the master follows even when nothing commits), so a difference of versions measures elapsed
+// time on every engine.
+func testVersionsFollowTheClock(t *testing.T, s *suite) {
+	db := s.db(t)
+	rv := func() int64 {
+		v, err := newTr(t, db).GetReadVersion().Get()
+		require.NoError(t, err)
+		return v
+	}
+	first := rv()
+	time.Sleep(300 * time.Millisecond)
+	second := rv()
+	require.GreaterOrEqual(t, second-first, int64(200_000), "300 ms without a commit moved read versions by at least 200,000")
+	require.Less(t, second-first, int64(3_000_000), "and by well under 3 s worth")
+
+	tr := startTr(t, db)
+	before, err := tr.GetReadVersion().Get()
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond)
+	tr.Set(b("k"), b("v"))
+	require.NoError(t, tr.Commit())
+	cv, err := tr.GetCommittedVersion()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, cv-before, int64(50_000), "a commit 100 ms after the read version is about 100,000 versions later")
 }

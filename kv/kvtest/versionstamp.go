@@ -19,6 +19,13 @@ func versionstampCases() []testCase {
 		{"InvalidOffset", testVersionstampInvalidOffset},
 		{"ReadBackUnreadable", testVersionstampUnreadable},
 		{"Increasing", testVersionstampIncreasing},
+		{"KeySizeCountsOffset", testVersionstampKeySize},
+		{"UnreadableFromVersionZero", testVersionstampUnreadableFromZero},
+		{"UnreadablePersists", testVersionstampUnreadablePersists},
+		{"LimitedReadBeforeUnreadable", testVersionstampLimitedRead},
+		{"ClearRemovesPlaceholder", testVersionstampClearedPlaceholder},
+		{"ReadOnlyCommit", testVersionstampReadOnly},
+		{"FailedCommit", testVersionstampFailedCommit},
 	}
 }
 
@@ -137,4 +144,144 @@ func testVersionstampIncreasing(t *testing.T, s *suite) {
 		}
 		prev = bytes.Clone(vs[:])
 	}
+}
+
+// The key limit applies to the key as given to SET_VERSIONSTAMPED_KEY, its 4-byte offset suffix
+// included (ReadYourWrites.actor.cpp, atomicOp checks key.size() before the versionstamp
+// range): a key that would be 10,000 bytes once stamped is refused if the suffix makes it longer.
+func testVersionstampKeySize(t *testing.T, s *suite) {
+	db := s.db(t)
+	key := func(n int) []byte { // n bytes in all, the stamp at offset 0
+		return cat(placeholder, repeat('k', n-14), le32(0))
+	}
+	write(t, db, func(tr kv.Transaction) { tr.Atomic(kv.SetVersionstampedKey, key(kv.MaxKeySize), b("v")) })
+	for _, n := range []int{kv.MaxKeySize + 1, kv.MaxKeySize + 4} {
+		tr := newTr(t, db)
+		tr.Atomic(kv.SetVersionstampedKey, key(n), b("v"))
+		requireCode(t, kv.ErrKeyTooLarge, tr.Commit(), "a versionstamped key of %d bytes with its suffix", n)
+	}
+}
+
+// stampAt returns prefix + a versionstamp of version v and batch order 0 + the offset suffix
+// for offset len(prefix), without the suffix when suffix is false.
+func stampAt(prefix string, v uint64, suffix bool) []byte {
+	k := append(b(prefix), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint64(k[len(prefix):], v)
+	if suffix {
+		k = append(k, le32(len(prefix))...)
+	}
+	return k
+}
+
+// The keys a versionstamped key may land on are unreadable from the stamp of the read version,
+// or from version 0 when the transaction has not taken one (ReadYourWrites.actor.cpp, atomicOp:
+// getVersionstampKeyRange with getCachedReadVersion().orDefault(0)).
+func testVersionstampUnreadableFromZero(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := newTr(t, db)
+	tr.Atomic(kv.SetVersionstampedKey, cat(b("vz/"), placeholder, le32(3)), b("v"))
+	_, err := tr.Get(stampAt("vz/", 1, false)).Get()
+	requireCode(t, kv.ErrAccessedUnreadable, err, "without a read version, stamps from version 0 are unreadable")
+
+	tr = startTr(t, db)
+	rv, err := tr.GetReadVersion().Get()
+	require.NoError(t, err)
+	tr.Atomic(kv.SetVersionstampedKey, cat(b("vz/"), placeholder, le32(3)), b("v"))
+	require.Nil(t, get(t, tr, stampAt("vz/", 1, false)), "with a read version, a stamp of an older version is readable")
+	_, err = tr.Get(stampAt("vz/", uint64(rv), false)).Get()
+	requireCode(t, kv.ErrAccessedUnreadable, err, "and the stamp of the read version is not")
+}
+
+// Once unreadable, a key stays unreadable whatever the transaction writes there later, until it
+// clears it (WriteMap.cpp: mutate keeps is_unreadable; clear resets it).
+func testVersionstampUnreadablePersists(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := newTr(t, db)
+	tr.Atomic(kv.SetVersionstampedValue, b("vv"), cat(placeholder, le32(0)))
+	tr.Set(b("vv"), b("plain"))
+	_, err := tr.Get(b("vv")).Get()
+	requireCode(t, kv.ErrAccessedUnreadable, err, "a set after a versionstamped value leaves the key unreadable")
+	tr.Clear(b("vv"))
+	require.Nil(t, get(t, tr, b("vv")), "a clear makes it readable")
+	tr.Set(b("vv"), b("again"))
+	require.Equal(t, "again", string(get(t, tr, b("vv"))), "and it stays so")
+	require.NoError(t, tr.Commit())
+	require.Equal(t, "again", string(getDB(t, db, b("vv"))))
+
+	tr = startTr(t, db)
+	rv, err := tr.GetReadVersion().Get()
+	require.NoError(t, err)
+	inside := stampAt("vk/", uint64(rv)+1, false)
+	tr.Set(inside, b("plain"))
+	tr.Atomic(kv.SetVersionstampedKey, cat(b("vk/"), placeholder, le32(3)), b("v"))
+	_, err = tr.Get(inside).Get()
+	requireCode(t, kv.ErrAccessedUnreadable, err, "a key written before, where a versionstamped key may land, becomes unreadable")
+	later := stampAt("vk/", uint64(rv)+2, false)
+	tr.Set(later, b("plain"))
+	_, err = tr.Get(later).Get()
+	requireCode(t, kv.ErrAccessedUnreadable, err, "and so is one written there after")
+}
+
+// A range read stops at its limit before reaching an unreadable key and succeeds, as the
+// read-your-writes iterator only fails when it reaches an unreadable segment.
+func testVersionstampLimitedRead(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "lr/a", "1", "lr/b", "2")
+	tr := newTr(t, db)
+	tr.Atomic(kv.SetVersionstampedValue, b("lr/c"), cat(placeholder, le32(0)))
+	require.Equal(t, []string{"lr/a", "lr/b"}, keys(getRange(t, tr, rng("lr/", "lr0"), kv.RangeOptions{Limit: 2})), "a limited read that stops before the unreadable key")
+	_, err := tr.GetRange(rng("lr/", "lr0"), kv.RangeOptions{Limit: 3}).GetSlice()
+	requireCode(t, kv.ErrAccessedUnreadable, err, "one that reaches it fails")
+}
+
+// A clear over where a versionstamped key waits in the write map (its key as given, with the
+// read version's stamp) removes it, as WriteMap::clear removes any write inside.
+func testVersionstampClearedPlaceholder(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := newTr(t, db)
+	tr.Atomic(kv.SetVersionstampedKey, cat(b("cp/"), placeholder, le32(3)), b("v"))
+	tr.ClearRange(rng("cp/", "cp0"))
+	tr.Set(b("other"), b("x"))
+	require.NoError(t, tr.Commit())
+	require.Empty(t, getRange(t, newTr(t, db), rng("cp/", "cp0"), kv.RangeOptions{}), "the cleared versionstamped key is not written")
+}
+
+// A transaction that wrote nothing has no versionstamp: no_commit_version (2021), as NativeAPI's
+// commitMutations sets it for a read-only commit.
+func testVersionstampReadOnly(t *testing.T, s *suite) {
+	db := s.db(t)
+	tr := newTr(t, db)
+	get(t, tr, b("k"))
+	before := tr.GetVersionstamp()
+	require.NoError(t, tr.Commit())
+	_, err := before.Get()
+	requireCode(t, kv.ErrNoCommitVersion, err, "asked before the commit")
+	_, err = tr.GetVersionstamp().Get()
+	requireCode(t, kv.ErrNoCommitVersion, err, "asked after the commit")
+}
+
+// A failed commit has no versionstamp: the future fails with the commit's error, wrapped in
+// transaction_invalid_version (2020) when the commit reached the cluster, as NativeAPI's
+// commitAndWatch sets it.
+func testVersionstampFailedCommit(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1")
+	tr := startTr(t, db)
+	get(t, tr, b("k"))
+	before := tr.GetVersionstamp()
+	setKeys(t, db, "k", "2")
+	tr.Set(b("x"), b("x"))
+	requireConflict(t, tr.Commit(), "setup: the commit conflicts")
+	for _, f := range []kv.Future[[10]byte]{before, tr.GetVersionstamp()} {
+		_, err := f.Get()
+		require.ErrorIs(t, err, kv.ErrNotCommitted, "the commit's error")
+		require.ErrorIs(t, err, kv.ErrTransactionInvalidVersion, "and FoundationDB's 2020")
+	}
+
+	tr = newTr(t, db)
+	tr.Set(repeat('k', kv.MaxKeySize+1), b("v"))
+	early := tr.GetVersionstamp()
+	requireCode(t, kv.ErrKeyTooLarge, tr.Commit())
+	_, err := early.Get()
+	require.ErrorIs(t, err, kv.ErrKeyTooLarge, "a commit that never started fails the versionstamp with its error")
 }

@@ -3,6 +3,8 @@ package kvtest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -23,6 +25,8 @@ func watchCases() []testCase {
 		{"FailedTransaction", testWatchFailedTransaction},
 		{"ResetTransaction", testWatchReset},
 		{"ManyWatchers", testWatchMany},
+		{"OwnWriteBeforeCommit", testWatchOwnWriteBeforeCommit},
+		{"DroppedWatchFreesSlot", testWatchDropped},
 	}
 }
 
@@ -192,4 +196,80 @@ func testWatchMany(t *testing.T, s *suite) {
 		requireFires(t, w, "every watch on the key fires")
 	}
 	requireQuiet(t, other, "a watch on another key does not")
+}
+
+// A write of the watching transaction itself that changes the key fires the watch at once,
+// before the commit and whatever becomes of it (ReadYourWrites.actor.cpp, RYWImpl::triggerWatches
+// on every set, clear and atomic op). A write of the same value does not; an atomic mutation
+// always does (its result is not known).
+func testWatchOwnWriteBeforeCommit(t *testing.T, s *suite) {
+	db := s.db(t)
+	setKeys(t, db, "k", "1", "n", "\x01", "r", "1")
+	tr := newTr(t, db)
+	same := tr.Watch(b("k"))
+	changed := tr.Watch(b("k"))
+	t.Cleanup(same.Cancel)
+	tr.Set(b("k"), b("1"))
+	requireQuiet(t, same, "a write of the value the watch saw does not fire it")
+	tr.Set(b("k"), b("2"))
+	requireFires(t, changed, "a write of another value fires it before the commit")
+
+	atomic := tr.Watch(b("n"))
+	cleared := tr.Watch(b("r"))
+	absent := tr.Watch(b("never"))
+	t.Cleanup(absent.Cancel)
+	tr.Atomic(kv.Add, b("n"), []byte{0})
+	requireFires(t, atomic, "an atomic op fires it, even one that leaves the value as it was")
+	tr.ClearRange(rng("q", "s"))
+	requireFires(t, cleared, "a range clear over the key")
+	tr.Clear(b("never"))
+	requireQuiet(t, absent, "clearing a key that was absent changes nothing")
+	tr.Cancel()
+	requireFires(t, changed, "a watch that fired stays fired when its transaction is cancelled")
+}
+
+// A watch whose Wait ended with its ctx, and that the caller then drops, gives back its slot of
+// the watch limit (10,000 per database) once collected, as a dropped watch future does in
+// FoundationDB's Go binding. Five rounds of 2,500 dropped watches would pass the limit if the
+// slots stayed taken.
+func testWatchDropped(t *testing.T, s *suite) {
+	db := s.db(t)
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for round := range 5 {
+		err := dropWatches(t, db, round, ended)
+		for tries := 0; errors.Is(err, kv.ErrTooManyWatches) && tries < 50; tries++ {
+			// The slots of the earlier rounds are freed as their watches are collected.
+			runtime.GC()
+			time.Sleep(20 * time.Millisecond)
+			err = dropWatches(t, db, round, ended)
+		}
+		require.NoError(t, err, "round %d of 2,500 watches: dropped watches must give back their slots", round)
+		runtime.GC()
+	}
+}
+
+// dropWatches sets 2,500 watches in one transaction, waits on each with an ended ctx before and
+// after the commit, and drops them.
+func dropWatches(t *testing.T, db kv.Database, round int, ended context.Context) error {
+	tr := newTr(t, db)
+	ws := make([]kv.Watch, 2500)
+	for i := range ws {
+		ws[i] = tr.Watch(fmt.Appendf(nil, "dw/%d/%04d", round, i))
+	}
+	for _, w := range ws {
+		if err := w.Wait(ended); !errors.Is(err, context.Canceled) {
+			tr.Cancel()
+			return err
+		}
+	}
+	if err := tr.Commit(); err != nil {
+		return err
+	}
+	for _, w := range ws {
+		if err := w.Wait(ended); !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return nil
 }
