@@ -219,9 +219,11 @@ func (db *DB) runGroup(group []*transaction) {
 	}
 
 	if applied > 0 {
-		var vb [8]byte
-		binary.BigEndian.PutUint64(vb[:], uint64(version))
-		b.Set(versionKey, vb[:], nil)
+		if db.durable {
+			var vb [8]byte
+			binary.BigEndian.PutUint64(vb[:], uint64(version))
+			b.Set(versionKey, vb[:], nil)
+		}
 		opt := pebble.NoSync
 		if db.sync {
 			opt = pebble.Sync

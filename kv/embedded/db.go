@@ -38,6 +38,10 @@ type DB struct {
 	opts   Options
 	window time.Duration
 	sync   bool
+	// durable is set for a store on disk, which records each commit's version (versionKey) so
+	// that versions keep growing across a reopen; an in-memory store has nothing to reopen, and
+	// skipping that write halves the keys a small transaction adds to the memtable.
+	durable bool
 
 	// failure holds the error of the failed state once the storage failed in the background
 	// (see fail); failed is closed then.
@@ -103,12 +107,13 @@ func Open(path string, opts *Options) (*DB, error) {
 		o = *opts
 	}
 	db := &DB{
-		opts:   o,
-		window: o.TransactionWindow,
-		sync:   path != "" && !o.NoSync,
-		views:  make(map[*view]struct{}),
-		stop:   make(chan struct{}),
-		failed: make(chan struct{}),
+		opts:    o,
+		window:  o.TransactionWindow,
+		sync:    path != "" && !o.NoSync,
+		durable: path != "",
+		views:   make(map[*view]struct{}),
+		stop:    make(chan struct{}),
+		failed:  make(chan struct{}),
 	}
 	if db.window <= 0 {
 		db.window = defaultWindow
