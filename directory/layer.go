@@ -163,8 +163,12 @@ func (l *Layer) createOrOpen(rtr kv.ReadTransaction, tr kv.Transaction, path []s
 	}
 
 	// The child's prefix is allocated before missing parents are created, as the bindings do.
+	// When the walk found every parent, the bindings' second walk to open the parent would read
+	// the same keys again (adding no conflict range); its node key is taken from the first.
 	parentNode := l.rootNode
-	if len(path) > 1 {
+	if len(n.path) == len(path) {
+		parentNode = n.parent
+	} else {
 		pd, err := l.createOrOpen(rtr, tr, path[:len(path)-1], nil, nil, true, true, nil)
 		if err != nil {
 			return nil, err

@@ -17,6 +17,8 @@ type node struct {
 	layer  []byte   // the stored layer; empty for the root
 	path   []string // the part of target this node stands for
 	target []string // the path that was looked up
+	// parent is, for a missing directory, the node key of its parent, which the walk found.
+	parent []byte
 }
 
 // inPartition reports whether the walk stopped at a partition with path left to resolve inside
@@ -57,7 +59,7 @@ func (l *Layer) find(rtr kv.ReadTransaction, path []string, first kv.Future[[]by
 			return nil, err
 		}
 		if p == nil {
-			return &node{path: path[:i+1], target: path}, nil
+			return &node{path: path[:i+1], target: path, parent: n.key}, nil
 		}
 		if err := l.checkPrefix(path[:i+1], p); err != nil {
 			return nil, err
