@@ -165,7 +165,7 @@ func (l *Layer) createOrOpen(rtr kv.ReadTransaction, tr kv.Transaction, path []s
 	// The child's prefix is allocated before missing parents are created, as the bindings do.
 	// When the walk found every parent, the bindings' second walk to open the parent would read
 	// the same keys again (adding no conflict range); its node key is taken from the first.
-	parentNode := l.rootNode
+	var parentNode []byte
 	if len(n.path) == len(path) {
 		parentNode = n.parent
 	} else {
