@@ -55,6 +55,19 @@ func storeFiles(t *testing.T, dir, pattern string) []string {
 	return names
 }
 
+// flushedStore copies a closed store whose n keys are in one sstable, and returns the copy and
+// the path of its sstable.
+func flushedStore(t *testing.T, n int) (dir, sst string) {
+	t.Helper()
+	dir = copyStore(t, buildStore(t, func(db *embedded.DB) {
+		writeKeys(t, db, 0, n)
+		require.NoError(t, embedded.Flush(db))
+	}))
+	ssts := storeFiles(t, dir, "*.sst")
+	require.Len(t, ssts, 1)
+	return dir, ssts[0]
+}
+
 func flipByte(t *testing.T, path string, off int64) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -87,14 +100,8 @@ func writeKeys(t *testing.T, db kv.Database, round, n int) {
 // match fails with kv.ErrFileCorrupt naming the file (Pebble's default would stop the process),
 // while reads elsewhere go on.
 func TestDamagedSSTableFailsTheRead(t *testing.T) {
-	src := buildStore(t, func(db *embedded.DB) {
-		writeKeys(t, db, 0, 400) // about ten 4 KB blocks
-		require.NoError(t, embedded.Flush(db))
-	})
-	dir := copyStore(t, src)
-	ssts := storeFiles(t, dir, "*.sst")
-	require.Len(t, ssts, 1)
-	flipByte(t, ssts[0], 20) // inside the first data block
+	dir, sst := flushedStore(t, 400) // about ten 4 KB blocks
+	flipByte(t, sst, 20)             // inside the first data block
 
 	db, err := embedded.Open(dir, nil)
 	require.NoError(t, err)
@@ -104,12 +111,12 @@ func TestDamagedSSTableFailsTheRead(t *testing.T) {
 		return tr.Get(damageKey(0)).Get()
 	})
 	require.ErrorIs(t, err, kv.ErrFileCorrupt)
-	require.Contains(t, err.Error(), filepath.Base(ssts[0]))
+	require.Contains(t, err.Error(), filepath.Base(sst))
 	_, err = kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
 		return tr.GetRange(kv.Range{Begin: damageKey(0), End: damageKey(10)}, kv.RangeOptions{}).GetSlice()
 	})
 	require.ErrorIs(t, err, kv.ErrFileCorrupt)
-	require.Contains(t, err.Error(), filepath.Base(ssts[0]))
+	require.Contains(t, err.Error(), filepath.Base(sst))
 
 	// A read elsewhere, and a write, still work: the damage failed those reads only.
 	v, err := kv.ReadTransact(ctx, db, func(tr kv.ReadTransaction) ([]byte, error) {
@@ -125,14 +132,8 @@ func TestDamagedSSTableFailsTheRead(t *testing.T) {
 // the database in a failed state that every later call reports with kv.ErrFileCorrupt: new
 // transactions, reads and commits of transactions already open, and pending watches.
 func TestDamagedSSTableFailsTheDatabaseOnCompaction(t *testing.T) {
-	src := buildStore(t, func(db *embedded.DB) {
-		writeKeys(t, db, 0, 400)
-		require.NoError(t, embedded.Flush(db))
-	})
-	dir := copyStore(t, src)
-	ssts := storeFiles(t, dir, "*.sst")
-	require.Len(t, ssts, 1)
-	flipByte(t, ssts[0], 20)
+	dir, sst := flushedStore(t, 400)
+	flipByte(t, sst, 20)
 
 	db, err := embedded.Open(dir, nil)
 	require.NoError(t, err)
@@ -159,7 +160,7 @@ func TestDamagedSSTableFailsTheDatabaseOnCompaction(t *testing.T) {
 
 	_, err = db.CreateTransaction()
 	require.ErrorIs(t, err, kv.ErrFileCorrupt)
-	require.Contains(t, err.Error(), filepath.Base(ssts[0]))
+	require.Contains(t, err.Error(), filepath.Base(sst))
 	require.Contains(t, err.Error(), "the database has failed")
 	err = db.Transact(ctx, func(tr kv.Transaction) error { return nil })
 	require.ErrorIs(t, err, kv.ErrFileCorrupt)
@@ -214,17 +215,11 @@ func TestMissingManifest(t *testing.T) {
 // TestMissingSSTable guards that a store missing a table its manifest lists is refused with
 // kv.ErrFileCorrupt naming the table.
 func TestMissingSSTable(t *testing.T) {
-	src := buildStore(t, func(db *embedded.DB) {
-		writeKeys(t, db, 0, 100)
-		require.NoError(t, embedded.Flush(db))
-	})
-	dir := copyStore(t, src)
-	ssts := storeFiles(t, dir, "*.sst")
-	require.Len(t, ssts, 1)
-	require.NoError(t, os.Remove(ssts[0]))
+	dir, sst := flushedStore(t, 100)
+	require.NoError(t, os.Remove(sst))
 	_, err := embedded.Open(dir, nil)
 	require.ErrorIs(t, err, kv.ErrFileCorrupt)
-	require.Contains(t, err.Error(), strings.TrimSuffix(filepath.Base(ssts[0]), ".sst"))
+	require.Contains(t, err.Error(), strings.TrimSuffix(filepath.Base(sst), ".sst"))
 }
 
 // logCommits is how many one-record commits the write-ahead log tests make.

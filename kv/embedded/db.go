@@ -199,23 +199,37 @@ func (db *DB) Close() error {
 	close(db.stop)
 	db.reaperWG.Wait()
 
+	closeViews(db.takeViews(true), func(v *view) { v.dbClosed = true })
+	db.watches.closeAll(kv.ErrOperationCancelled)
+	return db.closeStorage()
+}
+
+// takeViews returns every read view. With closing, the database is marked closed and forgets
+// them, in the same step.
+func (db *DB) takeViews(closing bool) []*view {
 	db.vmu.Lock()
-	db.closed = true
+	defer db.vmu.Unlock()
 	views := make([]*view, 0, len(db.views))
 	for v := range db.views {
 		views = append(views, v)
 	}
-	db.views = nil
-	db.cur = nil
-	db.vmu.Unlock()
+	if closing {
+		db.closed = true
+		db.views = nil
+		db.cur = nil
+	}
+	return views
+}
+
+// closeViews closes views, each after mark (under the view's lock) records why, which its reads
+// report from then on.
+func closeViews(views []*view, mark func(v *view)) {
 	for _, v := range views {
 		v.mu.Lock()
-		v.dbClosed = true
+		mark(v)
 		v.mu.Unlock()
 		v.close()
 	}
-	db.watches.closeAll(kv.ErrOperationCancelled)
-	return db.closeStorage()
 }
 
 // closeStorage closes Pebble, unless a failure closed it already, then releases the directory's
@@ -547,18 +561,7 @@ func (db *DB) reap() {
 // the storage is closed, which also stops Pebble from retrying the compaction that failed. The
 // directory stays locked until Close.
 func (db *DB) shutDown(err error) {
-	db.vmu.Lock()
-	views := make([]*view, 0, len(db.views))
-	for v := range db.views {
-		views = append(views, v)
-	}
-	db.vmu.Unlock()
-	for _, v := range views {
-		v.mu.Lock()
-		v.failed = err
-		v.mu.Unlock()
-		v.close()
-	}
+	closeViews(db.takeViews(false), func(v *view) { v.failed = err })
 	db.watches.closeAll(err)
 	// New commits see the failure before they queue; wait for the group in flight.
 	db.qmu.Lock()

@@ -5,10 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -23,11 +21,7 @@ import (
 // reads that stop before a hot key's versions and read it forwards (hotkeys.go); the test fails
 // if no key ever became hot, so it cannot pass without taking that path.
 func TestModelHotKeyReverseReads(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("LAYERKIT_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("seed %d", seed)
+	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	db := openMem(t, nil)
 	ctx := context.Background()
