@@ -127,6 +127,11 @@ func (h *viewIter) settle(before int, state pebble.IterValidityState, i int) boo
 		return false
 	}
 	k := h.hot[i].key
+	if len(k) == 0 {
+		// The empty key: nothing lies below it, and Pebble's invariant checks reject a seek to
+		// it (First is the same seek).
+		return h.it.First() && len(h.it.Key()) == 0
+	}
 	if h.it.SeekGE(k) && bytes.Equal(h.it.Key(), k) {
 		return true
 	}
