@@ -122,6 +122,11 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 	for retries := 0; ; retries++ {
 		err := fn(tr)
 		if err == nil && !readOnly {
+			// A ctx that ended while fn ran stops the loop before the commit, whether or not
+			// the cancellation has reached the transaction yet.
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
 			err = tr.Commit()
 		}
 		if err == nil {

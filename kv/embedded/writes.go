@@ -199,7 +199,9 @@ func (w *writeBuffer) clear(key []byte, conflict bool) {
 	e.known, e.present, e.value, e.ops, e.cleared = true, false, nil, nil, true
 	e.unreadable, e.shadow = false, 0
 	e.conflict = e.conflict || conflict
-	w.clearedSpan(key, kv.KeyAfter(key))
+	if len(w.unreadable) > 0 || len(w.vsKeys) > 0 {
+		w.clearedSpan(key, kv.KeyAfter(key))
+	}
 }
 
 // atomic records an atomic mutation, combining it with the key's earlier writes as

@@ -128,13 +128,13 @@ func testLimitSizeCoalesced(t *testing.T, s *suite) {
 	db := s.db(t)
 	v := repeat('v', 99_000)
 	tr := newTr(t, db)
-	for range 200 { // 19.8 MB written, one 99 KB value sent
+	for range 106 { // 10.5 MB written, one 99 KB value sent
 		tr.Set(b("same"), v)
 	}
 	require.NoError(t, tr.Commit(), "repeated sets of one key count once")
 
 	tr = newTr(t, db)
-	for i := range 150 { // 14.85 MB written, then erased
+	for i := range 106 { // 10.5 MB written, then erased
 		tr.Set(fmt.Appendf(nil, "gone/%03d", i), v)
 	}
 	tr.ClearRange(rng("gone/", "gone0"))
@@ -153,7 +153,8 @@ func conflictKey(tag string, i int, fill byte) []byte {
 var fills = map[byte][]byte{'a': repeat('a', 9_980), 'b': repeat('b', 9_980)}
 
 // Read and write conflict ranges count towards the limit as mutations do, so a transaction of few
-// bytes written but many large conflict ranges fails with 2101.
+// bytes written but many large conflict ranges fails with 2101. (That the limit is not reached
+// earlier is checked by the sizes that fit in the other subtests.)
 func testLimitSizeConflictRanges(t *testing.T, s *suite) {
 	db := s.db(t)
 	explicit := func(n int) error {
@@ -164,23 +165,22 @@ func testLimitSizeConflictRanges(t *testing.T, s *suite) {
 		tr.Set(b("small"), b("x"))
 		return tr.Commit()
 	}
-	require.NoError(t, explicit(800), "8 MB of read conflict ranges fit")
-	requireCode(t, kv.ErrTransactionTooLarge, explicit(1_200), "12 MB of read conflict ranges do not")
+	requireCode(t, kv.ErrTransactionTooLarge, explicit(1_050), "10.5 MB of read conflict ranges do not fit")
 
 	tr := newTr(t, db)
-	for i := range 600 { // each read adds [key, key+0x00): about 20 KB for a 10 KB key
+	for i := range 525 { // each read adds [key, key+0x00): about 20 KB for a 10 KB key
 		key := append(fmt.Appendf(nil, "g/%04d/", i), fills['a']...)
 		_, err := tr.Get(key).Get()
 		require.NoError(t, err, "read %d", i)
 	}
 	tr.Set(b("small"), b("x"))
-	requireCode(t, kv.ErrTransactionTooLarge, tr.Commit(), "the read conflict ranges of 600 reads of 10 KB keys")
+	requireCode(t, kv.ErrTransactionTooLarge, tr.Commit(), "the read conflict ranges of 525 reads of 10 KB keys")
 
 	tr = newTr(t, db)
-	for i := range 1_200 {
+	for i := range 1_050 {
 		require.NoError(t, tr.AddWriteConflictRange(kv.Range{Begin: conflictKey("w", i, 'a'), End: conflictKey("w", i, 'b')}))
 	}
-	requireCode(t, kv.ErrTransactionTooLarge, tr.Commit(), "12 MB of write conflict ranges")
+	requireCode(t, kv.ErrTransactionTooLarge, tr.Commit(), "10.5 MB of write conflict ranges")
 }
 
 // A range clear counts its two keys, and its write conflict range two more.
@@ -193,8 +193,8 @@ func testLimitSizeClears(t *testing.T, s *suite) {
 		}
 		return tr.Commit()
 	}
-	require.NoError(t, clears(400), "8 MB of clears fit")
-	requireCode(t, kv.ErrTransactionTooLarge, clears(600), "12 MB of clears do not")
+	require.NoError(t, clears(450), "9 MB of clears fit")
+	requireCode(t, kv.ErrTransactionTooLarge, clears(525), "10.5 MB of clears do not")
 }
 
 // A transaction that writes nothing is not sent at all (commitMutations returns at once), so its
@@ -202,8 +202,8 @@ func testLimitSizeClears(t *testing.T, s *suite) {
 func testLimitSizeReadOnly(t *testing.T, s *suite) {
 	db := s.db(t)
 	tr := newTr(t, db)
-	for i := range 1_200 {
+	for i := range 1_050 {
 		require.NoError(t, tr.AddReadConflictRange(kv.Range{Begin: conflictKey("r", i, 'a'), End: conflictKey("r", i, 'b')}))
 	}
-	require.NoError(t, tr.Commit(), "12 MB of read conflict ranges in a read-only transaction")
+	require.NoError(t, tr.Commit(), "10.5 MB of read conflict ranges in a read-only transaction")
 }
