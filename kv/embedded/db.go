@@ -292,7 +292,7 @@ type view struct {
 
 	// pool holds idle Pebble iterators over the view (see viewIter).
 	poolMu sync.Mutex
-	pool   []*pebble.Iterator
+	pool   []*viewIter
 
 	// mu is held shared by reads and exclusively by close, so a snapshot is never closed under
 	// a running read.

@@ -7,13 +7,14 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// maxPooledIters is how many idle Pebble iterators a view keeps for later reads.
+// maxPooledIters is how many idle iterators a view keeps for later reads.
 const maxPooledIters = 4
 
 // viewIter is a Pebble iterator over a view whose reverse positioning (Last, SeekLT, Prev) reads
-// hot keys as hotkeys.go describes. Its other methods are Pebble's. Close gives the Pebble
-// iterator back to the view, which reuses it for a later read with new bounds: it reads the
-// view's version whatever its bounds, and making one costs more than most short reads.
+// hot keys as hotkeys.go describes. Its other methods are Pebble's. Close gives it back to the
+// view, which reuses it (and its Pebble iterator) for a later read with new bounds: a Pebble
+// iterator reads the view's version whatever its bounds, and making one costs more than most
+// short reads.
 type viewIter struct {
 	v     *view
 	it    *pebble.Iterator
@@ -27,16 +28,17 @@ type viewIter struct {
 // newIter returns an iterator over the view within o's bounds. The caller holds v.mu shared and
 // closes the iterator before it lets go.
 func (v *view) newIter(o *pebble.IterOptions) (*viewIter, error) {
-	var it *pebble.Iterator
+	var h *viewIter
 	v.poolMu.Lock()
 	if n := len(v.pool); n > 0 {
-		it = v.pool[n-1]
+		h = v.pool[n-1]
 		v.pool = v.pool[:n-1]
 	}
 	v.poolMu.Unlock()
-	if it != nil {
-		it.SetBounds(o.LowerBound, o.UpperBound)
+	if h != nil {
+		h.it.SetBounds(o.LowerBound, o.UpperBound)
 	} else {
+		var it *pebble.Iterator
 		var err error
 		if v.snap != nil {
 			it, err = v.snap.NewIter(o)
@@ -46,21 +48,24 @@ func (v *view) newIter(o *pebble.IterOptions) (*viewIter, error) {
 		if err != nil {
 			return nil, err
 		}
+		h = &viewIter{v: v, it: it, reg: v.hot}
 	}
-	return &viewIter{v: v, it: it, reg: v.hot, upper: o.UpperBound, hot: v.hot.within(o.LowerBound, o.UpperBound)}, nil
+	h.upper, h.hot = o.UpperBound, v.hot.within(o.LowerBound, o.UpperBound)
+	return h, nil
 }
 
-// Close gives the Pebble iterator back to the view, or closes it.
+// Close gives the iterator back to the view, or closes it.
 func (h *viewIter) Close() error {
 	v := h.v
 	if err := h.it.Error(); err == nil && !v.closed {
+		h.upper, h.hot = nil, nil
 		v.poolMu.Lock()
-		if len(v.pool) < maxPooledIters {
-			v.pool = append(v.pool, h.it)
-			h.it = nil
+		pooled := len(v.pool) < maxPooledIters
+		if pooled {
+			v.pool = append(v.pool, h)
 		}
 		v.poolMu.Unlock()
-		if h.it == nil {
+		if pooled {
 			return nil
 		}
 	}
@@ -73,8 +78,8 @@ func (v *view) closeIters() {
 	pool := v.pool
 	v.pool = nil
 	v.poolMu.Unlock()
-	for _, it := range pool {
-		it.Close()
+	for _, h := range pool {
+		h.it.Close()
 	}
 }
 
