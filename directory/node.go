@@ -212,35 +212,36 @@ func (l *Layer) checkPrefix(path []string, p []byte) error {
 }
 
 // overlap is the pair of snapshot reads that find another directory's node overlapping a
-// directory's prefix p: the last node before p's (whose prefix may contain p) and any node whose
-// prefix starts with p (other than p's own). Snapshot reads: they look for damage, not for
-// concurrent changes, and must not make opens conflict with unrelated creates.
+// directory's prefix p: the last key before p's node (whose directory's prefix may contain p)
+// and the first key after p's own node keys (a node whose prefix starts with p). Snapshot
+// reads: they look for damage, not for concurrent changes, and must not make opens conflict
+// with unrelated creates.
 type overlap struct {
-	p              []byte
-	before, inside kv.RangeResult
+	p, end         []byte // p, and the node key of strinc(p) (nil when p has none)
+	before, inside kv.Future[[]byte]
 }
 
 func (l *Layer) startOverlap(rtr kv.ReadTransaction, p []byte) overlap {
 	snap := rtr.Snapshot()
-	o := overlap{p: p}
-	o.before = snap.GetRange(kv.Range{Begin: concat(l.nodePrefix, []byte{0x00}), End: l.nodeKey(p)},
-		kv.RangeOptions{Limit: 1, Reverse: true})
+	node := l.nodeKey(p)
+	o := overlap{p: p, before: snap.GetKey(kv.LastLessThan(node))}
 	if end, err := kv.Strinc(p); err == nil {
-		// p's own keys are nodeKey(p) + a packed tuple, below nodeKey(p) + ff; the node of a
-		// prefix p + x starts at nodeKey(p) + ff (x from 00) or above.
-		o.inside = snap.GetRange(kv.Range{Begin: concat(l.nodeKey(p), []byte{0xff}), End: l.nodeKey(end)}, kv.RangeOptions{Limit: 1})
+		// p's own keys are node + a packed tuple, below node + ff; the node of a prefix p + x
+		// starts at node + ff (x from 00) or above.
+		o.end = l.nodeKey(end)
+		o.inside = snap.GetKey(kv.FirstGreaterOrEqual(append(node, 0xff)))
 	}
 	return o
 }
 
 // check waits for the reads and reports the overlap, wrapping ErrCorrupt, naming path.
 func (o overlap) check(l *Layer, path []string) error {
-	kvs, err := o.before.GetSlice()
+	k, err := o.before.Get()
 	if err != nil {
 		return err
 	}
-	if len(kvs) == 1 {
-		if q, ok := l.nodePrefixOf(kvs[0].Key); ok && bytes.HasPrefix(o.p, q) {
+	if bytes.HasPrefix(k, l.nodePrefix) {
+		if q, ok := l.nodePrefixOf(k); ok && bytes.HasPrefix(o.p, q) {
 			return fmt.Errorf("%w: directory %s has prefix %s, which lies inside the prefix %s of another directory",
 				ErrCorrupt, l.abs(path), kv.Printable(o.p), kv.Printable(q))
 		}
@@ -248,12 +249,12 @@ func (o overlap) check(l *Layer, path []string) error {
 	if o.inside == nil {
 		return nil
 	}
-	if kvs, err = o.inside.GetSlice(); err != nil {
+	if k, err = o.inside.Get(); err != nil {
 		return err
 	}
-	if len(kvs) == 1 {
+	if bytes.Compare(k, o.end) < 0 {
 		return fmt.Errorf("%w: directory %s has prefix %s, which contains the prefix of another directory (node key %s)",
-			ErrCorrupt, l.abs(path), kv.Printable(o.p), kv.Printable(kvs[0].Key))
+			ErrCorrupt, l.abs(path), kv.Printable(o.p), kv.Printable(k))
 	}
 	return nil
 }
