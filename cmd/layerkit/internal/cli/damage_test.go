@@ -259,7 +259,7 @@ func TestDatabaseInUse(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	r := run(t, "--db", f.dir, "dirs")
-	requireOneLineFailure(t, r, "is in use by another process")
+	requireOneLineFailure(t, r, "is in use (by another process, or already open in this one)")
 	require.NoError(t, db.Close())
 
 	// Held by another process: this test binary again, which TestMain turns into a holder.
@@ -276,7 +276,7 @@ func TestDatabaseInUse(t *testing.T) {
 	r = run(t, "--db", f.dir, "dirs")
 	require.NoError(t, stdin.Close())
 	require.NoError(t, cmd.Wait())
-	requireOneLineFailure(t, r, "is in use by another process")
+	requireOneLineFailure(t, r, "is in use (by another process")
 }
 
 // TestCheckSkipsOtherLayers: a directory whose key (0) is not a record store header (a

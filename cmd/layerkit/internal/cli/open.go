@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -70,10 +69,10 @@ func openEmbedded(path string) (*embedded.DB, error) {
 	}
 	db, err := embedded.Open(path, nil)
 	if err != nil {
-		// Pebble locks the directory's LOCK file: fcntl refuses a second process with EAGAIN
-		// (or EACCES), and Pebble itself refuses a second open in this process.
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "lock held by current process") {
-			return nil, fmt.Errorf("the database %s is in use by another process", path)
+		// The engine locks the directory: another process, or another open in this one, gets
+		// lock_file_failure (1529).
+		if errors.Is(err, kv.ErrLockFileFailure) {
+			return nil, fmt.Errorf("the database %s is in use (by another process, or already open in this one)", path)
 		}
 		return nil, fmt.Errorf("cannot open the database: %w", err)
 	}
