@@ -88,7 +88,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 		el := time.Since(start)
 		how := fmt.Sprintf("in transactions of %d, %d at a time (%.0f books/s; %s)", loadBatch, loaders, float64(len(books))/el.Seconds(), retriedText(retried))
 		if found.present == 0 {
-			fmt.Fprintf(w, "2. Loaded %d books across %d branches %s.\n", len(books), gen.Branches, how)
+			fmt.Fprintf(w, "2. Loaded %s across %d branches %s.\n", plural(len(books), "book"), gen.Branches, how)
 		} else {
 			fmt.Fprintf(w, "2. Finished the load: all %d books saved %s; the %d the earlier run stored were saved again unchanged, which writes nothing.\n", len(books), how, found.present)
 		}
@@ -177,8 +177,8 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	if len(res.copies) != 1 || res.books != gen.Books {
 		return fmt.Errorf("audit: book %s has %d copies and the catalogue %d books, want 1 and %d", racer.BookId, len(res.copies), res.books, gen.Books)
 	}
-	fmt.Fprintf(w, "8. Audit, reading only: book %s is on shelf %s of branch %s, exactly once; all %d books are present (counted in %s of at most %d records or 1s each, as the COUNT index says in one read); records and indexes agree.\n",
-		racer.BookId, res.copies[0].Shelf, res.copies[0].Branch, res.books, plural(res.pages, "transaction"), auditPage)
+	fmt.Fprintf(w, "8. Audit, reading only: book %s is on shelf %s of branch %s, exactly once; %s present (counted in %s of at most %d records or 1s each, as the COUNT index says in one read); records and indexes agree.\n",
+		racer.BookId, res.copies[0].Shelf, res.copies[0].Branch, allPresent(res.books), plural(res.pages, "transaction"), auditPage)
 	step("audit", start)
 	fmt.Fprintf(w, "Done in %v.\n", time.Since(total).Round(time.Millisecond))
 	if cfg.dir != "" {
@@ -287,7 +287,7 @@ func (c *catalogue) pageAuthor(ctx context.Context, w io.Writer, author string, 
 			break
 		}
 	}
-	fmt.Fprintf(w, "     %d books in %d pages.\n", seen, pages)
+	fmt.Fprintf(w, "     %s in %s.\n", plural(seen, "book"), plural(pages, "page"))
 	return nil
 }
 
@@ -331,4 +331,12 @@ func (c *catalogue) showRace(ctx context.Context, w io.Writer, b *catalogpb.Book
 	fmt.Fprintf(w, "     refused: the move to shelf %s %s from shelf %s: %q.\n", lost[0].dest, how, b.Shelf, lost[0].err.Error())
 	fmt.Fprintf(w, "              As expected: the book is on one shelf, so exactly one move can take it from there.\n")
 	return nil
+}
+
+// allPresent says that n books are all there: "all 3000 books are", or "the 1 book is".
+func allPresent(n int) string {
+	if n == 1 {
+		return "the 1 book is"
+	}
+	return fmt.Sprintf("all %d books are", n)
 }
