@@ -3,6 +3,7 @@ package readme
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -196,7 +197,9 @@ func Queues(ctx context.Context, db kv.Database) error {
 			tr.Set(orders.Pack(tuple.Tuple{string(l.Payload)}), []byte("shipped"))
 			return jobs.Ack(ctx, tr, l)
 		})
-		if err != nil {
+		// ErrLeaseLost after a retry of an unknown commit result: the first attempt committed
+		// the work and the ack (or another consumer took the lease over); this one wrote nothing.
+		if err != nil && !errors.Is(err, queue.ErrLeaseLost) {
 			return err
 		}
 		fmt.Println("shipped", string(l.Payload), "on attempt", l.Attempts)
