@@ -2,7 +2,6 @@ package record
 
 import (
 	"fmt"
-	"hash/fnv"
 
 	"github.com/layerkit/layerkit/tuple"
 )
@@ -30,13 +29,9 @@ func (s *Store) ChangesSince(index string, group tuple.Tuple, since *tuple.Versi
 	if _, ok := ix.columns[len(group)].(versionExpr); !ok {
 		return nil, fmt.Errorf("record: column %d of index %q is %s, not the version; give the %d columns before it: %w", len(group), index, ix.columns[len(group)], len(group), ErrInvalidQuery)
 	}
-	p := &Plan{ix: ix, eq: append(tuple.Tuple{}, group...)}
+	sc := &scanNode{ix: ix, eq: append(tuple.Tuple{}, group...)}
 	if since != nil {
-		p.low = &bound{value: *since}
+		sc.low = &bound{value: *since}
 	}
-	p.explain = p.describe()
-	h := fnv.New64a()
-	h.Write([]byte(p.explain))
-	p.hash = h.Sum64()
-	return s.Execute(p, opts), nil
+	return s.Execute(newPlan(&fetchNode{child: sc}, recordFilter{}), opts), nil
 }

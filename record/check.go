@@ -26,9 +26,17 @@ func (s *Store) CheckConsistency() error {
 	}
 	counts := map[string]int64{}
 	checkers := make(map[*Index]indexChecker, len(s.md.indexes))
+	built := map[*Index]func([]byte) bool{} // WRITE_ONLY indexes being built (indexer.go)
 	for _, ix := range s.md.indexes {
 		if s.maintained(ix) {
 			checkers[ix] = ix.kind.maintainer.checker(s, ix)
+			f, err := s.builtPredicate(ix)
+			if err != nil {
+				return fmt.Errorf("record: check: %w", err)
+			}
+			if f != nil {
+				built[ix] = f
+			}
 		}
 	}
 	err := s.scanAllRecords(func(rec *Record) error {
@@ -49,10 +57,21 @@ func (s *Store) CheckConsistency() error {
 			counts[string(v.Pack())]++
 		}
 		for _, ix := range rec.Type.indexes {
-			if c := checkers[ix]; c != nil {
-				if err := c.add(rec); err != nil {
-					return err
+			c := checkers[ix]
+			if c == nil {
+				continue
+			}
+			if f := built[ix]; f != nil && !f(rec.PrimaryKey.Pack()) {
+				// Not built yet: saves may have indexed it (idempotent types) or not.
+				if o, ok := c.(optionalChecker); ok && isIdempotent(ix) {
+					if err := o.addOptional(rec); err != nil {
+						return err
+					}
 				}
+				continue
+			}
+			if err := c.add(rec); err != nil {
+				return err
 			}
 		}
 		return nil

@@ -2,11 +2,8 @@ package record
 
 import (
 	"fmt"
-	"slices"
-	"sort"
 	"time"
 
-	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/tuple"
 )
 
@@ -73,7 +70,8 @@ func (r StopReason) String() string {
 // Resuming from a continuation in a new transaction returns the records after the last one this
 // cursor read, in the order of the plan, as the store is at that transaction's read version:
 // records inserted or deleted in between are seen or not according to their position, with no
-// duplicates and no gaps.
+// duplicates and no gaps. For plans that merge several scans (unions, intersections, IN joins)
+// the continuation holds the position of each scan.
 type Cursor struct {
 	s        *Store
 	p        *Plan
@@ -87,20 +85,46 @@ type Cursor struct {
 	returned int
 	scanned  int
 	bytes    int
-	pos      []byte // position of the last item read, relative to the scan base
-	hasPos   bool
-	cont     []byte
-}
-
-// item is one record read by a source, with its position for continuations.
-type item struct {
-	rec   *Record
+	// The position after the last item read: state for plans that merge scans, pos (relative
+	// to the scan's base) for one scan. Both nil: the start.
+	state any
 	pos   []byte
-	bytes int
-	match bool // already filtered (in-memory sort)
+	cont  []byte
 }
 
+// item is one record (or index entry still to fetch) read by a source, with its position for
+// continuations.
+type item struct {
+	rec   *Record    // nil: not fetched yet
+	entry indexEntry // the index entry, for index scans (entry.Index is nil otherwise)
+	pk    tuple.Tuple
+	// The position after this item: pos (a key relative to the scan's base) from a scan, state
+	// (a tuple) from a node that combines sources. It is what the node's open takes back.
+	pos   []byte
+	state any
+	// scanned counts the entries and records read for this item, including those a node read
+	// and skipped before it; bytes likewise.
+	scanned int
+	bytes   int
+	match   bool // already filtered (in-memory sort)
+	// pause: no record; a limit was reached inside a node, which stopped at this position.
+	pause bool
+	stop  StopReason
+}
+
+func (it *item) position() any {
+	if it.state != nil {
+		return it.state
+	}
+	if it.pos != nil {
+		return it.pos
+	}
+	return nil
+}
+
+// source yields the items of a plan node in the node's order.
 type source interface {
+	// next returns the next item, or false at the end.
 	next(c *Cursor) (item, bool, error)
 }
 
@@ -124,17 +148,16 @@ func (s *Store) Execute(p *Plan, opts ExecuteOptions) *Cursor {
 	return c
 }
 
-const (
-	contScan = "k"
-	contSort = "o"
-)
+// contKind marks a continuation of this package's format; the plan's hash follows it.
+const contKind = "k"
 
 func (c *Cursor) init() error {
-	if c.p.ix != nil && !c.s.states[c.p.ix.Name].Scannable() {
-		return fmt.Errorf("record: plan %s scans index %q, which is %v in this transaction: %w", c.p.explain, c.p.ix.Name, c.s.states[c.p.ix.Name], ErrIndexNotReadable)
+	for _, sc := range c.p.root.scans(nil) {
+		if sc.ix != nil && !c.s.indexScannable(sc.ix) {
+			return fmt.Errorf("record: plan %s scans index %q, which is %v in this transaction: %w", c.p.explain, sc.ix.Name, c.s.states[sc.ix.Name], ErrIndexNotReadable)
+		}
 	}
-	var pos []byte
-	var after tuple.Tuple
+	var state any
 	if len(c.opts.Continuation) > 0 {
 		t, err := tuple.Unpack(c.opts.Continuation)
 		if err != nil || len(t) != 3 {
@@ -142,68 +165,49 @@ func (c *Cursor) init() error {
 		}
 		kind, _ := t[0].(string)
 		h, _ := t[1].(int64)
+		if kind != contKind {
+			return fmt.Errorf("record: continuation kind %q does not fit plan %s: %w", kind, c.p.explain, ErrInvalidContinuation)
+		}
 		if uint64(h) != c.p.hash {
 			return fmt.Errorf("record: continuation belongs to another plan than %s: %w", c.p.explain, ErrInvalidContinuation)
 		}
-		switch {
-		case kind == contScan && c.p.sortLimit == 0:
-			switch v := t[2].(type) {
-			case []byte:
-				pos, c.pos, c.hasPos = v, v, true
-			case nil:
-			default:
-				return fmt.Errorf("record: continuation position is %T: %w", v, ErrInvalidContinuation)
-			}
-		case kind == contSort && c.p.sortLimit > 0:
-			switch v := t[2].(type) {
-			case tuple.Tuple:
-				if len(v) != 2 {
-					return fmt.Errorf("record: continuation sort position has %d parts, want 2: %w", len(v), ErrInvalidContinuation)
-				}
-				if _, ok := v[0].(tuple.Tuple); !ok {
-					return fmt.Errorf("record: continuation sort key is %T: %w", v[0], ErrInvalidContinuation)
-				}
-				if _, ok := v[1].(tuple.Tuple); !ok {
-					return fmt.Errorf("record: continuation primary key is %T: %w", v[1], ErrInvalidContinuation)
-				}
-				after = v
-			case nil:
-			default:
-				return fmt.Errorf("record: continuation sort position is %T: %w", v, ErrInvalidContinuation)
-			}
-		default:
-			return fmt.Errorf("record: continuation kind %q does not fit plan %s: %w", kind, c.p.explain, ErrInvalidContinuation)
-		}
+		state = t[2]
+		c.state = state
 	}
-	base, r, err := c.p.scanRange(c.s)
+	src, err := c.p.root.open(c, state)
 	if err != nil {
 		return err
 	}
-	if c.p.sortLimit > 0 {
-		c.src = &sortSource{after: after, base: base, r: r}
-		return nil
-	}
-	if c.hasPos {
-		abs := append(append([]byte(nil), base...), pos...)
-		if !c.p.reverse {
-			if c.p.ix != nil {
-				abs = append(abs, 0x00) // the next index key
-			} else {
-				abs = append(abs, 0xff) // past every chunk of the record
-			}
-			if string(abs) > string(r.Begin) {
-				r.Begin = abs
-			}
-		} else if string(abs) < string(r.End) {
-			r.End = abs
-		}
-	}
-	if c.p.ix == nil {
-		c.src = &recordSource{it: c.s.tr.GetRange(r, kv.RangeOptions{Reverse: c.p.reverse}).Iterator(), g: c.s.newGrouper(c.p.reverse), base: base}
-	} else {
-		c.src = &indexSource{r: r, base: base}
-	}
+	c.src = src
 	return nil
+}
+
+// indexScannable reports whether queries may scan ix in this transaction: its entries point at
+// records and its state lets queries read it.
+func (s *Store) indexScannable(ix *Index) bool {
+	return ix.kind.scannable && s.states[ix.Name].Scannable()
+}
+
+// badState is the error of a continuation whose state does not fit the plan node reading it.
+func badState(what string, state any) error {
+	return fmt.Errorf("record: continuation position for %s is %T: %w", what, state, ErrInvalidContinuation)
+}
+
+// limitHit reports whether the page must stop, had it read scanned entries and bytes. Every
+// page reads at least one record or entry, so paging always makes progress.
+func (c *Cursor) limitHit(scanned, bytes int) (StopReason, bool) {
+	o, progress := c.opts, scanned > 0
+	switch {
+	case o.ReturnLimit > 0 && c.returned >= o.ReturnLimit:
+		return ReturnLimitReached, true
+	case progress && o.ScanLimit > 0 && scanned >= o.ScanLimit:
+		return ScanLimitReached, true
+	case progress && o.ByteLimit > 0 && bytes >= o.ByteLimit:
+		return ByteLimitReached, true
+	case progress && o.TimeLimit > 0 && time.Since(c.start) >= o.TimeLimit:
+		return TimeLimitReached, true
+	}
+	return 0, false
 }
 
 // Next advances to the next matching record and reports whether there is one. It returns false
@@ -211,19 +215,8 @@ func (c *Cursor) init() error {
 func (c *Cursor) Next() bool {
 	c.rec = nil
 	for !c.done {
-		// Every page reads at least one record, so paging always makes progress.
-		o, progress := c.opts, c.scanned > 0
-		switch {
-		case o.ReturnLimit > 0 && c.returned >= o.ReturnLimit:
-			c.stop(ReturnLimitReached)
-		case progress && o.ScanLimit > 0 && c.scanned >= o.ScanLimit:
-			c.stop(ScanLimitReached)
-		case progress && o.ByteLimit > 0 && c.bytes >= o.ByteLimit:
-			c.stop(ByteLimitReached)
-		case progress && o.TimeLimit > 0 && time.Since(c.start) >= o.TimeLimit:
-			c.stop(TimeLimitReached)
-		}
-		if c.done {
+		if r, hit := c.limitHit(c.scanned, c.bytes); hit {
+			c.stop(r)
 			break
 		}
 		if err := c.s.ctx.Err(); err != nil {
@@ -239,12 +232,16 @@ func (c *Cursor) Next() bool {
 			c.stop(SourceExhausted)
 			break
 		}
-		c.scanned++
+		c.scanned += it.scanned
 		c.bytes += it.bytes
-		c.pos, c.hasPos = it.pos, true
+		c.state, c.pos = it.state, it.pos
+		if it.pause {
+			c.stop(it.stop)
+			break
+		}
 		match := it.match
 		if !match {
-			if match, err = c.p.matches(it.rec); err != nil {
+			if match, err = c.p.filter.matches(it.rec); err != nil {
 				c.fail(err)
 				break
 			}
@@ -258,30 +255,19 @@ func (c *Cursor) Next() bool {
 	return false
 }
 
-func (p *Plan) matches(rec *Record) (bool, error) {
-	if p.typeFilter && !slices.Contains(p.types, rec.Type) {
-		return false, nil
-	}
-	if p.residual == nil {
-		return true, nil
-	}
-	return p.residual.eval(rec.Message.ProtoReflect())
-}
-
 func (c *Cursor) stop(r StopReason) {
 	c.done, c.reason = true, r
 	if r == SourceExhausted {
 		return
 	}
-	if c.p.sortLimit > 0 {
-		c.cont = tuple.Tuple{contSort, int64(c.p.hash), c.src.(*sortSource).position()}.Pack()
-		return
-	}
 	var pos any
-	if c.hasPos {
+	switch {
+	case c.state != nil:
+		pos = c.state
+	case c.pos != nil:
 		pos = c.pos
 	}
-	c.cont = tuple.Tuple{contScan, int64(c.p.hash), pos}.Pack()
+	c.cont = tuple.Tuple{contKind, int64(c.p.hash), pos}.Pack()
 }
 
 func (c *Cursor) fail(err error) { c.done, c.err, c.cont = true, err, nil }
@@ -309,213 +295,4 @@ func (c *Cursor) All() ([]*Record, error) {
 		out = append(out, c.rec)
 	}
 	return out, c.err
-}
-
-// recordSource reads the record extent, assembling split records.
-type recordSource struct {
-	it   kv.RangeIterator
-	g    grouper
-	base []byte
-	end  bool
-}
-
-func (r *recordSource) next(c *Cursor) (item, bool, error) {
-	for !r.end {
-		var raw *rawRecord
-		var err error
-		if r.it.Next() {
-			raw, err = r.g.add(r.it.KeyValue())
-		} else {
-			if err := r.it.Err(); err != nil {
-				return item{}, false, err
-			}
-			r.end = true
-			raw, err = r.g.flush()
-		}
-		if err != nil {
-			return item{}, false, err
-		}
-		if raw != nil {
-			rec, err := c.s.decode(raw)
-			if err != nil {
-				return item{}, false, err
-			}
-			return item{rec: rec, pos: raw.prefix[len(r.base):], bytes: raw.bytes}, true, nil
-		}
-	}
-	return item{}, false, nil
-}
-
-// indexSource reads index entries in batches and issues the loads of a batch's records before
-// waiting on any of them.
-type indexSource struct {
-	r     kv.Range
-	base  []byte
-	batch []pendingLoad
-	i     int
-	end   bool
-}
-
-type pendingLoad struct {
-	entry indexEntry
-	l     rawLoad
-	bytes int
-}
-
-const maxIndexBatch = 100
-
-func (x *indexSource) next(c *Cursor) (item, bool, error) {
-	if x.i >= len(x.batch) {
-		if x.end {
-			return item{}, false, nil
-		}
-		if err := x.fill(c); err != nil {
-			return item{}, false, err
-		}
-		if len(x.batch) == 0 {
-			return item{}, false, nil
-		}
-	}
-	pl := &x.batch[x.i]
-	x.i++
-	rec, err := pl.l.record()
-	pl.l = rawLoad{} // the batch is reused; do not keep the futures alive
-	if err != nil {
-		return item{}, false, err
-	}
-	if rec == nil {
-		return item{}, false, fmt.Errorf("record: index %q entry %v points to missing record %v: %w", pl.entry.Index.Name, pl.entry.Values, pl.entry.PrimaryKey, ErrCorruptStore)
-	}
-	return item{rec: rec, pos: pl.entry.Key[len(x.base):], bytes: pl.bytes + rec.Size}, true, nil
-}
-
-func (x *indexSource) fill(c *Cursor) error {
-	n := maxIndexBatch
-	if o := c.opts; o.ScanLimit > 0 {
-		n = min(n, o.ScanLimit-c.scanned)
-	}
-	if o := c.opts; o.ReturnLimit > 0 && c.p.residual == nil && !c.p.typeFilter {
-		n = min(n, o.ReturnLimit-c.returned)
-	}
-	n = max(n, 1)
-	rows, err := c.s.tr.GetRange(x.r, kv.RangeOptions{Limit: n, Reverse: c.p.reverse}).GetSlice()
-	if err != nil {
-		return err
-	}
-	x.batch, x.i = x.batch[:0], 0
-	if cap(x.batch) < len(rows) {
-		x.batch = make([]pendingLoad, 0, len(rows))
-	}
-	for _, row := range rows {
-		e, err := c.s.decodeEntry(c.p.ix, row.Key)
-		if err != nil {
-			return err
-		}
-		pkPrefix, key0, err := c.s.recordKey(e.PrimaryKey)
-		if err != nil {
-			return err
-		}
-		x.batch = append(x.batch, pendingLoad{entry: e, l: c.s.startEntryLoad(e, pkPrefix, key0), bytes: len(row.Key) + len(row.Value)})
-	}
-	if len(rows) < n {
-		x.end = true
-	}
-	if len(rows) > 0 {
-		last := rows[len(rows)-1].Key
-		if c.p.reverse {
-			x.r.End = last
-		} else {
-			x.r.Begin = kv.KeyAfter(last)
-		}
-	}
-	return nil
-}
-
-// sortSource reads every matching record of the scan (up to the plan's bound), sorts them by
-// (sort key, primary key), and returns them from a position. Its continuation is the sort key and
-// primary key of the last record returned, so a page resumed in a later transaction re-reads,
-// re-sorts and starts strictly after that record: records inserted or deleted in between cause
-// neither duplicates nor gaps, as with index scans.
-type sortSource struct {
-	after  tuple.Tuple // (sort key, primary key) to resume after; nil from the start
-	base   []byte
-	r      kv.Range
-	recs   []sortedRecord
-	offset int // the next record to return
-	start  int // where this page began in recs
-	loaded bool
-}
-
-type sortedRecord struct {
-	rec *Record
-	key tuple.Tuple
-}
-
-// position is the continuation position: the last record returned, or where the page began.
-func (x *sortSource) position() any {
-	if x.offset > x.start {
-		last := x.recs[x.offset-1]
-		return tuple.Tuple{last.key, last.rec.PrimaryKey}
-	}
-	if x.after != nil {
-		return x.after
-	}
-	return nil
-}
-
-func (x *sortSource) next(c *Cursor) (item, bool, error) {
-	if !x.loaded {
-		x.loaded = true
-		if err := x.load(c); err != nil {
-			return item{}, false, err
-		}
-	}
-	if x.offset >= len(x.recs) {
-		return item{}, false, nil
-	}
-	rec := x.recs[x.offset].rec
-	x.offset++
-	return item{rec: rec, match: true, bytes: rec.Size}, true, nil
-}
-
-// load reads and sorts the matching records, then skips those at or before x.after.
-func (x *sortSource) load(c *Cursor) error {
-	inner := &Plan{types: c.p.types, typeFilter: c.p.typeFilter, ix: c.p.ix, eq: c.p.eq, low: c.p.low, high: c.p.high, prefix: c.p.prefix, residual: c.p.residual}
-	ic := &Cursor{s: c.s, p: inner, opts: ExecuteOptions{}, start: time.Now()}
-	if inner.ix == nil {
-		ic.src = &recordSource{it: c.s.tr.GetRange(x.r, kv.RangeOptions{}).Iterator(), g: c.s.newGrouper(false), base: x.base}
-	} else {
-		ic.src = &indexSource{r: x.r, base: x.base}
-	}
-	for ic.Next() {
-		if len(x.recs) >= c.p.sortLimit {
-			return fmt.Errorf("record: in-memory sort by %s holds at most %d records: %w", c.p.sort, c.p.sortLimit, ErrSortBoundExceeded)
-		}
-		k, err := evaluateSingle(c.p.sort, ic.rec.Message.ProtoReflect(), ic.rec.Type)
-		if err != nil {
-			return err
-		}
-		x.recs = append(x.recs, sortedRecord{ic.rec, k})
-	}
-	if err := ic.Err(); err != nil {
-		return err
-	}
-	order := func(key, pk tuple.Tuple, b sortedRecord) int {
-		r := tuple.Compare(key, b.key)
-		if r == 0 {
-			r = tuple.Compare(pk, b.rec.PrimaryKey)
-		}
-		if c.p.sortDesc {
-			r = -r
-		}
-		return r
-	}
-	slices.SortFunc(x.recs, func(a, b sortedRecord) int { return order(a.key, a.rec.PrimaryKey, b) })
-	if x.after != nil {
-		key, pk := x.after[0].(tuple.Tuple), x.after[1].(tuple.Tuple)
-		// The first record strictly after the last one returned.
-		x.offset = sort.Search(len(x.recs), func(i int) bool { return order(key, pk, x.recs[i]) < 0 })
-		x.start = x.offset
-	}
-	return nil
 }

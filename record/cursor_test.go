@@ -2,10 +2,7 @@ package record_test
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -84,12 +81,7 @@ func TestContinuationsUnderConcurrentChanges(t *testing.T) {
 	}
 	for _, pl := range plans {
 		t.Run(pl.name, func(t *testing.T) {
-			seed := rand.Uint64()
-			if s := os.Getenv("RECORD_SEED"); s != "" {
-				seed, _ = strconv.ParseUint(s, 10, 64)
-			}
-			t.Logf("seed %d", seed)
-			rng := rand.New(rand.NewPCG(seed, 1))
+			rng := seededRand(t, 1)
 			e := newEnv(t)
 			match := func(b *testpb.Book) bool {
 				return pl.q.Filter == nil || (b.Year >= 1920 && b.Available)
@@ -114,9 +106,7 @@ func TestContinuationsUnderConcurrentChanges(t *testing.T) {
 			for id := range live {
 				initial[id] = true
 			}
-			deleted := map[int64]bool{}
-			aheadInserted := map[int64]bool{}
-			deletedAfter := map[int64]int{} // id → the page after which it was deleted
+			ch := newChurn(live)
 			next := int64(1000)
 			desc := pl.q.Reverse
 			cmp := func(a, b *testpb.Book) int {
@@ -127,8 +117,6 @@ func TestContinuationsUnderConcurrentChanges(t *testing.T) {
 				return r
 			}
 			pages := e.pages(pl.q, record.ExecuteOptions{ReturnLimit: 7}, func(n int, last *testpb.Book) {
-				// Decide the changes outside the transaction, which may run more than once, and
-				// update the model only after it committed.
 				var ins []*testpb.Book
 				for k := 0; k < 3; k++ {
 					b := book(fmt.Sprintf("b%d", rng.IntN(4)), rng.Int64N(5), next, fmt.Sprintf("t%d", rng.IntN(9)), "a", int32(1900+rng.IntN(60)))
@@ -136,46 +124,12 @@ func TestContinuationsUnderConcurrentChanges(t *testing.T) {
 					ins = append(ins, b)
 					next++
 				}
-				ids := make([]int64, 0, len(live))
-				for id := range live {
-					ids = append(ids, id)
-				}
-				slices.Sort(ids)
-				var del []*testpb.Book
-				for k := 0; k < 2 && len(ids) > 0; k++ {
-					j := rng.IntN(len(ids))
-					del = append(del, live[ids[j]])
-					ids = slices.Delete(ids, j, j+1)
-				}
-				e.must(func(st *record.Store) error {
-					for _, b := range ins {
-						if _, err := st.SaveRecord(b); err != nil {
-							return err
-						}
-					}
-					for _, b := range del {
-						if _, err := st.Delete(bookPK(b.Branch, b.Shelf, b.Id)); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				for _, b := range ins {
-					live[b.Id] = b
-					if last == nil || cmp(b, last) > 0 {
-						aheadInserted[b.Id] = true
-					}
-				}
-				for _, b := range del {
-					delete(live, b.Id)
-					deleted[b.Id] = true
-					deletedAfter[b.Id] = n
-				}
+				ch.apply(e, rng, n, last, ins, cmp)
 			})
 			got := flatten(pages)
 			for i, pg := range pages {
 				for _, id := range pg.ids {
-					if n, ok := deletedAfter[id]; ok {
+					if n, ok := ch.deletedAfter[id]; ok {
 						require.LessOrEqual(t, i, n, "record %d returned on page %d after its deletion", id, i)
 					}
 				}
@@ -186,12 +140,12 @@ func TestContinuationsUnderConcurrentChanges(t *testing.T) {
 				seen[id] = true
 			}
 			for id := range initial {
-				if !deleted[id] && match(liveOrNil(live, id)) {
+				if _, gone := ch.deletedAfter[id]; !gone && match(liveOrNil(live, id)) {
 					require.True(t, seen[id], "record %d, present throughout, was skipped", id)
 				}
 			}
-			for id := range aheadInserted {
-				if !deleted[id] && match(live[id]) {
+			for id := range ch.aheadInserted {
+				if _, gone := ch.deletedAfter[id]; !gone && match(live[id]) {
 					require.True(t, seen[id], "record %d, inserted ahead of the cursor, was skipped", id)
 				}
 			}

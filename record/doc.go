@@ -35,7 +35,7 @@
 // primary key from values. Key expressions ([Field], [FieldNotNull], [FanOut], [Concatenate],
 // [Nest], [NestFanOut], [Concat], [RecordTypeKey], [VersionKey], [Empty], [GroupBy]) compute
 // primary keys and index keys. A [Query] names record types, a [Filter] and a sort;
-// [Store.Plan] picks a scan ([Plan.Explain] shows it) and [Store.Execute] returns a [Cursor]
+// [Store.Plan] makes a plan ([Plan.Explain] shows it) and [Store.Execute] returns a [Cursor]
 // that stops at a returned-row, scanned-record, byte or time limit with a continuation.
 //
 // Index types ([IndexType]): VALUE; VERSION, whose entries hold the record's version and serve
@@ -46,6 +46,25 @@
 // SetStoreRecordVersions every save gives the record a version (Record.Version), a 12-byte
 // versionstamp; [CompleteVersion] completes the one a save returns once the transaction has
 // committed.
+//
+// Plans are trees of the Java Record Layer's plan kinds: index and record scans, IN joins (one
+// scan per value, or merged in sort order), unions of the scans of an OR's branches,
+// intersections of equality scans, and covering scans, which answer from index entries alone
+// when Query.RequiredFields allows (Record.Partial):
+//
+//	IndexScan(by_author eq=("Tolkien")) | Fetch | Filter(year > 1950)
+//	InJoin[author in ("A", "B")](IndexScan(by_author eq=($author))) | Fetch
+//	Union[pk](IndexScan(by_author eq=("A")) ∪ IndexScan(by_tag eq=("sf"))) | Fetch
+//	Intersection[pk](IndexScan(by_tag eq=("sf")) ∩ IndexScan(by_year eq=(1965))) | Fetch
+//	Covering(IndexScan(by_year eq=(1965)) -> [title, id])
+//
+// An index added to a store that holds records is DISABLED when the store is opened with the
+// new metadata (unless the store is known to be small, or the index covers only record types
+// newer than the store; [WithIndexStates] chooses otherwise); [BuildIndex] builds it over the
+// existing records in many transactions while clients keep writing, resumes after a crash, and
+// shares the work with other builders. [ValidateEvolution] checks, before new metadata is
+// deployed, that stores written with the old metadata can be opened with it; a removed index is
+// declared a [FormerIndex], whose data Open clears.
 //
 // Proto3: as in the Java Record Layer, [Field] evaluates a field the message does not have to
 // null — and a proto3 field without presence at its default value (0, "", false) is
@@ -75,11 +94,13 @@
 //	S+(3, index)                     secondary structures (none of this package's types)
 //	S+(4)+count key value            record count: 8-byte little-endian, atomic ADD
 //	S+(5, index)                     index state (code); no key: READABLE
-//	S+(6, index)                     built-range set of an index being built
+//	S+(6, index)+(begin bytes)       built-range set of an index being built: the end of a range
+//	                                 of packed primary keys already indexed (Java's RangeSet)
 //	S+(7, index)+values+pk           uniqueness violation of a WRITE_ONLY unique index: the other
 //	                                 record's packed primary key
 //	S+(8)+pk                         record version before format 6: 12 raw bytes
-//	S+(9, index)                     index build state
+//	S+(9, index)+(n)                 index build state: n = 1 records scanned (8-byte ADD), 2 the
+//	                                 build stamp (IndexBuildIndexingStamp, BY_RECORDS)
 //
 // # Caveats
 //
@@ -100,18 +121,26 @@
 //   - Unique indexes exempt keys with a null column. A WRITE_ONLY unique index records
 //     violations instead of refusing the save; RebuildIndex refuses to make it READABLE while
 //     violations exist.
-//   - A cacheable store bumps \xff/metadataVersion on header and index-state changes; the
-//     embedded engine does not accept that key yet, so such changes fail there with
-//     key_outside_legal_range (2004) until it does.
 //   - The record count key is maintained when the metadata or the header has one, except its
 //     kinds of key expression this package does not evaluate (those refuse the store); a store
 //     whose index is WRITE_ONLY_WITH_QUEUE refuses record writes, since its queue is not kept.
-//   - When a store is opened with newer metadata, new or changed indexes are rebuilt in that
-//     transaction if the store holds at most 200 records, or else marked WRITE_ONLY until
-//     RebuildIndex (one transaction) makes them READABLE; there is no online indexer yet.
-//   - The planner uses one scan per query: OR and IN are residual filters, and a range on a
-//     fan-out column or a FieldNotNull column is not used. An in-memory sort reads every match (up to its bound) in each
-//     page; its continuation is the sort key and primary key of the last record returned.
+//   - The planner has no statistics: it prefers the scan matching the most equality columns, an
+//     intersection only when it leaves fewer conditions to filter and each of its scans matches
+//     as many equalities, and a union only when no single scan narrows the query. An IN becomes
+//     a join only on a single (non-repeated) field, one IN per scan; an OR becomes a union only
+//     at the top of the filter (not inside Nested) and when every branch is narrowed by an index
+//     or the primary key; unions and intersections need the queried types to share their
+//     primary key. A range on a fan-out column or a FieldNotNull column is not used. Covering
+//     plans are made for one queried record type, from index columns that are single fields.
+//     An in-memory sort reads every match (up to its bound) in each page; its continuation is
+//     the sort key and primary key of the last record returned.
+//   - BuildIndex builds by records (Java's BY_RECORDS); it neither continues nor coexists with a
+//     Java build by index or a mutual build, takes no build lock and writes no heartbeats at
+//     S+(9, name, 0) and S+(9, name, 7). Its estimate of the records left extrapolates from
+//     where keys lie, so it is rough while keys are unevenly spread.
+//   - Without a COUNT index over the indexed types or a record count key, a store that holds
+//     any record counts as too big to build a new index in the opening transaction (as in Java),
+//     so the index is DISABLED until BuildIndex builds it.
 //   - Rank, text and the other index types of Java, synthetic record types and metadata stored
 //     as protobuf are not implemented.
 package record

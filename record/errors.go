@@ -63,6 +63,12 @@ var (
 	ErrUnknownIndex = errors.New("record: unknown index")
 	// ErrIndexNotReadable is returned when an index scan names an index that is not READABLE.
 	ErrIndexNotReadable = errors.New("record: index is not readable")
+	// ErrIndexNotBuilt is returned when an index is to be made READABLE but the range set of
+	// its build does not cover every record (the Java Record Layer's IndexNotBuiltException).
+	ErrIndexNotBuilt = errors.New("record: index is not built")
+	// ErrIndexBuildConflict is returned by BuildIndex when the index is being built by another
+	// method, or its state changed (to DISABLED, say) during the build.
+	ErrIndexBuildConflict = errors.New("record: index build conflict")
 )
 
 // Errors when planning and executing queries.

@@ -53,6 +53,7 @@ type OpenOption func(*openOptions)
 type openOptions struct {
 	formatVersion int
 	userVersion   UserVersionFunc
+	indexStates   IndexStateFunc // index_states.go
 }
 
 // WithFormatVersion makes Open create new stores, and upgrade older ones, at format version v
@@ -187,7 +188,7 @@ func (s *Store) checkVersion(newStore bool, o openOptions) (bool, error) {
 		return false, err
 	}
 	if !newStore && oldMD != s.md.version {
-		if err := s.upgradeIndexes(oldMD); err != nil {
+		if err := s.upgradeIndexes(oldMD, o.indexStates); err != nil {
 			return false, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -36,6 +37,18 @@ func testBuilder() *record.MetaDataBuilder {
 		AddIndex(record.Index{Name: "by_city", RecordTypes: []string{"Book"}, Expression: record.Nest("origin", record.Field("city"))}).
 		AddIndex(record.Index{Name: "by_holder_city", RecordTypes: []string{"Book"}, Expression: record.NestFanOut("holders", record.Field("city"))}).
 		AddIndex(record.Index{Name: "author_name", RecordTypes: []string{"Author"}, Expression: record.Field("name")})
+}
+
+// plannerMetaData adds single-column and compound indexes to the test schema, for plans that
+// intersect or merge scans.
+func plannerMetaData(t testing.TB) *record.MetaData {
+	t.Helper()
+	md, err := testBuilder().
+		AddIndex(record.Index{Name: "by_year", RecordTypes: []string{"Book"}, Expression: record.Field("year")}).
+		AddIndex(record.Index{Name: "by_author_year", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("author"), record.Field("year"))}).
+		Build()
+	require.NoError(t, err)
+	return md
 }
 
 // env is a test database with a record store prefix; the consistency checker runs on it when the
@@ -102,4 +115,56 @@ func seededRand(t testing.TB, stream uint64) *rand.Rand {
 	}
 	t.Logf("seed %d", seed)
 	return rand.New(rand.NewPCG(seed, stream))
+}
+
+// churn models the books a paging test inserts and deletes between pages.
+type churn struct {
+	live          map[int64]*testpb.Book
+	deletedAfter  map[int64]int  // id → the page after which it was deleted
+	aheadInserted map[int64]bool // inserted after the last book returned, in the plan's order
+}
+
+func newChurn(live map[int64]*testpb.Book) *churn {
+	return &churn{live: live, deletedAfter: map[int64]int{}, aheadInserted: map[int64]bool{}}
+}
+
+// apply saves ins and deletes two random live books in one transaction, after page n whose
+// last book was last (cmp orders books as the plan does). The changes are decided before the
+// transaction, which may run more than once, and the model is updated after it committed.
+func (ch *churn) apply(e *env, rng *rand.Rand, n int, last *testpb.Book, ins []*testpb.Book, cmp func(a, b *testpb.Book) int) {
+	e.t.Helper()
+	ids := make([]int64, 0, len(ch.live))
+	for id := range ch.live {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var del []*testpb.Book
+	for k := 0; k < 2 && len(ids) > 0; k++ {
+		j := rng.IntN(len(ids))
+		del = append(del, ch.live[ids[j]])
+		ids = slices.Delete(ids, j, j+1)
+	}
+	e.must(func(st *record.Store) error {
+		for _, b := range ins {
+			if _, err := st.SaveRecord(b); err != nil {
+				return err
+			}
+		}
+		for _, b := range del {
+			if _, err := st.Delete(bookPK(b.Branch, b.Shelf, b.Id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, b := range ins {
+		ch.live[b.Id] = b
+		if last == nil || cmp(b, last) > 0 {
+			ch.aheadInserted[b.Id] = true
+		}
+	}
+	for _, b := range del {
+		delete(ch.live, b.Id)
+		ch.deletedAfter[b.Id] = n
+	}
 }

@@ -166,6 +166,11 @@ type atomicMaintainer struct {
 
 func (m atomicMaintainer) skipsUnchanged() bool { return !m.agg.everySave }
 
+// idempotent: MIN/MAX of a value already applied changes nothing; an ADD counts twice
+// (AtomicMutation.Standard.isIdempotent). Online builds read counts and sums with range
+// conflicts, and saves update them only in built ranges.
+func (m atomicMaintainer) idempotent() bool { return m.agg.op != kv.Add }
+
 // entries are the index keys of rec, one per evaluated key, duplicates kept: a repeated field
 // listing a value twice contributes twice, as in Java.
 func (m atomicMaintainer) entries(dst []indexEntry, s *Store, ix *Index, rec *Record) ([]indexEntry, error) {

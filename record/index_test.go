@@ -3,6 +3,7 @@ package record_test
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 	"testing"
 
@@ -281,41 +282,127 @@ func (e *env) stateValue(name string) []byte {
 	return nil
 }
 
-// Opening a store with newer metadata builds a new index at once when the store is small, and
-// marks it WRITE_ONLY when it is not.
-func TestMetaDataUpgradeBuildsNewIndex(t *testing.T) {
-	for _, n := range []int{10, 201} {
-		e := newEnv(t)
-		e.must(func(st *record.Store) error {
-			for i := 0; i < n; i++ {
-				if _, err := st.SaveRecord(book("b", 1, int64(i), "title", "a", int32(i))); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		v2, err := testBuilder().SetVersion(2).
-			AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title")}).Build()
+// Opening a store with newer metadata that adds an index does what the Java Record Layer's
+// checkVersion does by default: it builds the index at once when the records it covers are
+// known to be few (none: this package keeps no record count yet), makes it READABLE without a
+// build when it covers only record types newer than the store, and marks it DISABLED otherwise.
+func TestMetaDataUpgradeIndexStates(t *testing.T) {
+	newIndex := func(v int, ix record.Index) *record.MetaData {
+		md, err := testBuilder().SetVersion(v).AddIndex(ix).Build()
 		require.NoError(t, err)
-		e.md = v2
-		e.must(func(st *record.Store) error {
-			s, err := st.IndexState("by_title")
-			require.NoError(t, err)
-			if n <= 200 {
-				require.Equal(t, record.Readable, s)
-			} else {
-				require.Equal(t, record.WriteOnly, s)
+		return md
+	}
+	// Authors only: the index on books, whose keys start with the type key, has nothing to
+	// read, so it is built (empty) and READABLE.
+	e := newEnv(t)
+	e.must(func(st *record.Store) error { _, err := st.SaveRecord(&testpb.Author{Id: 1, Name: "A"}); return err })
+	e.md = newIndex(2, record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title")})
+	require.Equal(t, record.Readable, e.state("by_title"))
+
+	// Ten books: DISABLED until built.
+	e = newEnv(t)
+	e.must(func(st *record.Store) error {
+		for i := 0; i < 10; i++ {
+			if _, err := st.SaveRecord(book("b", 1, int64(i), "title", "a", int32(i))); err != nil {
+				return err
 			}
-			return nil
-		})
-		if n <= 200 {
-			require.Len(t, e.indexEntries("by_title"), n)
-		} else {
-			require.Empty(t, e.indexEntries("by_title"))
-			e.must(func(st *record.Store) error { return st.RebuildIndex("by_title") })
-			require.Len(t, e.indexEntries("by_title"), n)
+		}
+		return nil
+	})
+	e.md = newIndex(2, record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title")})
+	require.Equal(t, record.Disabled, e.state("by_title"))
+	require.Empty(t, e.indexEntries("by_title"))
+	require.NoError(t, record.BuildIndex(context.Background(), e.db, e.md, e.prefix, "by_title", record.IndexBuildOptions{}))
+	require.Equal(t, record.Readable, e.state("by_title"))
+	require.Len(t, e.indexEntries("by_title"), 10)
+
+	// Changing the index (a new last-modified version) disables and clears it again.
+	e.md = newIndex(3, record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("title"), record.Field("year")), AddedVersion: 2, LastModifiedVersion: 3})
+	require.Equal(t, record.Disabled, e.state("by_title"))
+	require.Empty(t, e.indexEntries("by_title"))
+
+	// With the Java Record Layer's older default, WRITE_ONLY instead, with nothing built.
+	e.md = newIndex(5, record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("title"), record.Field("isbn")), AddedVersion: 2, LastModifiedVersion: 5})
+	var counted int64
+	err := e.db.Transact(context.Background(), func(tr kv.Transaction) error {
+		st, err := record.Open(context.Background(), tr, e.md, e.prefix, record.WithIndexStates(func(ix *record.Index, count func() (int64, error), onNew bool) (record.IndexState, error) {
+			var err error
+			counted, err = count()
+			require.False(t, onNew)
+			if err != nil {
+				return 0, err
+			}
+			return record.WriteOnlyIfTooManyRecords(ix, count, onNew)
+		}))
+		if err != nil {
+			return err
+		}
+		s, err := st.IndexState("by_title")
+		require.Equal(t, record.WriteOnly, s)
+		return err
+	})
+	require.NoError(t, err)
+	require.EqualValues(t, math.MaxInt64, counted, "without a count, a non-empty store has too many records")
+	require.Empty(t, e.indexEntries("by_title"))
+	require.Empty(t, e.rangeSet("by_title"))
+
+	// An index on a record type newer than the store is READABLE at once.
+	md, err := testBuilder().SetVersion(6).SetSinceVersion("Author", 6).
+		AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("title"), record.Field("isbn")), AddedVersion: 2, LastModifiedVersion: 5}).
+		AddIndex(record.Index{Name: "author_id", RecordTypes: []string{"Author"}, Expression: record.Field("id")}).Build()
+	require.NoError(t, err)
+	e.md = md
+	require.Equal(t, record.Readable, e.state("author_id"))
+	require.Equal(t, record.WriteOnly, e.state("by_title"))
+
+	// With a COUNT index over every type, the count is known: ten books are few enough to
+	// build the new index at once.
+	e = newEnv(t)
+	v1, err := testBuilder().AddIndex(record.Index{Name: "count_all", RecordTypes: []string{"Book", "Author"}, Type: record.CountIndex, Expression: record.Ungrouped(record.Empty())}).Build()
+	require.NoError(t, err)
+	e.md = v1
+	e.fill(seededRand(t, 12), 10)
+	v2, err := testBuilder().SetVersion(2).AddIndex(record.Index{Name: "count_all", RecordTypes: []string{"Book", "Author"}, Type: record.CountIndex, Expression: record.Ungrouped(record.Empty()), AddedVersion: 1}).
+		AddIndex(record.Index{Name: "by_title", RecordTypes: []string{"Book"}, Expression: record.Field("title")}).Build()
+	require.NoError(t, err)
+	e.md = v2
+	require.Equal(t, record.Readable, e.state("by_title"))
+	require.Len(t, e.indexEntries("by_title"), 10)
+}
+
+// A former index's data is cleared when a store is opened with metadata that removed it: its
+// entries, state, build range set and build data.
+func TestFormerIndexDataCleared(t *testing.T) {
+	e := newEnv(t)
+	e.fill(seededRand(t, 10), 30)
+	e.must(func(st *record.Store) error { return st.SetIndexState("by_author", record.WriteOnly) })
+	before := len(e.dump())
+	require.NotEmpty(t, e.rangeSet("by_author"))
+	require.NotNil(t, e.stateValue("by_author"))
+	b := record.NewMetaDataBuilder(testpb.File_records_proto).SetVersion(2).
+		SetPrimaryKey("Book", record.Concat(record.RecordTypeKey(), record.Field("branch"), record.Field("shelf"), record.Field("id"))).
+		SetPrimaryKey("Author", record.Concat(record.RecordTypeKey(), record.Field("id")))
+	for _, ix := range e.md.Indexes() {
+		if ix.Name != "by_author" {
+			b.AddIndex(*ix)
 		}
 	}
+	md, err := b.AddFormerIndex(record.FormerIndex{Name: "by_author", AddedVersion: 1, RemovedVersion: 2}).Build()
+	require.NoError(t, err)
+	tagKeys := 0
+	p := e.prefix.Pack(tuple.Tuple{int64(2), "by_author"})
+	for _, r := range e.dump() {
+		if string(r.Key[:min(len(p), len(r.Key))]) == string(p) {
+			tagKeys++
+		}
+	}
+	require.Positive(t, tagKeys)
+	e.md = md
+	e.must(func(st *record.Store) error { return nil })
+	require.Empty(t, e.indexEntries("by_author"))
+	require.Empty(t, e.rangeSet("by_author"))
+	require.Nil(t, e.stateValue("by_author"))
+	require.Len(t, e.dump(), before-tagKeys-2) // the entries, the range set key and the state key
 }
 
 // The checker finds entries without records and records without entries.

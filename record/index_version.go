@@ -42,6 +42,9 @@ func validateVersionIndex(md *MetaData, ix *Index) error {
 
 type versionMaintainer struct{}
 
+// idempotent: an entry written twice is one entry (StandardIndexMaintainer.isIdempotent).
+func (versionMaintainer) idempotent() bool { return true }
+
 func (versionMaintainer) skipsUnchanged() bool { return true }
 
 func (versionMaintainer) entries(dst []indexEntry, s *Store, ix *Index, rec *Record) ([]indexEntry, error) {

@@ -47,6 +47,12 @@ type indexChecker interface {
 	finish(max int) ([]error, error)
 }
 
+// optionalChecker is an indexChecker that can also be shown a record whose entries may exist
+// but need not: one an online build has not reached, which a save may have indexed.
+type optionalChecker interface {
+	addOptional(rec *Record) error
+}
+
 // indexType is the registry entry of an index type.
 type indexType struct {
 	maintainer indexMaintainer
@@ -117,7 +123,15 @@ func (s *Store) maintained(ix *Index) bool { return s.states[ix.Name] != Disable
 // indexChanges returns the changes every maintained index needs when a record changes from old
 // to rec (either may be nil). The changes and the entries of an insert share two allocations.
 func (s *Store) indexChanges(old, rec *Record) ([]*indexChange, error) {
-	ixs := s.changedIndexes(old, rec)
+	// An online build owns the records it has not reached yet (indexer.go).
+	r := rec
+	if old != nil {
+		r = old
+	}
+	ixs, err := s.skipUnbuilt(s.changedIndexes(old, rec), r.PrimaryKey)
+	if err != nil {
+		return nil, err
+	}
 	all := make([]indexChange, len(ixs))
 	chs := make([]*indexChange, 0, len(ixs))
 	scratch := new([]indexEntry)

@@ -76,6 +76,7 @@ type RecordType struct {
 	typeKey    int64
 	indexes    []*Index
 	newMsg     func() proto.Message
+	since      int // the metadata version that added the type (0: not declared)
 }
 
 // Name returns the record type's name (its message's short name).
@@ -107,6 +108,7 @@ type MetaData struct {
 	byField             map[protoreflect.FieldNumber]*RecordType
 	indexes             []*Index
 	byIndex             map[string]*Index
+	formers             []FormerIndex // see former.go
 }
 
 // Version returns the metadata version, stored in the store header.
@@ -153,6 +155,8 @@ type MetaDataBuilder struct {
 	versions       bool
 	recordCountKey KeyExpression
 	unsigned       bool
+	since          map[string]int // record type → since version (see former.go)
+	formers        []FormerIndex
 }
 
 // NewMetaDataBuilder starts metadata for the record types of a generated .proto file, such as
@@ -427,6 +431,7 @@ func (b *MetaDataBuilder) Build() (*MetaData, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, b.buildEvolution(md, union)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

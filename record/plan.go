@@ -5,41 +5,201 @@ import (
 	"hash/fnv"
 	"strings"
 
-	"github.com/layerkit/layerkit/kv"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/layerkit/layerkit/tuple"
 )
 
-// Plan is how a query runs: one scan (of the record extent or of an index) with an equality
-// prefix and at most one range, then a type check, a residual filter and perhaps an in-memory
-// sort. Plans are made by Store.Plan, are immutable, and may be reused in later transactions of
-// stores with the same metadata (a continuation is only valid with the plan that made it).
+// Plan is how a query runs: a tree of plan nodes, each one kind of step with its own file, as in
+// the Java Record Layer's planner (one RecordQueryPlan class per kind):
+//
+//   - Scan / IndexScan (plan_scan.go): one range of the record extent or of an index, with an
+//     equality prefix and at most one range or prefix comparison;
+//   - Fetch and Filter (plan_fetch.go): load the records of index entries, filter records;
+//   - Covering (plan_covering.go): an index scan that builds partial records from the entries
+//     alone, without loading the records;
+//   - InJoin and InUnion (plan_in.go): one scan per value of an IN comparison, concatenated in
+//     value order or merged in the order of the sort;
+//   - Union (plan_union.go): the records of several scans for the branches of an OR, merged in
+//     primary-key or sort order, each record once;
+//   - Intersection (plan_intersection.go): the records several equality scans all yield;
+//   - Sort (plan_sort.go): an in-memory sort.
+//
+// Plans are made by Store.Plan, are immutable, and may be reused in later transactions of stores
+// with the same metadata (a continuation is only valid with the plan that made it).
 type Plan struct {
-	types      []*RecordType // nil: every type
-	typeFilter bool
-	ix         *Index // nil: record scan
-	eq         tuple.Tuple
-	low, high  *bound
-	prefix     any // startsWith comparand
-	reverse    bool
-	residual   Filter
-	sort       KeyExpression
-	sortDesc   bool
-	sortLimit  int // > 0: in-memory sort with this bound
-	explain    string
-	hash       uint64
-}
-
-type bound struct {
-	value     any
-	inclusive bool
+	root   planNode
+	filter recordFilter // applied by the cursor to the records root yields
+	// exact is set when every item of root is a returned record (no filter after the scan), so
+	// a scan may read exactly as many entries as the page may still return.
+	exact   bool
+	explain string
+	hash    uint64
 }
 
 // Explain describes the plan in one line, for example
-// `IndexScan(by_author eq=("Tolkien")) | Fetch | Filter(year > 1950)`.
+// `IndexScan(by_author eq=("Tolkien")) | Fetch | Filter(year > 1950)` or
+// `Union[pk](IndexScan(by_author eq=("A")) ∪ IndexScan(by_tag eq=("sf"))) | Fetch`.
 func (p *Plan) Explain() string { return p.explain }
 
 // String is Explain.
 func (p *Plan) String() string { return p.explain }
+
+// planNode is one kind of plan step.
+type planNode interface {
+	// describe appends the node's part of Explain.
+	describe(b *strings.Builder)
+	// open starts the node's source for cursor c, resuming after state: the node's part of a
+	// continuation, as the items of its source carry it (nil starts at the beginning).
+	open(c *Cursor, state any) (source, error)
+	// scans appends the scans the node reads.
+	scans(dst []*scanNode) []*scanNode
+	// fetched reports whether every item the node yields carries its record.
+	fetched() bool
+}
+
+// recordFilter is what remains to check on a record once a scan yielded it: its type (when the
+// scan may yield other types) and a residual filter.
+type recordFilter struct {
+	types      []*RecordType
+	typeFilter bool
+	residual   Filter
+}
+
+func (f *recordFilter) matches(rec *Record) (bool, error) {
+	if f.typeFilter && !containsType(f.types, rec.Type) {
+		return false, nil
+	}
+	if f.residual == nil {
+		return true, nil
+	}
+	return f.residual.eval(rec.Message.ProtoReflect())
+}
+
+func (f *recordFilter) describe(b *strings.Builder) {
+	if f.typeFilter {
+		b.WriteString(" | TypeFilter(" + typeNames(f.types) + ")")
+	}
+	if f.residual != nil {
+		b.WriteString(" | Filter(" + f.residual.String() + ")")
+	}
+}
+
+func (f *recordFilter) empty() bool { return !f.typeFilter && f.residual == nil }
+
+func containsType(types []*RecordType, rt *RecordType) bool {
+	for _, t := range types {
+		if t == rt {
+			return true
+		}
+	}
+	return false
+}
+
+// Plan chooses how to run q. It matches the filter's comparisons against the columns of every
+// READABLE index that covers the queried types and against the primary key: the longest prefix
+// of equality (or IN) comparisons, then one range comparison, then the sort. An IN comparison
+// in that prefix becomes an in-join (one scan per value); an OR whose branches each match an
+// index becomes a union of their scans when no single scan narrows the query; equalities left
+// over by the best scan that other indexes match become an intersection; without any match the
+// plan scans the record extent and filters each record. A sort that no plan provides is refused
+// with ErrSortNotSupported unless q.InMemorySortLimit allows an in-memory sort. When
+// q.RequiredFields are all in one index's entries, the plan reads that index without loading
+// the records (a covering plan).
+func (s *Store) Plan(q Query) (*Plan, error) {
+	pl, err := s.newPlanner(q)
+	if err != nil {
+		return nil, err
+	}
+	var conj []conjunct
+	if q.Filter != nil {
+		conj = flattenAnd(q.Filter, nil, func(f Filter) Filter { return f }, nil)
+	}
+	best, err := pl.choose(conj, order{sort: pl.sortCols, reverse: q.Reverse})
+	if err != nil {
+		return nil, err
+	}
+	inMemorySort := false
+	if best == nil {
+		if q.InMemorySortLimit <= 0 {
+			return nil, fmt.Errorf("record: no index of %s provides sort %s; allow an in-memory sort with InMemorySortLimit: %w", typeNames(pl.types), q.Sort, ErrSortNotSupported)
+		}
+		if best, err = pl.choose(conj, order{}); err != nil {
+			return nil, err
+		}
+		inMemorySort = true
+	}
+	p := &Plan{}
+	p.filter = recordFilter{types: pl.queryTypes, residual: andOf(best.residual)}
+	root := best.node
+	for _, sc := range root.scans(nil) {
+		p.filter.typeFilter = p.filter.typeFilter || sc.typeFilter
+	}
+	if len(q.RequiredFields) > 0 {
+		var extra []KeyExpression
+		if inMemorySort {
+			extra = pl.sortCols
+		}
+		if covered := pl.cover(root, &p.filter, extra); covered != nil {
+			root = covered
+		}
+	}
+	if !root.fetched() {
+		root = &fetchNode{child: root}
+	}
+	if inMemorySort {
+		root = &sortNode{child: root, filter: p.filter, sort: q.Sort, desc: q.Reverse, limit: q.InMemorySortLimit}
+		p.filter = recordFilter{}
+	}
+	return newPlan(root, p.filter), nil
+}
+
+// newPlan finishes a plan: its Explain, its hash (which continuations carry) and whether its
+// scan may read exactly as many entries as a page returns.
+func newPlan(root planNode, filter recordFilter) *Plan {
+	p := &Plan{root: root, filter: filter}
+	if p.filter.empty() {
+		if sc := singleScan(root); sc != nil {
+			sc.exact = true
+			p.exact = true
+		}
+	}
+	var b strings.Builder
+	root.describe(&b)
+	p.filter.describe(&b)
+	p.explain = b.String()
+	h := fnv.New64a()
+	h.Write([]byte(p.explain))
+	p.hash = h.Sum64()
+	return p
+}
+
+// singleScan returns the scan of a plan that is one scan, perhaps fetched or covering.
+func singleScan(n planNode) *scanNode {
+	switch x := n.(type) {
+	case *scanNode:
+		return x
+	case *fetchNode:
+		return singleScan(x.child)
+	case *coveringNode:
+		return x.scan
+	}
+	return nil
+}
+
+func andOf(conj []conjunct) Filter {
+	switch len(conj) {
+	case 0:
+		return nil
+	case 1:
+		return conj[0].filter
+	}
+	fs := make([]Filter, len(conj))
+	for i, c := range conj {
+		fs[i] = c.filter
+	}
+	return And(fs...)
+}
 
 // conjunct is one part of a top-level AND that a scan might match: a comparison, perhaps inside
 // nested message fields (path lists the parents).
@@ -73,179 +233,15 @@ func flattenAnd(f Filter, path []string, wrap func(Filter) Filter, out []conjunc
 	return append(out, conjunct{filter: wrap(f), path: path})
 }
 
-// Plan chooses how to run q: the index (or the primary key) whose columns match the longest
-// prefix of equality comparisons, then one range comparison, then the sort; without any match, a
-// scan of the record extent with the filter applied to each record. Only READABLE indexes that
-// cover every queried type are considered. A sort that no scan provides is refused with
-// ErrSortNotSupported unless q.InMemorySortLimit allows an in-memory sort.
-func (s *Store) Plan(q Query) (*Plan, error) {
-	p := &Plan{}
-	for _, name := range q.RecordTypes {
-		rt := s.md.byName[name]
-		if rt == nil {
-			return nil, fmt.Errorf("record: query names unknown record type %q: %w", name, ErrInvalidQuery)
+// flattenOr lists the branches of nested ORs.
+func flattenOr(f Filter, out []Filter) []Filter {
+	if o, ok := f.(*orFilter); ok {
+		for _, c := range o.children {
+			out = flattenOr(c, out)
 		}
-		p.types = append(p.types, rt)
+		return out
 	}
-	checkTypes := p.types
-	if checkTypes == nil {
-		checkTypes = s.md.types
-	}
-	for _, rt := range checkTypes {
-		if q.Filter != nil {
-			if err := q.Filter.check(rt.desc); err != nil {
-				return nil, err
-			}
-		}
-		if q.Sort != nil {
-			if err := q.Sort.check(rt.desc); err != nil {
-				return nil, fmt.Errorf("record: query sort %s on %s: %v: %w", q.Sort, rt.name, err, ErrInvalidQuery)
-			}
-			if q.Sort.fansOut() {
-				return nil, fmt.Errorf("record: query sort %s fans out: %w", q.Sort, ErrInvalidQuery)
-			}
-		}
-	}
-	var conj []conjunct
-	if q.Filter != nil {
-		conj = flattenAnd(q.Filter, nil, func(f Filter) Filter { return f }, nil)
-	}
-
-	type candidate struct {
-		ix               *Index
-		cols             []KeyExpression
-		eq               tuple.Tuple
-		used             map[int]bool
-		low, high        *bound
-		prefix           any
-		sortOK           bool
-		score            int
-		coversOtherTypes bool
-	}
-	first := checkTypes[0]
-	var cands []*candidate
-	pkCols := first.pkColumns
-	samePK := true
-	for _, rt := range checkTypes[1:] {
-		samePK = samePK && sameColumns(pkCols, rt.pkColumns)
-	}
-	if !samePK {
-		pkCols = nil // types with different primary keys: only a full record scan
-	}
-	cands = append(cands, &candidate{cols: pkCols})
-	for _, ix := range s.md.indexes {
-		if !s.states[ix.Name].Scannable() || !ix.kind.scannable || !coversAll(ix, checkTypes) {
-			continue
-		}
-		cands = append(cands, &candidate{ix: ix, cols: ix.columns, coversOtherTypes: len(ix.types) > len(checkTypes)})
-	}
-	var sortCols []KeyExpression
-	if q.Sort != nil {
-		sortCols = q.Sort.flatten(nil)
-	}
-	for _, c := range cands {
-		c.used = map[int]bool{}
-		matched := 0
-		for _, col := range c.cols {
-			if _, ok := col.(recordTypeExpr); ok && len(checkTypes) == 1 {
-				c.eq = append(c.eq, first.typeKey)
-				continue
-			}
-			j := findConjunct(conj, col.String(), c.used, opEq)
-			if j < 0 {
-				break
-			}
-			v, err := conjunctValue(first, conj[j])
-			if err != nil {
-				return nil, err
-			}
-			c.eq = append(c.eq, v)
-			c.used[j] = true
-			matched++
-		}
-		if n := len(c.eq); n < len(c.cols) && !c.cols[n].fansOut() {
-			key := c.cols[n].String()
-			for j, cj := range conj {
-				if cj.cmp == nil || cj.key() != key || c.used[j] {
-					continue
-				}
-				v := any(nil)
-				if len(cj.cmp.values) == 1 {
-					var err error
-					if v, err = conjunctValue(first, cj); err != nil {
-						return nil, err
-					}
-				}
-				switch cj.cmp.op {
-				case opGt, opGe:
-					if c.low == nil && c.prefix == nil {
-						c.low = &bound{v, cj.cmp.op == opGe}
-					}
-				case opLt, opLe:
-					if c.high == nil && c.prefix == nil {
-						c.high = &bound{v, cj.cmp.op == opLe}
-					}
-				case opStartsWith:
-					if c.low == nil && c.high == nil && c.prefix == nil {
-						c.prefix = v
-					}
-				}
-			}
-		}
-		// The sort is provided when its columns follow the equality prefix (columns fixed by an
-		// equality may be skipped at its start).
-		sc := sortCols
-		for len(sc) > 0 && eqFixed(c.cols[:len(c.eq)], sc[0]) {
-			sc = sc[1:]
-		}
-		c.sortOK = len(sc) == 0 || (len(c.cols) >= len(c.eq)+len(sc) && sameColumns(c.cols[len(c.eq):len(c.eq)+len(sc)], sc) && !anyFansOut(sc))
-		c.score = matched * 4 // an equality on the record type alone does not narrow an index
-		if c.low != nil || c.high != nil || c.prefix != nil {
-			c.score += 2
-		}
-	}
-	var best *candidate
-	for _, c := range cands {
-		if q.Sort != nil && !c.sortOK {
-			continue
-		}
-		if best == nil || c.score > best.score {
-			best = c
-		}
-	}
-	if best == nil {
-		if q.InMemorySortLimit <= 0 {
-			return nil, fmt.Errorf("record: no index of %s provides sort %s; allow an in-memory sort with InMemorySortLimit: %w", typeNames(checkTypes), q.Sort, ErrSortNotSupported)
-		}
-		for _, c := range cands {
-			if best == nil || c.score > best.score {
-				best = c
-			}
-		}
-		p.sort, p.sortDesc, p.sortLimit = q.Sort, q.Reverse, q.InMemorySortLimit
-	} else {
-		p.reverse = q.Reverse // without a sort: the chosen scan's order, backwards
-	}
-	p.ix, p.eq, p.low, p.high, p.prefix = best.ix, best.eq, best.low, best.high, best.prefix
-	p.typeFilter = len(p.types) > 0 && (best.ix == nil && len(p.types) < len(s.md.types) && !eqFixesType(best.cols, best.eq) || best.coversOtherTypes)
-	var rest []Filter
-	for j, cj := range conj {
-		if !best.used[j] {
-			rest = append(rest, cj.filter)
-		}
-	}
-	switch len(rest) {
-	case 0:
-	case 1:
-		p.residual = rest[0]
-	default:
-		p.residual = And(rest...)
-	}
-	p.explain = p.describe()
-	h := fnv.New64a()
-	h.Write([]byte(p.explain))
-	p.hash = h.Sum64()
-	return p, nil
+	return append(out, f)
 }
 
 func eqFixed(eqCols []KeyExpression, col KeyExpression) bool {
@@ -255,10 +251,6 @@ func eqFixed(eqCols []KeyExpression, col KeyExpression) bool {
 		}
 	}
 	return false
-}
-
-func eqFixesType(cols []KeyExpression, eq tuple.Tuple) bool {
-	return len(cols) > 0 && len(eq) > 0 && cols[0].String() == (recordTypeExpr{}).String()
 }
 
 func anyFansOut(cols []KeyExpression) bool {
@@ -287,7 +279,7 @@ func typeNames(types []*RecordType) string {
 	return strings.Join(names, ", ")
 }
 
-func findConjunct(conj []conjunct, key string, used map[int]bool, op compOp) int {
+func findConjunct(conj []conjunct, key string, used []bool, op compOp) int {
 	for j, c := range conj {
 		if c.cmp != nil && !used[j] && c.cmp.op == op && c.key() == key {
 			return j
@@ -296,126 +288,41 @@ func findConjunct(conj []conjunct, key string, used map[int]bool, op compOp) int
 	return -1
 }
 
-// conjunctValue converts the comparison's value to the element the field stores.
-func conjunctValue(rt *RecordType, c conjunct) (any, error) {
+// fieldOf returns the descriptor of the field a conjunct compares.
+func fieldOf(rt *RecordType, c conjunct) (protoreflect.FieldDescriptor, error) {
 	md := rt.desc
 	for _, p := range c.path {
-		fd, err := lookupField(md, p)
+		f, err := lookupField(md, p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidQuery, err)
 		}
-		md = fd.Message()
+		md = f.Message()
 	}
-	fd, err := lookupField(md, c.cmp.field)
+	f, err := lookupField(md, c.cmp.field)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidQuery, err)
+	}
+	return f, nil
+}
+
+// conjunctValue converts the comparison's value to the element the field stores.
+func conjunctValue(rt *RecordType, c conjunct) (any, error) {
+	fd, err := fieldOf(rt, c)
+	if err != nil {
+		return nil, err
 	}
 	return comparand(fd, c.cmp.values[0])
 }
 
-func (p *Plan) describe() string {
-	var b strings.Builder
-	if p.ix == nil {
-		b.WriteString("Scan(records")
-	} else {
-		b.WriteString("IndexScan(" + p.ix.Name)
-	}
-	if len(p.eq) > 0 {
-		b.WriteString(" eq=" + p.eq.String())
-	}
-	if p.low != nil || p.high != nil {
-		b.WriteString(" range=")
-		if p.low == nil {
-			b.WriteString("(-inf")
-		} else if p.low.inclusive {
-			b.WriteString("[" + formatValue(p.low.value))
-		} else {
-			b.WriteString("(" + formatValue(p.low.value))
+// formatEq prints an equality prefix, with the name of its IN parameter (if any) in its place.
+func formatEq(eq tuple.Tuple, param *inParam) string {
+	parts := make([]string, len(eq))
+	for i, v := range eq {
+		if param != nil && i == param.at {
+			parts[i] = "$" + param.name
+			continue
 		}
-		b.WriteString(", ")
-		if p.high == nil {
-			b.WriteString("+inf)")
-		} else if p.high.inclusive {
-			b.WriteString(formatValue(p.high.value) + "]")
-		} else {
-			b.WriteString(formatValue(p.high.value) + ")")
-		}
+		parts[i] = formatValue(v)
 	}
-	if p.prefix != nil {
-		b.WriteString(" prefix=" + formatValue(p.prefix))
-	}
-	if p.reverse {
-		b.WriteString(" reverse")
-	}
-	b.WriteString(")")
-	if p.ix != nil {
-		b.WriteString(" | Fetch")
-	}
-	if p.typeFilter {
-		b.WriteString(" | TypeFilter(" + typeNames(p.types) + ")")
-	}
-	if p.residual != nil {
-		b.WriteString(" | Filter(" + p.residual.String() + ")")
-	}
-	if p.sortLimit > 0 {
-		dir := ""
-		if p.sortDesc {
-			dir = " desc"
-		}
-		fmt.Fprintf(&b, " | Sort(%s%s, limit=%d)", p.sort, dir, p.sortLimit)
-	}
-	return b.String()
-}
-
-// scanRange returns the key range the plan's scan reads, and the prefix positions are relative to.
-func (p *Plan) scanRange(s *Store) (base []byte, r kv.Range, err error) {
-	if p.ix == nil {
-		base = s.records
-	} else {
-		base = s.ixKeys[p.ix.Name]
-		if base == nil {
-			return nil, kv.Range{}, fmt.Errorf("record: plan uses index %q, which this store's metadata lacks: %w", p.ix.Name, ErrInvalidQuery)
-		}
-	}
-	eqKey, err := p.eq.AppendPack(append([]byte(nil), base...))
-	if err != nil {
-		return nil, kv.Range{}, fmt.Errorf("record: query values %v: %v: %w", p.eq, err, ErrInvalidQuery)
-	}
-	pack := func(v any, after bool) ([]byte, error) {
-		k, err := tuple.Tuple{v}.AppendPack(append([]byte(nil), eqKey...))
-		if err != nil {
-			return nil, fmt.Errorf("record: query value %v: %v: %w", v, err, ErrInvalidQuery)
-		}
-		if after {
-			k = append(k, 0xff)
-		}
-		return k, nil
-	}
-	r = kv.Range{Begin: eqKey, End: append(append([]byte(nil), eqKey...), 0xff)}
-	if p.high != nil && p.low == nil {
-		// A comparison is false for a null column, and null (0x00) sorts first: start after it.
-		r.Begin = append(append([]byte(nil), eqKey...), 0x01)
-	}
-	if p.low != nil {
-		if r.Begin, err = pack(p.low.value, !p.low.inclusive); err != nil {
-			return nil, kv.Range{}, err
-		}
-	}
-	if p.high != nil {
-		if r.End, err = pack(p.high.value, p.high.inclusive); err != nil {
-			return nil, kv.Range{}, err
-		}
-	}
-	if p.prefix != nil {
-		k, err := pack(p.prefix, false)
-		if err != nil {
-			return nil, kv.Range{}, err
-		}
-		k = k[:len(k)-1] // drop the string terminator: every longer string follows
-		r.Begin = k
-		if r.End, err = kv.Strinc(k); err != nil {
-			return nil, kv.Range{}, err
-		}
-	}
-	return base, r, nil
+	return "(" + strings.Join(parts, ", ") + ")"
 }

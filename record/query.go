@@ -26,6 +26,12 @@ type Query struct {
 	// are read and sorted in memory (more fail with ErrSortBoundExceeded). Zero refuses such a
 	// sort with ErrSortNotSupported.
 	InMemorySortLimit int
+	// RequiredFields are the fields the caller will read (Field or Nest of single fields).
+	// When an index's entries hold all of them (in its values or in the primary key), with the
+	// fields of the filter it leaves and of an in-memory sort, the plan reads only that index
+	// and returns partial records (Record.Partial) holding just those fields, without loading
+	// the records: a covering plan. Nil means the whole record.
+	RequiredFields []KeyExpression
 }
 
 // Filter is a predicate on records. Filters are immutable values, safe for concurrent use.

@@ -252,9 +252,21 @@ func TestExplainGolden(t *testing.T) {
 		{"fan-out equality", record.Query{RecordTypes: []string{"Book"}, Filter: record.WhereAny("tags").Equals("sf")}},
 		{"fan-out range is not used", record.Query{RecordTypes: []string{"Book"}, Filter: record.WhereAny("tags").GreaterThan("m")}},
 		{"nested equality", record.Query{RecordTypes: []string{"Book"}, Filter: record.Nested("origin", record.Where("city").Equals("Oslo"))}},
-		{"equal scores go to the first index", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("author").Equals("Austen"), record.Nested("origin", record.And(record.Where("city").Equals("Rome"), record.Where("street").Equals("Via Appia"))))}},
-		{"or is a residual", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.Where("author").Equals("B"))}},
-		{"in is a residual", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B")}},
+		{"equal equality scans intersect", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("author").Equals("Austen"), record.Nested("origin", record.And(record.Where("city").Equals("Rome"), record.Where("street").Equals("Via Appia"))))}},
+		{"equal scores go to the first index", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("author").Equals("Austen"), record.Where("id").GreaterThan(3))}},
+		{"or of indexed equalities is a union", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.Where("author").Equals("B"))}},
+		{"or with an unindexed branch is a residual", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.Where("price").GreaterThan(3.0))}},
+		{"union branches keep their own filter", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.And(record.Where("author").Equals("A"), record.Where("price").GreaterThan(3.0)), record.WhereAny("tags").Equals("sf"))}},
+		{"union under an and narrowed by nothing else", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("price").LessThan(9.0), record.Or(record.Where("author").Equals("A"), record.Nested("origin", record.Where("city").Equals("Oslo"))))}},
+		{"an indexed and beats a union", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("author").Equals("C"), record.Or(record.Where("year").Equals(1), record.WhereAny("tags").Equals("sf")))}},
+		{"in is an in-join", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("B", "A", "B")}},
+		{"in on an unindexed field is a residual", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("price").In(1.0, 2.0)}},
+		{"in sorted by its column", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B"), Sort: record.Field("author"), Reverse: true}},
+		{"in on the primary key", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("branch").In("b1", "b2"), record.Where("shelf").Equals(2))}},
+		{"in then equality", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("year").In(1965, 1966), record.Where("title").Equals("Dune"))}},
+		{"covering", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("year").Equals(1965), RequiredFields: []record.KeyExpression{record.Field("title"), record.Field("id")}}},
+		{"covering with a filter on the entry", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("year").Equals(1965), record.Where("title").NotEquals("Dune")), RequiredFields: []record.KeyExpression{record.Field("title")}}},
+		{"not covering: a field outside the index", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("year").Equals(1965), RequiredFields: []record.KeyExpression{record.Field("author")}}},
 		{"sort by index", record.Query{RecordTypes: []string{"Book"}, Sort: record.Field("year")}},
 		{"sort reverse", record.Query{RecordTypes: []string{"Book"}, Sort: record.Concat(record.Field("year"), record.Field("title")), Reverse: true}},
 		{"sort after equality", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("year").Equals(1965), Sort: record.Field("title")}},
@@ -266,19 +278,43 @@ func TestExplainGolden(t *testing.T) {
 		{"unique index", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("id").Equals(3)}},
 	}
 	var out strings.Builder
-	for _, c := range queries {
-		var explain string
-		err := e.do(func(st *record.Store) error {
-			p, err := st.Plan(c.q)
-			if err != nil {
-				return err
-			}
-			explain = p.Explain()
-			return nil
-		})
-		require.NoError(t, err, c.name)
-		fmt.Fprintf(&out, "# %s\n%s\n\n", c.name, explain)
+	explainAll := func(e *env, queries []struct {
+		name string
+		q    record.Query
+	}) {
+		for _, c := range queries {
+			var explain string
+			err := e.do(func(st *record.Store) error {
+				p, err := st.Plan(c.q)
+				if err != nil {
+					return err
+				}
+				explain = p.Explain()
+				return nil
+			})
+			require.NoError(t, err, c.name)
+			fmt.Fprintf(&out, "# %s\n%s\n\n", c.name, explain)
+		}
 	}
+	explainAll(e, queries)
+	// With indexes on year and on (author, year) as well.
+	out.WriteString("## planner metadata\n\n")
+	explainAll(newEnvWith(t, plannerMetaData(t)), []struct {
+		name string
+		q    record.Query
+	}{
+		{"two single-column equalities intersect", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.WhereAny("tags").Equals("sf"), record.Where("year").Equals(1965), record.Where("price").GreaterThan(1.0))}},
+		{"a compound index beats an intersection", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("year").Equals(1965), record.Where("author").Equals("A"))}},
+		{"three-way intersection", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("year").Equals(1965), record.WhereAny("tags").Equals("sf"), record.Nested("origin", record.Where("city").Equals("Oslo")))}},
+		{"intersection in sort order", record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.WhereAny("tags").Equals("sf"), record.Nested("origin", record.Where("city").Equals("Oslo"))), Reverse: true}},
+		{"in sorted by another column is an in-union", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B"), Sort: record.Field("year")}},
+		{"in sorted by its column then another is an in-join", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B"), Sort: record.Concat(record.Field("author"), record.Field("year"))}},
+		{"union in sort order", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.Where("author").Equals("B")), Sort: record.Field("year"), Reverse: true}},
+		{"union in sort order needs every branch in it", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.WhereAny("tags").Equals("sf")), Sort: record.Field("year")}},
+		{"union of an in-union and a scan", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").In("A", "B"), record.Where("year").Equals(1999))}},
+		{"covering union", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.Where("author").Equals("B")), RequiredFields: []record.KeyExpression{record.Field("author"), record.Field("branch")}}},
+		{"covering in-union", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B"), Sort: record.Field("year"), RequiredFields: []record.KeyExpression{record.Field("year")}}},
+	})
 	path := filepath.Join("testdata", "explain.golden")
 	if *update {
 		require.NoError(t, os.MkdirAll("testdata", 0o755))

@@ -2,11 +2,12 @@ package record
 
 import "fmt"
 
-// RebuildIndex clears the named index (entries, built ranges, uniqueness violations), adds the
-// entries of every record in this transaction, and marks the index READABLE. It reads the whole
-// store in one transaction, so it suits small stores; larger ones need the online indexer. A
-// unique index whose records violate uniqueness fails with *UniqueViolationError, as the Java
-// Record Layer's rebuildIndex does when it marks the index readable.
+// RebuildIndex clears the named index (entries, built ranges, uniqueness violations, build
+// data), adds the entries of every record in this transaction, and marks the index READABLE. It
+// reads the whole store in one transaction, so it suits small stores; larger ones need the
+// online indexer (BuildIndex). A unique index whose records violate uniqueness fails with
+// *UniqueViolationError, as the Java Record Layer's rebuildIndex does when it marks the index
+// readable.
 func (s *Store) RebuildIndex(name string) error {
 	ix := s.md.byIndex[name]
 	if ix == nil {

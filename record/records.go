@@ -29,6 +29,9 @@ type Record struct {
 	// version (its transaction version all 0xff) until the transaction commits: CompleteVersion
 	// fills it in from the transaction's versionstamp.
 	Version *tuple.Versionstamp
+	// Partial is set for the records of a covering plan: Message holds only the fields the
+	// query required (Query.RequiredFields) and those its filter read, and Size is zero.
+	Partial bool
 }
 
 // SaveMode says what a save expects to find.

@@ -16,19 +16,19 @@ import (
 // Keyspace ids: the first tuple element after the store prefix (FDBRecordStoreKeyspace in the
 // Java Record Layer).
 const (
-	keyStoreInfo          = 0
-	keyRecord             = 1
-	keyIndex              = 2
-	keyIndexSecondary     = 3
-	keyRecordCount        = 4
-	keyIndexState         = 5
-	keyIndexRange         = 6
-	keyUniqueViolations   = 7
-	keyRecordVersion      = 8
-	keyIndexBuild         = 9
-	unsplitSuffix         = 0
-	splitChunkSize        = 100_000
-	inlineIndexBuildLimit = 200
+	keyStoreInfo         = 0
+	keyRecord            = 1
+	keyIndex             = 2
+	keyIndexSecondary    = 3
+	keyRecordCount       = 4
+	keyIndexState        = 5
+	keyIndexRange        = 6
+	keyUniqueViolations  = 7
+	keyRecordVersion     = 8
+	keyIndexBuild        = 9
+	unsplitSuffix        = 0
+	splitChunkSize       = 100_000
+	maxRecordsForRebuild = 200 // FDBRecordStore.MAX_RECORDS_FOR_REBUILD
 )
 
 // IndexState says how an index is used. The codes are the Java Record Layer's (IndexState.java).
@@ -119,9 +119,12 @@ type Store struct {
 // A store whose header has a newer metadata version than md, or a format version above
 // MaxFormatVersion, fails with ErrStoreTooNew. An older store is upgraded as the Java Record
 // Layer's checkVersion upgrades it: the format version is raised to DefaultFormatVersion (or
-// WithFormatVersion's), the metadata version to md's, and each index added or changed since is
-// rebuilt in this transaction when the store holds at most 200 records, or else marked
-// WRITE_ONLY. A prefix with keys but no header fails with ErrStoreNotEmpty.
+// WithFormatVersion's), the metadata version to md's, the data of the metadata's former indexes
+// removed since is cleared, and each index added or changed since is made READABLE at once when
+// it covers only record types newer than the store (SetSinceVersion), rebuilt in this
+// transaction when the store is known to hold at most 200 records it would read, or else marked
+// DISABLED until BuildIndex builds it (see upgradeIndexes). A prefix with keys but no header
+// fails with ErrStoreNotEmpty.
 //
 // Open writes only when it creates or upgrades the store, so it is safe to retry. A directory can
 // be the prefix as it is (the root of a partition is refused with ErrPartitionRoot).
@@ -281,56 +284,6 @@ func (s *Store) checkEmpty() error {
 	return nil
 }
 
-// upgradeIndexes handles the indexes added or changed since metadata version stored: each is
-// rebuilt in this transaction when the store is small, or else marked WRITE_ONLY.
-func (s *Store) upgradeIndexes(stored int) error {
-	var changed []*Index
-	for _, ix := range s.md.indexes {
-		if ix.LastModifiedVersion > stored || ix.AddedVersion > stored {
-			changed = append(changed, ix)
-		}
-	}
-	if len(changed) == 0 {
-		return nil
-	}
-	rows, err := s.tr.GetRange(s.subRange(keyRecord), kv.RangeOptions{Limit: (inlineIndexBuildLimit + 1) * 2}).GetSlice()
-	if err != nil {
-		return err
-	}
-	small := countRecords(rows, s.records) <= inlineIndexBuildLimit && len(rows) < (inlineIndexBuildLimit+1)*2
-	for _, ix := range changed {
-		if small {
-			if err := s.RebuildIndex(ix.Name); err != nil {
-				return err
-			}
-			continue
-		}
-		s.clearIndexData(ix)
-		if err := s.SetIndexState(ix.Name, WriteOnly); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func countRecords(rows []kv.KeyValue, records []byte) int {
-	n := 0
-	var last []byte
-	for _, r := range rows {
-		t, err := tuple.Unpack(r.Key[len(records):])
-		if err != nil || len(t) == 0 {
-			n++
-			continue
-		}
-		pk := r.Key[:len(r.Key)-len(tuple.Tuple{t[len(t)-1]}.Pack())]
-		if string(pk) != string(last) {
-			n++
-			last = pk
-		}
-	}
-	return n
-}
-
 func (s *Store) readStates(rows []kv.KeyValue) error {
 	s.states = make(map[string]IndexState, len(rows))
 	base := s.key(keyIndexState)
@@ -359,11 +312,12 @@ func (s *Store) readStates(rows []kv.KeyValue) error {
 	return nil
 }
 
-// SetIndexState stores the state of the named index in this transaction: READABLE clears the
-// state key, the others write S+(5, name) = (code). Disabling an index clears its data as the
-// Java Record Layer's clearIndexData does: entries, secondary space, built-range set and
-// uniqueness violations. An index that is not READABLE cannot be made READABLE this way,
-// because its entries may be incomplete: use RebuildIndex.
+// SetIndexState changes the state of the named index in this transaction, as the Java Record
+// Layer's markIndexWriteOnly, markIndexDisabled and markIndexReadable do: WRITE_ONLY keeps the
+// entries (and, coming from READABLE, records the whole key space as built at S+(6, name));
+// DISABLED clears the entries, the build's range set, the uniqueness violations and the build
+// data; READABLE is refused unless the build's range set covers every record (use
+// BuildIndex or RebuildIndex to build an index). See index_states.go.
 func (s *Store) SetIndexState(name string, state IndexState) error {
 	ix := s.md.byIndex[name]
 	if ix == nil {
@@ -372,22 +326,7 @@ func (s *Store) SetIndexState(name string, state IndexState) error {
 	if err := s.writable(); err != nil {
 		return err
 	}
-	cur := s.states[name]
-	if cur == state {
-		return nil
-	}
-	switch state {
-	case Readable:
-		return fmt.Errorf("record: index %q is %v; rebuild it (RebuildIndex) to make it readable", name, cur)
-	case WriteOnly, Disabled:
-	default:
-		return fmt.Errorf("record: index %q cannot be set to %v this way", name, state)
-	}
-	s.writeIndexState(ix, state)
-	if state == Disabled {
-		s.clearIndexData(ix)
-	}
-	return nil
+	return s.changeIndexState(ix, state)
 }
 
 // writeIndexState stores an index state (no key for READABLE) and bumps the metadata version key
@@ -403,15 +342,6 @@ func (s *Store) writeIndexState(ix *Index, state IndexState) {
 		s.bumpMetadataVersion()
 	}
 	s.states[ix.Name] = state
-}
-
-// clearIndexData removes everything stored for an index: its entries (through its maintainer),
-// S+(3, name), S+(6, name) and S+(7, name) (FDBRecordStore.clearIndexData).
-func (s *Store) clearIndexData(ix *Index) {
-	ix.kind.maintainer.clear(s, ix)
-	for _, id := range []int{keyIndexSecondary, keyIndexRange, keyUniqueViolations} {
-		s.tr.ClearRange(prefixRange(s.key(id, ix.Name)))
-	}
 }
 
 // writable reports why this store cannot be written, or nil.

@@ -156,7 +156,7 @@ func TestRecordVersionsWithinTransaction(t *testing.T) {
 		Build()
 	require.NoError(t, err)
 	e.md = md2
-	e.must(func(*record.Store) error { return nil }) // builds the new index
+	require.NoError(t, record.BuildIndex(context.Background(), e.db, e.md, e.prefix, "title_changes", record.IndexBuildOptions{}))
 	err = e.do(func(st *record.Store) error {
 		if _, err := st.SaveRecord(book("b1", 1, 5, "t", "a", 1)); err != nil {
 			return err
