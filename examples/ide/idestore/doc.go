@@ -75,6 +75,4 @@
 //   - A session's active time changes when a window switches to it (SwitchTo), not on every
 //     message: updating it there would make appends conflict on the session record.
 //     LastMessageMS in SessionStats gives the last activity.
-//   - The version list reads the file_versions index through the record store's documented key
-//     layout; it becomes a covering query once the record layer plans covering scans.
 package idestore

@@ -11,7 +11,6 @@ import (
 	"github.com/layerkit/layerkit/examples/ide/idepb"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/record"
-	"github.com/layerkit/layerkit/subspace"
 	"github.com/layerkit/layerkit/tuple"
 )
 
@@ -221,50 +220,58 @@ type VersionInfo struct {
 }
 
 // FileVersions lists the versions of a file, oldest first, without reading their contents: the
-// file_versions index's entries hold everything a line of the history shows.
+// file_versions index's entries hold every field a line of the history shows, so the query is
+// answered by a covering scan of that index alone (versionListPlan).
 func (s *Store) FileVersions(ctx context.Context, t kv.ReadTransactor, sessionID, path string) ([]VersionInfo, error) {
 	if err := checkPath(sessionID, path); err != nil {
 		return nil, err
 	}
 	return kv.ReadTransact(ctx, t, func(tr kv.ReadTransaction) ([]VersionInfo, error) {
-		if _, err := s.readFiles(ctx, tr); err != nil { // the store exists and is at our format
+		st, err := s.readFiles(ctx, tr)
+		if err != nil {
 			return nil, err
 		}
-		return s.scanVersionEntries(tr, sessionID, path)
+		cur, err := st.ExecuteQuery(versionListQuery(sessionID, path), record.ExecuteOptions{})
+		if err != nil {
+			return nil, err
+		}
+		var out []VersionInfo
+		for cur.Next() {
+			v := cur.Record().Message.(*idepb.FileVersion)
+			out = append(out, VersionInfo{Number: v.Number, Size: v.Size, SavedMS: v.SavedMs, SavedBy: v.SavedBy})
+		}
+		return out, cur.Err()
 	})
 }
 
-// scanVersionEntries reads the file_versions index entries of one file straight from the
-// store's index subspace S+(2, "file_versions") (the record store's documented layout), each
-// entry's key holding (session_id, path, number, size, saved_ms, saved_by, …primary key rest).
-func (s *Store) scanVersionEntries(tr kv.ReadTransaction, sessionID, path string) ([]VersionInfo, error) {
-	ix := subspace.FromBytes(s.filesDir.Bytes()).Sub(indexSubspaceKey, "file_versions")
-	rows, err := tr.GetRange(ix.Sub(sessionID, path), kv.RangeOptions{}).GetSlice()
-	if err != nil {
-		return nil, err
+// versionListQuery asks for the history of one file: only the fields the file_versions index
+// holds, so the planner answers it from the index entries (a covering plan) and no version's
+// content is read.
+func versionListQuery(sessionID, path string) record.Query {
+	return record.Query{
+		RecordTypes: []string{"FileVersion"},
+		Filter:      record.And(record.Where("session_id").Equals(sessionID), record.Where("path").Equals(path)),
+		Sort:        record.Field("number"),
+		RequiredFields: []record.KeyExpression{record.Field("number"), record.Field("size"),
+			record.Field("saved_ms"), record.Field("saved_by")},
 	}
-	out := make([]VersionInfo, 0, len(rows))
-	for _, row := range rows {
-		t, err := ix.Unpack(row.Key)
-		if err != nil || len(t) < 6 {
-			return nil, fmt.Errorf("idestore: file_versions entry %s: not (session, path, number, size, saved_ms, saved_by, …): %v", kv.Printable(row.Key), err)
-		}
-		var v VersionInfo
-		var ok bool
-		if v.Number, ok = t[2].(int64); !ok {
-			return nil, fmt.Errorf("idestore: file_versions entry %s: version number %v is not an integer", kv.Printable(row.Key), t[2])
-		}
-		v.Size, _ = t[3].(int64)    // null: 0, as proto3 stores it
-		v.SavedMS, _ = t[4].(int64) // idem
-		v.SavedBy, _ = t[5].(string)
-		out = append(out, v)
-	}
-	return out, nil
 }
 
-// indexSubspaceKey is the record store's index subspace, S+(2, index name…) (the Java Record
-// Layer's FDBRecordStoreKeyspace.INDEX).
-const indexSubspaceKey = 2
+// VersionListPlan returns how FileVersions reads a file's history, as the record planner
+// explains it.
+func (s *Store) VersionListPlan(ctx context.Context, t kv.ReadTransactor) (string, error) {
+	return kv.ReadTransact(ctx, t, func(tr kv.ReadTransaction) (string, error) {
+		st, err := s.readFiles(ctx, tr)
+		if err != nil {
+			return "", err
+		}
+		p, err := st.Plan(versionListQuery("session", "path"))
+		if err != nil {
+			return "", err
+		}
+		return p.Explain(), nil
+	})
+}
 
 // ChangedFile is a file saved after the version a client synced to.
 type ChangedFile struct {

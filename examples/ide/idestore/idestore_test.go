@@ -337,3 +337,13 @@ func TestLoadAndDeleteSession(t *testing.T) {
 	require.Len(t, v.Messages, 5)
 	require.Len(t, v.Files, 3)
 }
+
+// The version list is a covering scan of the file_versions index: no content is read.
+func TestVersionListIsCovering(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.Open(t)
+	ide := newStore(t, db, nil)
+	plan, err := ide.VersionListPlan(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, `Covering(IndexScan(file_versions eq=("session", "path")) -> [number, size, saved_ms, saved_by])`, plan)
+}
