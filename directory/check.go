@@ -19,8 +19,9 @@ const maxProblems = 20
 
 // Check reads the whole tree of the layer in one read transaction and verifies its invariants:
 //   - the version key is absent or a readable version this layer can open;
-//   - every child entry has a string name and a non-empty prefix outside the node subspace (and,
-//     without manual prefixes, inside the content subspace), and its node has a layer key;
+//   - every child entry has a string name and a prefix a directory can have: not empty, not in
+//     the system keyspace, neither inside nor containing the node subspace, and (without manual
+//     prefixes) inside the content subspace; and its node has a layer key;
 //   - no prefix is used twice and none is a prefix of another;
 //   - every node in the node subspace belongs to a directory reachable from the root;
 //   - the allocator's counters and marks decode, the marks at or after the current window start
@@ -91,16 +92,14 @@ func (c *checker) layer(rtr kv.ReadTransaction, l *Layer) error {
 			}
 			path := join(parent.path, []string{name})
 			p := row.Value
-			switch {
-			case len(p) == 0:
-				c.fail("%s: directory %s has an empty prefix", where, formatPath(join(l.path, path)))
-				continue
-			case bytes.HasPrefix(p, l.nodePrefix):
-				c.fail("%s: directory %s has prefix %s inside the node subspace", where, formatPath(join(l.path, path)), kv.Printable(p))
-				continue
-			case !l.allowManual && !bytes.HasPrefix(p, l.contentPrefix):
-				c.fail("%s: directory %s has prefix %s outside the content subspace %s", where,
-					formatPath(join(l.path, path)), kv.Printable(p), kv.Printable(l.contentPrefix))
+			if problem := l.prefixProblem(p); problem != "" {
+				// The rule of the operations (checkPrefix). A prefix that is merely outside the
+				// content subspace still has a node of its own, which is walked so that it is
+				// not also reported as unreachable.
+				c.fail("%s: directory %s %s", where, formatPath(join(l.path, path)), problem)
+				if l.metadataProblem(p) != "" {
+					continue
+				}
 			}
 			if other, dup := byPrefix[string(p)]; dup {
 				c.fail("%s: directories %s and %s share prefix %s", where,

@@ -22,8 +22,8 @@ var (
 	// with a layer other than the one asked for.
 	ErrIncompatibleLayer = errors.New("directory: the directory was created with an incompatible layer")
 
-	// ErrPrefixInUse is returned by CreatePrefix when the manual prefix is empty, overlaps the
-	// node subspace, or overlaps the prefix of another directory.
+	// ErrPrefixInUse is returned by CreatePrefix when the manual prefix is empty, lies in the
+	// system keyspace, overlaps the node subspace, or overlaps the prefix of another directory.
 	ErrPrefixInUse = errors.New("directory: the given prefix is already in use")
 
 	// ErrManualPrefixesNotAllowed is returned by CreatePrefix on a layer made without manual
@@ -68,7 +68,9 @@ var (
 	// tuple strings, which must be UTF-8).
 	ErrInvalidPath = errors.New("directory: invalid path")
 
-	// ErrCorrupt is returned when the stored directory metadata cannot be decoded, and by Check
-	// when an invariant does not hold.
+	// ErrCorrupt is returned when the stored directory metadata cannot be decoded or holds a
+	// prefix no directory can have (empty, in the system keyspace, inside or containing the node
+	// subspace, outside the content subspace, or overlapping another directory's prefix), and by
+	// Check when an invariant does not hold.
 	ErrCorrupt = errors.New("directory: corrupt directory metadata")
 )

@@ -150,6 +150,9 @@ func (l *Layer) createOrOpen(rtr kv.ReadTransaction, tr kv.Transaction, path []s
 				ErrAllocatedPrefixNotFree, kv.Printable(prefix))
 		}
 	} else {
+		if problem := l.prefixProblem(prefix); problem != "" {
+			return nil, fmt.Errorf("%w: the new directory %s", ErrPrefixInUse, problem)
+		}
 		free, err := l.isPrefixFree(rtr, prefix)
 		if err != nil {
 			return nil, err
@@ -160,8 +163,12 @@ func (l *Layer) createOrOpen(rtr kv.ReadTransaction, tr kv.Transaction, path []s
 	}
 
 	// The child's prefix is allocated before missing parents are created, as the bindings do.
-	parentNode := l.rootNode
-	if len(path) > 1 {
+	// When the walk found every parent, the bindings' second walk to open the parent would read
+	// the same keys again (adding no conflict range); its node key is taken from the first.
+	var parentNode []byte
+	if len(n.path) == len(path) {
+		parentNode = n.parent
+	} else {
 		pd, err := l.createOrOpen(rtr, tr, path[:len(path)-1], nil, nil, true, true, nil)
 		if err != nil {
 			return nil, err
@@ -205,7 +212,7 @@ func (l *Layer) list(rtr kv.ReadTransaction, path []string) ([]string, error) {
 	if n.inPartition(true) {
 		return l.partition(n.prefix, n.path).list(rtr, n.subpath())
 	}
-	return subdirNames(rtr, n.key)
+	return l.subdirNames(rtr, n)
 }
 
 func (l *Layer) move(tr kv.Transaction, oldPath, newPath []string, st *retryState) (DirectorySubspace, error) {
@@ -282,8 +289,15 @@ func (l *Layer) remove(tr kv.Transaction, path []string, mustExist bool, st *ret
 		}
 		return false, nil
 	}
-	if err := l.removeRecursive(tr, n.key, n.prefix, map[string]bool{}); err != nil {
+	// Every node is read and checked before anything is cleared, so damaged metadata below the
+	// directory fails the removal without leaving part of it in the caller's transaction.
+	var nodes []removal
+	if err := l.collectRemoval(tr, n.path, n.key, n.prefix, map[string]bool{}, &nodes); err != nil {
 		return false, err
+	}
+	for _, r := range nodes {
+		tr.ClearRange(r.contents)
+		tr.ClearRange(nodeRange(r.nodeKey))
 	}
 	if err := l.removeFromParent(tr, path); err != nil {
 		return false, err
@@ -292,10 +306,17 @@ func (l *Layer) remove(tr kv.Transaction, path []string, mustExist bool, st *ret
 	return true, nil
 }
 
-// removeRecursive clears the subdirectories of a node, then its contents (for a partition this
-// includes its own metadata), then the node itself. Allocator keys are left alone: a prefix is
-// never handed out again.
-func (l *Layer) removeRecursive(tr kv.Transaction, nodeKey, prefix []byte, seen map[string]bool) error {
+// removal is a node to clear: its contents (for a partition this includes its own metadata) and
+// its node.
+type removal struct {
+	nodeKey  []byte
+	contents kv.Range
+}
+
+// collectRemoval adds to out, subdirectories first, the node with prefix prefix at path and,
+// recursively, its subdirectories, checking each child's prefix as find checks one (checkPrefix
+// and overlap). Allocator keys are left alone: a prefix is never handed out again.
+func (l *Layer) collectRemoval(tr kv.Transaction, path []string, nodeKey, prefix []byte, seen map[string]bool, out *[]removal) error {
 	// A tree written by this package has no cycles; damaged metadata might, and must not make
 	// the recursion run forever.
 	if seen[string(prefix)] {
@@ -306,8 +327,27 @@ func (l *Layer) removeRecursive(tr kv.Transaction, nodeKey, prefix []byte, seen 
 	if err != nil {
 		return err
 	}
-	for _, row := range kvs {
-		if err := l.removeRecursive(tr, l.nodeKey(row.Value), row.Value, seen); err != nil {
+	type child struct {
+		path []string
+		ov   overlap
+	}
+	children := make([]child, len(kvs))
+	for i, row := range kvs {
+		name, err := childName(nodeKey, row.Key)
+		if err != nil {
+			return err
+		}
+		children[i].path = join(path, []string{name})
+		if err := l.checkPrefix(children[i].path, row.Value); err != nil {
+			return err
+		}
+		children[i].ov = l.startOverlap(tr, row.Value)
+	}
+	for i, c := range children {
+		if err := c.ov.check(l, c.path); err != nil {
+			return err
+		}
+		if err := l.collectRemoval(tr, c.path, l.nodeKey(kvs[i].Value), kvs[i].Value, seen, out); err != nil {
 			return err
 		}
 	}
@@ -315,8 +355,7 @@ func (l *Layer) removeRecursive(tr kv.Transaction, nodeKey, prefix []byte, seen 
 	if err != nil {
 		return fmt.Errorf("%w: directory prefix %s", ErrCorrupt, kv.Printable(prefix))
 	}
-	tr.ClearRange(r)
-	tr.ClearRange(nodeRange(nodeKey))
+	*out = append(*out, removal{nodeKey: nodeKey, contents: r})
 	return nil
 }
 

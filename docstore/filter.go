@@ -67,7 +67,7 @@ func sourceObject(src any, what string, kind error) (map[string]any, error) {
 	default:
 		return nil, fmt.Errorf("docstore: %s is a %T; want an M, a map[string]any or JSON text: %w", what, src, kind)
 	}
-	v, err := decodeJSON(raw, what)
+	v, err := decodeJSONText(raw)
 	if err != nil {
 		return nil, fmt.Errorf("docstore: %s: %v: %w", what, err, kind)
 	}

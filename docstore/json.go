@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -13,16 +14,26 @@ import (
 	"github.com/google/uuid"
 )
 
-// decodeJSON decodes one JSON value, numbers as json.Number, and refuses trailing data.
+// decodeJSON decodes one JSON value, numbers as json.Number, and refuses trailing data; an error
+// is an ErrInvalidDocument naming path.
 func decodeJSON(raw []byte, path string) (any, error) {
+	v, err := decodeJSONText(raw)
+	if err != nil {
+		return nil, valueError(path, "%v", err)
+	}
+	return v, nil
+}
+
+// decodeJSONText is decodeJSON with an error that says only what is wrong with the text.
+func decodeJSONText(raw []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
-		return nil, valueError(path, "malformed JSON: %v", err)
+		return nil, fmt.Errorf("malformed JSON: %v", err)
 	}
 	if _, err := d.Token(); !errors.Is(err, io.EOF) {
-		return nil, valueError(path, "malformed JSON: data after the value")
+		return nil, errors.New("malformed JSON: data after the value")
 	}
 	return v, nil
 }

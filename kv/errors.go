@@ -90,6 +90,13 @@ var (
 	ErrDatabaseLocked = Error{1038}
 	// ErrOperationCancelled is returned by an operation, such as a watch, that was cancelled (1101).
 	ErrOperationCancelled = Error{1101}
+	// ErrFileCorrupt is returned when the storage finds a data file damaged: a checksum that does
+	// not match, a store whose manifest is missing, a log record lost in the middle of the log
+	// (1522, file_corrupt, which FoundationDB's storage engines report for the same damage).
+	ErrFileCorrupt = Error{1522}
+	// ErrLockFileFailure is returned when a database directory cannot be locked because another
+	// process, or another open database in this process, is using it (1529, lock_file_failure).
+	ErrLockFileFailure = Error{1529}
 	// ErrUsedDuringCommit is returned by an operation issued while the transaction commits, or
 	// after Commit returned, until Reset or OnError (2017).
 	ErrUsedDuringCommit = Error{2017}
@@ -153,6 +160,8 @@ var errorInfo = map[int]info{
 	1101: {"operation_cancelled", "Asynchronous operation cancelled"},
 	1213: {"tag_throttled", "Transaction tag is being throttled"},
 	1223: {"proxy_tag_throttled", "Exceeded maximum proxy tag throttling duration"},
+	1522: {"file_corrupt", "A structurally corrupt data file was detected"},
+	1529: {"lock_file_failure", "Unable to lock the file"},
 	2000: {"client_invalid_operation", "Invalid API call"},
 	2004: {"key_outside_legal_range", "Key outside legal range"},
 	2005: {"inverted_range", "Range begin key larger than end key"},

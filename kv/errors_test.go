@@ -27,6 +27,8 @@ var fdbNames = map[kv.Error]string{
 	kv.ErrProcessBehind:             "process_behind",
 	kv.ErrDatabaseLocked:            "database_locked",
 	kv.ErrOperationCancelled:        "operation_cancelled",
+	kv.ErrFileCorrupt:               "file_corrupt",
+	kv.ErrLockFileFailure:           "lock_file_failure",
 	kv.ErrUsedDuringCommit:          "used_during_commit",
 	kv.ErrInvertedRange:             "inverted_range",
 	kv.ErrKeyOutsideLegalRange:      "key_outside_legal_range",
@@ -58,7 +60,7 @@ func TestErrorNames(t *testing.T) {
 		kv.ErrInvertedRange: 2005, kv.ErrInvalidOptionValue: 2006, kv.ErrUsedDuringCommit: 2017,
 		kv.ErrInvalidMutationType: 2018, kv.ErrTransactionTooLarge: 2101, kv.ErrKeyTooLarge: 2102,
 		kv.ErrValueTooLarge: 2103, kv.ErrTransactionInvalidVersion: 2020, kv.ErrNoCommitVersion: 2021,
-		kv.ErrExactModeWithoutLimits: 2210,
+		kv.ErrExactModeWithoutLimits: 2210, kv.ErrFileCorrupt: 1522, kv.ErrLockFileFailure: 1529,
 	}
 	for e, code := range codes {
 		require.Equal(t, code, e.Code, "code of %s", fdbNames[e])

@@ -109,6 +109,10 @@ func (db *DB) commit(tx *transaction, readOnly bool) error {
 		db.qmu.Unlock()
 		return closedErr()
 	}
+	if err := db.failedErr(); err != nil {
+		db.qmu.Unlock()
+		return err
+	}
 	db.queue = append(db.queue, tx)
 	if db.leading {
 		db.qmu.Unlock()
@@ -215,9 +219,11 @@ func (db *DB) runGroup(group []*transaction) {
 	}
 
 	if applied > 0 {
-		var vb [8]byte
-		binary.BigEndian.PutUint64(vb[:], uint64(version))
-		b.Set(versionKey, vb[:], nil)
+		if db.durable {
+			var vb [8]byte
+			binary.BigEndian.PutUint64(vb[:], uint64(version))
+			b.Set(versionKey, vb[:], nil)
+		}
 		opt := pebble.NoSync
 		if db.sync {
 			opt = pebble.Sync
@@ -361,7 +367,7 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching b
 						closer.Close()
 					case errors.Is(err, pebble.ErrNotFound):
 					default:
-						return fmt.Errorf("embedded: commit: read %s for atomic mutation: %v: %w", kv.Printable(truncate(k)), err, kv.ErrOperationFailed)
+						return storageErr(fmt.Sprintf("commit: read %s for atomic mutation", kv.Printable(truncate(k))), err)
 					}
 				}
 				for _, o := range e.ops {

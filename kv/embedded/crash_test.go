@@ -36,6 +36,10 @@ func TestMain(m *testing.M) {
 		crashChild(dir, os.Getenv(crashRoundEnv))
 		return
 	}
+	if dir := os.Getenv(lockDirEnv); dir != "" {
+		lockChild(dir)
+		return
+	}
 	os.Exit(m.Run())
 }
 

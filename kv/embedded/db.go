@@ -11,9 +11,6 @@ import (
 	"weak"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/layerkit/layerkit/kv"
 )
@@ -37,9 +34,25 @@ const defaultWindow = 5 * time.Second
 // safe for concurrent use.
 type DB struct {
 	pdb    *pebble.DB
+	lock   *pebble.Lock // the directory's lock; nil in memory
 	opts   Options
 	window time.Duration
 	sync   bool
+	// durable is set for a store on disk, which records each commit's version (versionKey) so
+	// that versions keep growing across a reopen; an in-memory store has nothing to reopen, and
+	// skipping that write halves the keys a small transaction adds to the memtable.
+	durable bool
+
+	// failure holds the error of the failed state once the storage failed in the background
+	// (see fail); failed is closed then.
+	failure atomic.Pointer[error]
+	failed  chan struct{}
+	// stopOnce closes Pebble once, at Close or when the database fails.
+	stopOnce sync.Once
+	stopErr  error
+
+	// hot are the keys that reverse reads found to have many versions (see hotKeys).
+	hot hotKeys
 
 	// version is the last commit version that is visible to new transactions.
 	version atomic.Int64
@@ -94,11 +107,13 @@ func Open(path string, opts *Options) (*DB, error) {
 		o = *opts
 	}
 	db := &DB{
-		opts:   o,
-		window: o.TransactionWindow,
-		sync:   path != "" && !o.NoSync,
-		views:  make(map[*view]struct{}),
-		stop:   make(chan struct{}),
+		opts:    o,
+		window:  o.TransactionWindow,
+		sync:    path != "" && !o.NoSync,
+		durable: path != "",
+		views:   make(map[*view]struct{}),
+		stop:    make(chan struct{}),
+		failed:  make(chan struct{}),
 	}
 	if db.window <= 0 {
 		db.window = defaultWindow
@@ -111,29 +126,55 @@ func Open(path string, opts *Options) (*DB, error) {
 
 	popts := pebbleOptions(path == "")
 	popts.Logger = newLogger(o.Logger)
+	popts.EventListener = db.eventListener(popts.Logger)
 	dir := path
+	rotateLog := false
 	if path == "" {
 		dir = "mem"
+	} else {
+		lock, err := lockDir(path)
+		if err != nil {
+			return nil, err
+		}
+		format, err := checkStore(path)
+		if err != nil {
+			lock.Close()
+			return nil, err
+		}
+		popts.Lock, db.lock = lock, lock
+		// Pebble opens a store in its old format (a new one in the oldest) and upgrades it once
+		// its write-ahead log is open, so that log has no sync offsets; the flush below starts a
+		// new one.
+		rotateLog = format < pebble.FormatWALSyncChunks
 	}
 	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded: open %q: %w", path, err)
+		if db.lock != nil {
+			db.lock.Close()
+		}
+		return nil, openErr(path, err)
 	}
 	db.pdb = pdb
+	if rotateLog {
+		if err := pdb.Flush(); err != nil {
+			db.closeStorage()
+			return nil, fmt.Errorf("embedded: open %q: %w", path, storageErr("start a write-ahead log", err))
+		}
+	}
 	v, closer, err := pdb.Get(versionKey)
 	switch {
 	case err == nil:
 		if len(v) != 8 {
 			closer.Close()
-			pdb.Close()
-			return nil, fmt.Errorf("embedded: open %q: corrupt version record of %d bytes", path, len(v))
+			db.closeStorage()
+			return nil, fmt.Errorf("embedded: open %q: corrupt version record of %d bytes: %w", path, len(v), kv.ErrFileCorrupt)
 		}
 		db.version.Store(int64(binary.BigEndian.Uint64(v)))
 		closer.Close()
 	case errors.Is(err, pebble.ErrNotFound):
 	default:
-		pdb.Close()
-		return nil, fmt.Errorf("embedded: open %q: read version: %w", path, err)
+		db.closeStorage()
+		return nil, fmt.Errorf("embedded: open %q: read version: %w", path, storageErr("read", err))
 	}
 	db.publish(db.version.Load(), nil, time.Now())
 	db.reaperWG.Add(1)
@@ -158,23 +199,49 @@ func (db *DB) Close() error {
 	close(db.stop)
 	db.reaperWG.Wait()
 
+	closeViews(db.takeViews(true), func(v *view) { v.dbClosed = true })
+	db.watches.closeAll(kv.ErrOperationCancelled)
+	return db.closeStorage()
+}
+
+// takeViews returns every read view. With closing, the database is marked closed and forgets
+// them, in the same step.
+func (db *DB) takeViews(closing bool) []*view {
 	db.vmu.Lock()
-	db.closed = true
+	defer db.vmu.Unlock()
 	views := make([]*view, 0, len(db.views))
 	for v := range db.views {
 		views = append(views, v)
 	}
-	db.views = nil
-	db.cur = nil
-	db.vmu.Unlock()
+	if closing {
+		db.closed = true
+		db.views = nil
+		db.cur = nil
+	}
+	return views
+}
+
+// closeViews closes views, each after mark (under the view's lock) records why, which its reads
+// report from then on.
+func closeViews(views []*view, mark func(v *view)) {
 	for _, v := range views {
 		v.mu.Lock()
-		v.dbClosed = true
+		mark(v)
 		v.mu.Unlock()
 		v.close()
 	}
-	db.watches.closeAll(kv.ErrOperationCancelled)
-	return db.pdb.Close()
+}
+
+// closeStorage closes Pebble, unless a failure closed it already, then releases the directory's
+// lock.
+func (db *DB) closeStorage() error {
+	err := db.stopStorage()
+	if db.lock != nil {
+		if lerr := db.lock.Close(); err == nil {
+			err = lerr
+		}
+	}
+	return err
 }
 
 // InjectFaults replaces the probabilities of injected commit faults. It is safe to call at any
@@ -185,6 +252,9 @@ func (db *DB) InjectFaults(f kv.Faults) { db.faults.set(f) }
 func (db *DB) CreateTransaction() (kv.Transaction, error) {
 	if db.isClosed() {
 		return nil, closedErr()
+	}
+	if err := db.failedErr(); err != nil {
+		return nil, err
 	}
 	return newTransaction(db), nil
 }
@@ -209,33 +279,6 @@ func closedErr() error {
 	return fmt.Errorf("%w: %w", ErrClosed, kv.ErrOperationFailed)
 }
 
-// pebbleOptions returns the storage settings. Bloom filters spare point reads of absent keys a
-// walk through every level. In memory, there is no write-ahead log (nothing survives the
-// process anyway) and no block compression, which would only trade CPU for memory that the
-// in-memory engine, meant for tests and small stores, does not need to save.
-func pebbleOptions(inMemory bool) *pebble.Options {
-	o := &pebble.Options{CacheSize: 64 << 20}
-	for i := range o.Levels {
-		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		if inMemory {
-			o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-		}
-	}
-	if inMemory {
-		o.FS = vfs.NewMem()
-		o.DisableWAL = true
-		// Fewer, larger memtables mean fewer flushes and shallower point reads. Pebble starts
-		// small and grows memtables to this size, so small stores stay small.
-		o.MemTableSize = 32 << 20
-		// Pebble reserves the memtables (the mutable one and the one being flushed) in the block
-		// cache, so 64 MB of cache would hold no blocks at all once memtables are full size, and
-		// every point read below them would read and checksum its filter, index and data blocks
-		// again. The cache only takes memory as blocks are cached.
-		o.CacheSize = 64<<20 + 2*int64(o.MemTableSize)
-	}
-	return o
-}
-
 // view is a read version: the state after commit version `version`, which transactions that
 // start between two commits share. While it is the latest version and no commit is being
 // applied, reads go straight to Pebble; before the commit leader applies the next version it
@@ -245,12 +288,18 @@ type view struct {
 	version int64
 	db      *pebble.DB
 	snap    *pebble.Snapshot // nil while the view is live
+	hot     *hotKeys
+
+	// pool holds idle Pebble iterators over the view (see viewIter).
+	poolMu sync.Mutex
+	pool   []*viewIter
 
 	// mu is held shared by reads and exclusively by close, so a snapshot is never closed under
 	// a running read.
 	mu       sync.RWMutex
 	closed   bool
-	dbClosed bool // closed with the database, not for age
+	dbClosed bool  // closed with the database, not for age
+	failed   error // closed because the database failed
 
 	// Guarded by DB.vmu.
 	refs    int
@@ -265,6 +314,9 @@ type view struct {
 
 // closedErr is the error of a read through a closed view.
 func (v *view) closedErr() error {
+	if v.failed != nil {
+		return v.failed
+	}
 	if v.dbClosed {
 		return closedErr()
 	}
@@ -276,6 +328,7 @@ func (v *view) close() {
 	defer v.mu.Unlock()
 	if !v.closed {
 		v.closed = true
+		v.closeIters()
 		if v.snap != nil {
 			v.snap.Close()
 		}
@@ -299,6 +352,9 @@ func (db *DB) acquireView(tx *transaction, now time.Time) (*view, int64, error) 
 	}
 	if db.closed {
 		return nil, 0, closedErr()
+	}
+	if err := db.failedErr(); err != nil {
+		return nil, 0, err
 	}
 	v := db.cur
 	v.refs++
@@ -354,7 +410,7 @@ func (db *DB) abandonVersion() {
 // older read version: only such a transaction can conflict with them, and any transaction that
 // takes a read version later gets this one. A lone committer so skips the resolver entirely.
 func (db *DB) publish(version int64, gw *groupWrites, now time.Time) {
-	nv := &view{version: version, db: db.pdb, lastUse: now}
+	nv := &view{version: version, db: db.pdb, hot: &db.hot, lastUse: now}
 	nv.holders = nv.holdersBuf[:0]
 	db.vmu.Lock()
 	if gw != nil && db.refs > 0 {
@@ -398,8 +454,10 @@ func (db *DB) freeze() {
 		db.applying = true
 		return
 	}
-	cur.mu.Lock() // wait for reads in flight
-	cur.snap = db.pdb.NewSnapshot()
+	cur.mu.Lock()    // wait for reads in flight
+	if !cur.closed { // closed when the database failed: nothing reads it any more
+		cur.snap = db.pdb.NewSnapshot()
+	}
 	cur.mu.Unlock()
 }
 
@@ -464,10 +522,14 @@ func (db *DB) reap() {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	failed := db.failed
 	for {
 		select {
 		case <-db.stop:
 			return
+		case <-failed:
+			failed = nil // handled once
+			db.shutDown(db.failedErr())
 		case now := <-t.C:
 			var old []*view
 			db.vmu.Lock()
@@ -492,4 +554,26 @@ func (db *DB) reap() {
 			}
 		}
 	}
+}
+
+// shutDown stops a database that failed with err: transactions that already read get err from
+// their next read, pending watches fail with it, and once the commit in flight (if any) is done
+// the storage is closed, which also stops Pebble from retrying the compaction that failed. The
+// directory stays locked until Close.
+func (db *DB) shutDown(err error) {
+	closeViews(db.takeViews(false), func(v *view) { v.failed = err })
+	db.watches.closeAll(err)
+	// New commits see the failure before they queue; wait for the group in flight.
+	db.qmu.Lock()
+	for db.leading {
+		db.idle.Wait()
+	}
+	db.qmu.Unlock()
+	db.stopStorage()
+}
+
+// stopStorage closes Pebble once.
+func (db *DB) stopStorage() error {
+	db.stopOnce.Do(func() { db.stopErr = db.pdb.Close() })
+	return db.stopErr
 }

@@ -25,12 +25,52 @@
 // database and commits that write fail with kv.ErrTransactionTooOld), syncing, a logger for
 // Pebble, and injected commit faults ([DB.InjectFaults]) that prove layers are safe to retry.
 //
+// Reverse reads (a range read in reverse, a key selector that looks backwards) stay cheap on a
+// key that every commit rewrites, such as a counter changed with atomic ADD: Pebble would step
+// through every version of it since the last flush, so the engine learns such keys and reads
+// them forwards instead.
+//
+// # Damaged files and locking
+//
+// A store on disk is locked by the process that opens it: a second process, or a second Open in
+// the same process, gets kv.ErrLockFileFailure (1529, FoundationDB's lock_file_failure) saying
+// that the database is in use.
+//
+// Damage is reported with kv.ErrFileCorrupt (1522, file_corrupt, the code FoundationDB's storage
+// engines give a corrupt data file), never with a panic or by quietly opening something else:
+//   - A read that meets an sstable block whose checksum does not match fails, naming the file;
+//     reads of other blocks go on.
+//   - Damage met by a compaction (or another background job of Pebble) puts the database in a
+//     failed state: every later call returns the error, naming the file, and that includes
+//     reads and commits of transactions already open and pending watches. The storage is closed
+//     (Pebble would retry the compaction without end); only Close remains to call.
+//   - Open refuses a store whose manifest marker is gone while its data files are there (Pebble
+//     would start an empty store and delete the old files as obsolete), a store whose manifest
+//     or one of its sstables is missing, and any damage Pebble reports while it opens.
+//
+// The write-ahead log: Pebble replays the newest log leniently. The first record that does not
+// read back ends the replay, and everything after it is dropped: that is right for a torn tail
+// (the process died while writing), and silent loss of acknowledged commits when a record in the
+// middle was damaged. Pebble itself fails only when a later 32 KiB block of the log proves the
+// log was synced past the damage. Open looks further, from the damaged record on, including the
+// rest of its own block, and fails when it finds a valid record written after the log had been
+// synced past the damaged one (the store's format, Pebble's FormatTableFormatV6, records in each
+// record the offset synced so far, so no fsync is added to the commit path), or the trailer of a
+// clean close. What stays undetectable: damage to the last records of a log that was not closed
+// cleanly when no later record vouches for them (with syncing on, the commits of the last group
+// before a crash; with NoSync, whose records carry no synced offset, any damage that only the
+// crash tail follows), damage that leaves a record's CRC-32C valid, and records written by an
+// older Pebble format (Open upgrades a store and starts a new log at once). Older logs must end
+// cleanly, and Pebble fails on any damage in them.
+//
+// Pebble still stops the process (Logger.Fatalf panics) where it cannot go on: a failed write
+// of its manifest or log, or one of its own invariants broken.
+//
 // # Caveats
 //
-// A database directory may be opened by one process at a time. As in FoundationDB, a
-// transaction is done once Commit returns: later operations fail with kv.ErrUsedDuringCommit
-// until Reset or OnError. Versions are microseconds of the clock, never below the last commit
-// version (persisted), so they follow time across a reopen and never go back, even when the
+// As in FoundationDB, a transaction is done once Commit returns: later operations fail with
+// kv.ErrUsedDuringCommit until Reset or OnError. Versions are microseconds of the clock, never below the last commit
+// version (persisted on disk), so they follow time across a reopen and never go back, even when the
 // clock does. The resolver's history lives in memory for the length of the transaction window.
 // A read view lives as long as a transaction that may still read it: a transaction kept past
 // the window can still read what it fetched (kv's read cache rule), so it keeps its Pebble

@@ -26,7 +26,10 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 	}
 }
 
-// Fatalf is called by Pebble on unrecoverable corruption; Pebble expects it not to return.
+// Fatalf is called by Pebble when it cannot go on: a write of its manifest or write-ahead log
+// failed, or one of its own invariants broke. Pebble expects it not to return, since its state
+// is then undefined, so it panics. Damaged files do not come here: the event listener
+// (storage.go) turns them into errors.
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if p.l != nil {

@@ -67,11 +67,7 @@ var modelOps = []kv.MutationType{kv.Add, kv.BitAnd, kv.BitOr, kv.BitXor, kv.Appe
 // the merge of snapshot and buffered writes: clears, range clears, atomic ops over stored and
 // unknown values, limits, reverse reads, iterators and selectors.
 func TestModelReadYourWrites(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("LAYERKIT_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("seed %d", seed)
+	seed := testSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	db := openMem(t, nil)
 	ctx := context.Background()
@@ -217,4 +213,15 @@ func TestModelReadYourWrites(t *testing.T) {
 			require.Equal(t, want[i], got[i], "seed %d round %d: committed row %d", seed, round, i)
 		}
 	}
+}
+
+// testSeed returns the seed of a random test, LAYERKIT_SEED when set (to replay a run), and
+// logs it.
+func testSeed(t *testing.T) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("LAYERKIT_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	t.Logf("seed %d", seed)
+	return seed
 }

@@ -214,7 +214,7 @@ func (v *view) get(key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("embedded: get: %v: %w", err, kv.ErrOperationFailed)
+		return nil, false, storageErr("get", err)
 	}
 	out := cloneValue(val, true)
 	closer.Close()
@@ -253,7 +253,7 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		if bytes.Compare(start, maxReadKey) >= 0 {
 			return bytes.Clone(maxReadKey), nil
 		}
-		rows, resume, err := tx.scanAll(&arena{first: 4 << 10}, nil, start, maxReadKey, false, sel.Offset, 0, true, snapshot, now)
+		rows, resume, err := tx.scanAll(&arena{first: arenaFirst(sel.Offset)}, nil, start, maxReadKey, false, sel.Offset, 0, true, snapshot, now)
 		if err != nil {
 			return nil, err
 		}
@@ -278,7 +278,7 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 	if sel.Offset < math.MinInt+2 {
 		n = math.MaxInt
 	}
-	rows, resume, err := tx.scanAll(&arena{first: 4 << 10}, nil, nil, end, true, n, 0, true, snapshot, now)
+	rows, resume, err := tx.scanAll(&arena{first: arenaFirst(n)}, nil, nil, end, true, n, 0, true, snapshot, now)
 	if err != nil {
 		return nil, err
 	}
@@ -405,6 +405,15 @@ func (tx *transaction) scanPasses(v *view, rows []kv.KeyValue, lo, hi []byte, re
 	return rows, resume, false, nil
 }
 
+// arenaFirst is the size of the first chunk of an arena for a read of at most n rows: 4 KB, or
+// less for a short read (limit 1, say), which would not fill it.
+func arenaFirst(n int) int {
+	if n < 64 {
+		return 64 * max(n, 1)
+	}
+	return 4 << 10
+}
+
 // arena hands out copies of keys and values from shared chunks, so a range read allocates a
 // few chunks instead of two slices per row. Each copy is capped, so appending to one never
 // writes into its neighbour.
@@ -514,14 +523,9 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 			// Pebble's invariant checks reject an empty lower bound; none means the same.
 			opts.LowerBound = nil
 		}
-		var pit *pebble.Iterator
-		if v.snap != nil {
-			pit, err = v.snap.NewIter(&opts)
-		} else {
-			pit, err = v.db.NewIter(&opts)
-		}
+		pit, err := v.newIter(&opts)
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
+			return nil, nil, false, storageErr("range read", err)
 		}
 		defer pit.Close()
 		it = pit
@@ -597,7 +601,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 				emit(o.key, val)
 				got++
 			}
-			if stored {
+			if stored && got < n { // a step past the last row can cost as much as a read
 				valid = step()
 			}
 			if truncated && oi == len(overlay) {
@@ -610,10 +614,12 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 		}
 		emit(it.Key(), it.Value())
 		got++
-		valid = step()
+		if got < n {
+			valid = step()
+		}
 	}
 	if err := it.Error(); err != nil {
-		return nil, nil, false, fmt.Errorf("embedded: range read: %v: %w", err, kv.ErrOperationFailed)
+		return nil, nil, false, storageErr("range read", err)
 	}
 	if got == n || spent {
 		return rows, resumeAt(rows[len(rows)-1].Key), false, nil
@@ -783,7 +789,7 @@ func (r *rangeResult) left(got int) int {
 func (r *rangeResult) batch(rows []kv.KeyValue, lo, hi []byte, n, budget int, now time.Time) ([]kv.KeyValue, []byte, error) {
 	tx := r.tx
 	if r.a.first == 0 {
-		r.a.first = 4 << 10
+		r.a.first = arenaFirst(n)
 	}
 	rows, resume, err := tx.scanAll(&r.a, rows, lo, hi, r.opts.Reverse, n, budget, false, r.snapshot, now)
 	if err != nil {

@@ -156,7 +156,7 @@ func getFrom(r getter, key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("embedded: read %s: %v: %w", kv.Printable(truncate(key)), err, kv.ErrOperationFailed)
+		return nil, false, storageErr("read "+kv.Printable(truncate(key)), err)
 	}
 	out := bytes.Clone(v)
 	if out == nil {

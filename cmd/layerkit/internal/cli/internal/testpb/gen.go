@@ -1,0 +1,6 @@
+// Package testpb holds the record types of the layerkit command's tests, and the descriptor set
+// protoc writes for them (../../testdata/inventory.pb), which the tests hand to the command.
+package testpb
+
+// Pinned generators: protoc 3.21.12 and protoc-gen-go v1.36.12 (the protobuf version in go.mod).
+//go:generate sh -c "protoc --version | grep -qx 'libprotoc 3.21.12' && GOBIN=$PWD/.gen go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12 && protoc --plugin=protoc-gen-go=.gen/protoc-gen-go -I . --go_out=. --go_opt=paths=source_relative --descriptor_set_out=../../testdata/inventory.pb --include_imports recordoptions.proto inventory.proto; s=$?; rm -rf .gen; exit $s"

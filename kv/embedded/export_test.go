@@ -1,0 +1,26 @@
+package embedded
+
+import (
+	"context"
+	"time"
+)
+
+// HotKeyCount is the number of keys the registry of hot keys holds (see hotkeys.go).
+func HotKeyCount(db *DB) int {
+	if p := db.hot.keys.Load(); p != nil {
+		return len(*p)
+	}
+	return 0
+}
+
+// Compact compacts the whole keyspace, as a background compaction would. It gives up after
+// 300 ms: a compaction that fails is retried in the background, and the database may close its
+// storage meanwhile.
+func Compact(db *DB) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	return db.pdb.Compact(ctx, nil, []byte{0xff, 0xff}, false)
+}
+
+// Flush flushes the memtable to an sstable.
+func Flush(db *DB) error { return db.pdb.Flush() }
