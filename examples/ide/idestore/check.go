@@ -60,6 +60,12 @@ func (s *Store) checkConversation(ctx context.Context, id string) error {
 		return err
 	}
 	return s.db.ReadTransact(ctx, func(tr kv.ReadTransaction) error {
+		if v, err := tr.Get(s.sessionKey(id)).Get(); err != nil || v == nil {
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("session %s: no session key in ide/messages", id)
+		}
 		if err := stream.Check(ctx, tr); err != nil {
 			return fmt.Errorf("session %s: conversation stream: %w", id, err)
 		}

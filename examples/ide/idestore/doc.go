@@ -45,9 +45,10 @@
 //	ide/files          record store: File,         (1, session_id, path) and
 //	                   FileVersion (record         (2, session_id, path, number)
 //	                   versions on)
-//	ide/messages       one stream per session      P+(session_id)+stream layout; nothing is
-//	                                               stored at P+(session_id) itself, the key
-//	                                               of the session's conflict guard
+//	ide/messages       per session: its key and    P+(session_id) = "": the session exists
+//	                   its conversation stream     (written only by CreateSession and
+//	                                               DeleteSession, read by every save and
+//	                                               append); P+(session_id, 1)+stream layout
 //	ide/models         record store: ModelConfig   (id)
 //	ide/settings       docstore database           collections "settings" (_id "global",
 //	                                               "workspace:"+path) and "tabs" (_id session)
@@ -67,9 +68,9 @@
 //     drawn before the retry loop; a save of content the file already has writes nothing; an
 //     append whose message record exists appends nothing). Given a transaction of your own,
 //     set the ids yourself (NewSession.ID, Message.ID) before your retry loop.
-//   - Saves and appends check that the session exists with a snapshot read, so they do not
-//     conflict with a window switching to or renaming the session; they conflict only with its
-//     deletion, through a conflict range on the session's guard key.
+//   - Saves and appends check that the session exists by reading its session key, not its
+//     record, so they do not conflict with a window switching to or renaming the session; they
+//     conflict only with its deletion.
 //   - A file's content is at most MaxFileSize; a message of any size is accepted (text above
 //     one stream value goes to its record).
 //   - A session's active time changes when a window switches to it (SwitchTo), not on every

@@ -182,7 +182,7 @@ func (s *Store) PinTab(ctx context.Context, t kv.Transactor, sessionID, path str
 // session is known to exist.
 func (s *Store) updateTabs(ctx context.Context, t kv.Transactor, sessionID string, update docstore.M) error {
 	_, err := kv.Transact(ctx, t, func(tr kv.Transaction) (struct{}, error) {
-		if err := s.requireSession(ctx, tr, sessionID); err != nil {
+		if err := s.requireSession(tr, sessionID); err != nil {
 			return struct{}{}, err
 		}
 		_, err := s.tabs.Upsert(ctx, tr, docstore.M{"_id": sessionID}, update)

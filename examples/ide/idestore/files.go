@@ -54,7 +54,7 @@ func (s *Store) SaveFile(ctx context.Context, t kv.Transactor, sessionID, path s
 	sha := hex.EncodeToString(sum[:])
 	now := s.nowMS()
 	return kv.Transact(ctx, t, func(tr kv.Transaction) (*idepb.File, error) {
-		if err := s.requireSession(ctx, tr, sessionID); err != nil {
+		if err := s.requireSession(tr, sessionID); err != nil {
 			return nil, err
 		}
 		st, err := s.fileStore(ctx, tr)

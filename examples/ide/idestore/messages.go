@@ -13,6 +13,7 @@ import (
 	"github.com/layerkit/layerkit/queue"
 	"github.com/layerkit/layerkit/record"
 	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 // Message is one message of a session's conversation.
@@ -38,9 +39,17 @@ type Message struct {
 // record store splits.
 const maxInlineText = kv.MaxValueSize - 64
 
-// streamPrefix is where a session's conversation stream lives: ide/messages + (session id).
+// streamPrefix is where a session's conversation stream lives: ide/messages + (session id, 1).
 func (s *Store) streamPrefix(sessionID string) subspace.Subspace {
-	return s.messagesDir.Sub(sessionID)
+	return s.messagesDir.Sub(sessionID, 1)
+}
+
+// sessionKey is the key that says a session exists, ide/messages + (session id), outside its
+// stream: CreateSession sets it and DeleteSession clears it, and nothing else writes it.
+// Appends, saves and tab changes read it, so they conflict with the session's deletion and with
+// nothing else (a switch or rename of the session rewrites the session record, not this key).
+func (s *Store) sessionKey(sessionID string) []byte {
+	return s.messagesDir.Pack(tuple.Tuple{sessionID})
 }
 
 func (s *Store) stream(sessionID string) (*queue.Stream, error) {
@@ -82,7 +91,7 @@ func (s *Store) AppendMessage(ctx context.Context, t kv.Transactor, sessionID st
 	now := s.nowMS()
 	return kv.Transact(ctx, t, func(tr kv.Transaction) (Appended, error) {
 		out := Appended{ID: m.ID}
-		if err := s.requireSession(ctx, tr, sessionID); err != nil {
+		if err := s.requireSession(tr, sessionID); err != nil {
 			return out, err
 		}
 		st, err := s.sessionStore(ctx, tr)

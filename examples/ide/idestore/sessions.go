@@ -58,6 +58,7 @@ func (s *Store) CreateSession(ctx context.Context, t kv.Transactor, ns NewSessio
 		if _, err := st.Save(sess, record.InsertOnly); err != nil {
 			return nil, err
 		}
+		tr.Set(s.sessionKey(ns.ID), []byte{})
 		// The tabs document exists from the start, so that the first tabs two windows open do
 		// not both create it (and conflict).
 		_, err = s.tabs.Insert(ctx, tr, docstore.M{"_id": ns.ID, "windows": docstore.M{}, "pinned": docstore.A{}})
@@ -327,10 +328,8 @@ func (s *Store) DeleteSession(ctx context.Context, t kv.Transactor, id string) (
 				return false, err
 			}
 		}
-		tr.ClearRange(s.streamPrefix(id).Range())
-		if err := tr.AddWriteConflictKey(s.sessionGuard(id)); err != nil {
-			return false, err
-		}
+		tr.ClearRange(s.messagesDir.Sub(id).Range()) // the stream, and anything else kept per session there
+		tr.Clear(s.sessionKey(id))
 		if _, err := s.tabs.Delete(ctx, tr, docstore.M{"_id": id}); err != nil {
 			return false, err
 		}
@@ -338,31 +337,18 @@ func (s *Store) DeleteSession(ctx context.Context, t kv.Transactor, id string) (
 	})
 }
 
-// requireSession fails with ErrNotFound unless the session exists, without conflicting with
-// changes of the session record (a switch, a rename): it reads the record with a snapshot read
-// and adds a read conflict on the session's guard key instead, which only DeleteSession writes
-// (as a write conflict range). A save or append that overlaps the session's deletion is so
-// retried, finds the session gone, and fails, rather than leaving orphans behind.
-func (s *Store) requireSession(ctx context.Context, tr kv.Transaction, id string) error {
-	st, err := record.OpenReadOnly(ctx, tr.Snapshot(), s.sessionsMD, s.sessionsDir)
+// requireSession fails with ErrNotFound unless the session exists: one read of its session key,
+// which conflicts only with the session's deletion.
+func (s *Store) requireSession(tr kv.Transaction, id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty session id", ErrInvalid)
+	}
+	v, err := tr.Get(s.sessionKey(id)).Get()
 	if err != nil {
 		return err
 	}
-	pk, err := s.sessionType.PrimaryKeyOf(id)
-	if err != nil {
-		return err
-	}
-	ok, err := st.Exists(pk)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if v == nil {
 		return fmt.Errorf("session %s: %w", id, ErrNotFound)
 	}
-	return tr.AddReadConflictKey(s.sessionGuard(id))
+	return nil
 }
-
-// sessionGuard is the key that stands for a session's existence in conflict ranges: the prefix
-// of its conversation stream, under which the stream writes only longer keys, so nothing is
-// ever stored at it.
-func (s *Store) sessionGuard(id string) []byte { return s.streamPrefix(id).Bytes() }
