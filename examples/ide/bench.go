@@ -46,7 +46,7 @@ func defaultBenchConfig() benchConfig {
 		smallFileMin: 1 << 10, smallFileMax: 8 << 10,
 		shortMessage: 200, longMessage: 1500,
 		bigSmall: 100_000, bigLarge: 1_000_000,
-		loadShare: 30, appendShare: 50,
+		loadShare: 20, appendShare: 50,
 	}
 }
 

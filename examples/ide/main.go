@@ -48,8 +48,13 @@ func main() {
 	flag.IntVar(&bcfg.rate, "rate", bcfg.rate, "bench: operations a second offered in the latency phase")
 	flag.IntVar(&bcfg.saves100K, "saves-100k", bcfg.saves100K, "bench: 100 KB saves a second, in every phase")
 	flag.IntVar(&bcfg.saves1M, "saves-1m", bcfg.saves1M, "bench: 1 MB saves a second, in every phase")
+	mix := flag.String("mix", fmt.Sprintf("%d/%d/%d", bcfg.loadShare, bcfg.appendShare, 100-bcfg.loadShare-bcfg.appendShare), "bench: per cent of session loads / message appends / small file saves in the mixed operations")
 	cpuprofile := flag.String("cpuprofile", "", "bench: write a CPU profile of the run to this file")
 	flag.Parse()
+	if _, err := fmt.Sscanf(*mix, "%d/%d/%d", &bcfg.loadShare, &bcfg.appendShare, new(int)); err != nil || bcfg.loadShare < 0 || bcfg.appendShare < 0 || bcfg.loadShare+bcfg.appendShare > 100 {
+		fmt.Fprintf(os.Stderr, "ide: -mix %q: want three percentages such as 20/50/30\n", *mix)
+		os.Exit(2)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
