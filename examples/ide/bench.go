@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -137,6 +138,7 @@ func runBench(ctx context.Context, w io.Writer, cfg benchConfig) error {
 		b.paths = append(b.paths, fmt.Sprintf("src/pkg%02d/file%02d.go", i%5, i))
 	}
 	fmt.Fprintf(w, "IDE benchmark on the durable embedded engine (Pebble, every commit group synced), %d CPUs, database in %s.\n", runtime.NumCPU(), dir)
+	fmt.Fprintf(w, "Load average before the run: %s.\n", loadAverage())
 	if err := b.build(ctx); err != nil {
 		return err
 	}
@@ -156,7 +158,22 @@ func runBench(ctx context.Context, w io.Writer, cfg benchConfig) error {
 		return fmt.Errorf("%d operations failed; the last: %v", n, b.lastErr.Load())
 	}
 	b.report(lat, tput)
+	fmt.Fprintf(w, "\nLoad average after the run: %s.\n", loadAverage())
 	return nil
+}
+
+// loadAverage returns the machine's load averages over 1, 5 and 15 minutes, where the system
+// tells them (/proc/loadavg), for judging how much of the machine the run had.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // benchMarker is the setting that records the shape of the data set a database holds, so that
@@ -452,7 +469,13 @@ func (b *bench) latencyPhase(ctx context.Context) (*samples, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(b.w, "   %d operations in %v.\n\n", s.n.Load(), cfg.duration)
+	done := s.n.Load()
+	offered := int64(float64(cfg.rate+cfg.saves100K+cfg.saves1M) * cfg.duration.Seconds())
+	fmt.Fprintf(b.w, "   %d operations in %v (about %d offered).\n", done, cfg.duration, offered)
+	if done < offered*9/10 {
+		fmt.Fprintf(b.w, "   The database did not keep up with the offered rate: the latencies below include the queue that built up.\n")
+	}
+	fmt.Fprintln(b.w)
 	return s, nil
 }
 
