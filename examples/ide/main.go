@@ -24,6 +24,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -49,11 +51,24 @@ func main() {
 	flag.IntVar(&bcfg.saves100K, "saves-100k", bcfg.saves100K, "bench: 100 KB saves a second, in every phase")
 	flag.IntVar(&bcfg.saves1M, "saves-1m", bcfg.saves1M, "bench: 1 MB saves a second, in every phase")
 	mix := flag.String("mix", fmt.Sprintf("%d/%d/%d", bcfg.loadShare, bcfg.appendShare, 100-bcfg.loadShare-bcfg.appendShare), "bench: per cent of session loads / message appends / small file saves in the mixed operations")
+	conc := flag.String("concurrency", "100,1000", "bench: the numbers of concurrent sessions of the throughput phases, comma-separated (\"\" for none)")
 	cpuprofile := flag.String("cpuprofile", "", "bench: write a CPU profile of the run to this file")
 	flag.Parse()
 	if _, err := fmt.Sscanf(*mix, "%d/%d/%d", &bcfg.loadShare, &bcfg.appendShare, new(int)); err != nil || bcfg.loadShare < 0 || bcfg.appendShare < 0 || bcfg.loadShare+bcfg.appendShare > 100 {
 		fmt.Fprintf(os.Stderr, "ide: -mix %q: want three percentages such as 20/50/30\n", *mix)
 		os.Exit(2)
+	}
+	bcfg.concurrency = bcfg.concurrency[:0]
+	for _, f := range strings.Split(*conc, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "ide: -concurrency %q: want positive numbers separated by commas\n", *conc)
+			os.Exit(2)
+		}
+		bcfg.concurrency = append(bcfg.concurrency, n)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
