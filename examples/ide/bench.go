@@ -176,10 +176,8 @@ func loadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
-// benchMarker is the setting that records the shape of the data set a database holds, so that
-// a run on the same -dir reuses it.
-const benchMarker = "bench.dataset"
-
+// shape names the data set's size; the global setting "bench.dataset" records it, so that a run
+// on the same -dir reuses the data set.
 func (b *bench) shape() string {
 	return fmt.Sprintf("%dx%dx%d", b.cfg.sessions, b.cfg.files, b.cfg.messages)
 }

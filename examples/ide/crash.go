@@ -31,7 +31,7 @@ const (
 	crashSessionEnv = "LAYERKIT_IDE_CRASH_SESSION"
 )
 
-// crashChild is the child's work; it returns only on an error.
+// crashChild is the child's work; it returns only with an error.
 func crashChild(ctx context.Context, dir string, w io.Writer) error {
 	db, err := embedded.Open(dir, nil)
 	if err != nil {

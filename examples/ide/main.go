@@ -31,12 +31,10 @@ import (
 
 func main() {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
-		// The child process of the crash step: it works until it is killed.
-		if err := crashChild(context.Background(), dir, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "ide crash child:", err)
-			os.Exit(1)
-		}
-		return
+		// The child process of the crash step: it works until it is killed, or fails.
+		err := crashChild(context.Background(), dir, os.Stdout)
+		fmt.Fprintln(os.Stderr, "ide crash child:", err)
+		os.Exit(1)
 	}
 	cfg := defaultConfig()
 	bcfg := defaultBenchConfig()

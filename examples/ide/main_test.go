@@ -16,11 +16,9 @@ import (
 // runs the story: the scenario test starts this binary again with crashChildEnv set.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
-		if err := crashChild(context.Background(), dir, os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "ide crash child:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+		err := crashChild(context.Background(), dir, os.Stdout) // returns only with an error
+		fmt.Fprintln(os.Stderr, "ide crash child:", err)
+		os.Exit(1)
 	}
 	os.Exit(m.Run())
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/layerkit/layerkit/directory"
@@ -214,7 +213,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	if err := ide.OpenTab(ctx, db, sess.Id, "w2", "README.md"); err != nil {
 		return err
 	}
-	res, err := twoWindows(ctx, db,
+	res, err := idestore.Overlap(ctx, db,
 		func(tr kv.Transaction) error {
 			_, err := ide.SaveFile(ctx, tr, sess.Id, "cart.go", append(bytes.Clone(v2), "// w1: rounding note\n"...), idestore.SaveOptions{Window: "w1"})
 			return err
@@ -231,7 +230,7 @@ func run(ctx context.Context, w io.Writer, cfg config) error {
 	}
 	t.say("Different files (w1 saves cart.go; w2 saves README.md and sends a message), both transactions")
 	t.say("overlapping: committed after %s and %s — disjoint edits do not conflict.", plural(int64(res[0]), "attempt"), plural(int64(res[1]), "attempt"))
-	res, err = twoWindows(ctx, db,
+	res, err = idestore.Overlap(ctx, db,
 		func(tr kv.Transaction) error {
 			_, err := ide.SaveFile(ctx, tr, sess.Id, "cart.go", []byte("package shop // w1's take\n"), idestore.SaveOptions{Window: "w1"})
 			return err
@@ -331,40 +330,6 @@ func databaseDir(dir, pattern string) (string, func(), error) {
 		return "", nil, err
 	}
 	return tmp, func() { os.RemoveAll(tmp) }, nil
-}
-
-// twoWindows runs two windows' edits at once, each in its own transaction; on its first attempt
-// each waits, after doing its work and before committing, until the other has done its work
-// too, so the two truly overlap. It returns the attempts each needed.
-func twoWindows(ctx context.Context, db kv.Database, a, b func(kv.Transaction) error) ([2]int, error) {
-	var ready, wg sync.WaitGroup
-	ready.Add(2)
-	var attempts [2]int
-	var errs [2]error
-	for i, edit := range []func(kv.Transaction) error{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = db.Transact(ctx, func(tr kv.Transaction) error {
-				attempts[i]++
-				if err := edit(tr); err != nil {
-					return err
-				}
-				if attempts[i] == 1 {
-					ready.Done()
-					waited := make(chan struct{})
-					go func() { ready.Wait(); close(waited) }()
-					select {
-					case <-waited:
-					case <-time.After(2 * time.Second):
-					}
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	return attempts, errors.Join(errs[0], errs[1])
 }
 
 func plural(n int64, what string) string {

@@ -2,7 +2,6 @@ package idestore_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -16,43 +15,12 @@ import (
 	"github.com/layerkit/layerkit/queue"
 )
 
-// race runs two windows' edits, each in its own transaction, so that they truly overlap: on its
-// first attempt each window does its work (reads and writes) and then waits until the other has
-// done its work too, before either commits. It returns how many attempts each window needed.
+// race runs two windows' edits so that they overlap (idestore.Overlap) and returns the attempts
+// each needed.
 func race(t *testing.T, db kv.Database, a, b func(tr kv.Transaction) error) (int, int) {
 	t.Helper()
-	ctx := context.Background()
-	var ready sync.WaitGroup
-	ready.Add(2)
-	attempts := [2]int{}
-	errs := [2]error{}
-	var wg sync.WaitGroup
-	for i, edit := range []func(kv.Transaction) error{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = db.Transact(ctx, func(tr kv.Transaction) error {
-				attempts[i]++
-				if err := edit(tr); err != nil {
-					return err
-				}
-				if attempts[i] == 1 {
-					ready.Done()
-					done := make(chan struct{})
-					go func() { ready.Wait(); close(done) }()
-					select {
-					case <-done:
-					case <-time.After(2 * time.Second):
-						return fmt.Errorf("window %d: the other window did not reach its commit", i)
-					}
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	require.NoError(t, errs[0])
-	require.NoError(t, errs[1])
+	attempts, err := idestore.Overlap(context.Background(), db, a, b)
+	require.NoError(t, err)
 	return attempts[0], attempts[1]
 }
 
