@@ -101,6 +101,8 @@
 //	S+(8)+pk                         record version before format 6: 12 raw bytes
 //	S+(9, index)+(n)                 index build state: n = 1 records scanned (8-byte ADD), 2 the
 //	                                 build stamp (IndexBuildIndexingStamp, BY_RECORDS)
+//	S+(10, index)+…                  never written (Java's leaderboard indexes keep their time
+//	                                 windows there); cleared with an index's data, as Java does
 //
 // # Caveats
 //
