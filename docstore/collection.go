@@ -30,8 +30,10 @@ const (
 	keyLedger   = 7 // P+(7, token): results of non-idempotent writes, for retries
 )
 
-// formatVersion is the version of the key layout; a header with a newer one is refused.
-const formatVersion = 1
+// formatVersion is the version of the key layout; a header with another one is refused.
+// Version 1 stored every array element in a key of its own; version 2 packs small arrays into
+// one value (see encoding.go), and its writes assume that every small array is packed.
+const formatVersion = 2
 
 // collMeta is the collection header.
 type collMeta struct {
