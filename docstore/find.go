@@ -538,9 +538,9 @@ func (t *tx) sortedPage(q *query, p *Plan, pos tuple.Tuple, skip, limit int, pag
 	keysOf := func(id any, doc map[string]any) [][]byte {
 		out := make([][]byte, 0, len(p.sort)+1)
 		for _, f := range p.sort {
-			out = append(out, appendValueKey(nil, sortKey(doc, f)).Pack())
+			out = append(out, appendKey(nil, sortKey(doc, f)))
 		}
-		return append(out, idElems(id).Pack())
+		return append(out, appendKey(nil, id))
 	}
 	idDesc := allDescending(p.sort)
 	cmp := func(a, b [][]byte) int {
