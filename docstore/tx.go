@@ -28,35 +28,46 @@ type tx struct {
 // readDoc reads a whole document: nil when there is none or it has expired. The read covers
 // every key of the document, so a write to any field of it by a concurrent transaction conflicts.
 func (t *tx) readDoc(id any) (map[string]any, error) {
-	doc, err := t.readDocRaw(id)
-	if err != nil || doc == nil {
-		return nil, err
-	}
-	if t.st.expired(doc, t.now) {
-		return nil, nil
-	}
-	return doc, nil
+	return t.startDoc(id).live()
 }
 
 // readDocRaw reads a whole document, expired or not.
 func (t *tx) readDocRaw(id any) (map[string]any, error) {
+	return t.startDoc(id).raw()
+}
+
+// docRead is the read of a whole document, issued and not waited for yet: a query issues the
+// reads of the documents it will need before it waits for any.
+type docRead struct {
+	t      *tx
+	id     any
+	prefix []byte
+	r      kv.RangeResult
+}
+
+// startDoc issues the read of a whole document: one range read of its keys, whose first batch
+// (4 KB) holds most documents.
+func (t *tx) startDoc(id any) docRead {
 	prefix := t.st.docPrefix(id)
-	rows, err := readRows(t.rtr, docRange(prefix))
+	return docRead{t: t, id: id, prefix: prefix, r: t.rtr.GetRange(docRange(prefix), kv.RangeOptions{})}
+}
+
+// raw waits for the document, expired or not (nil when there is none).
+func (d docRead) raw() (map[string]any, error) {
+	rows, err := d.r.GetSlice()
 	if err != nil {
 		return nil, err
 	}
-	return assembleDoc(prefix, id, rows)
+	return assembleDoc(d.prefix, d.id, rows)
 }
 
-// readRows reads a small range (a document, a field's subtree) through an iterator, whose first
-// batch is sized for a few rows rather than for a large read.
-func readRows(rtr kv.ReadTransaction, r kv.Range) ([]kv.KeyValue, error) {
-	it := rtr.GetRange(r, kv.RangeOptions{}).Iterator()
-	var rows []kv.KeyValue
-	for it.Next() {
-		rows = append(rows, it.KeyValue())
+// live waits for the document: nil when there is none or it has expired.
+func (d docRead) live() (map[string]any, error) {
+	doc, err := d.raw()
+	if err != nil || doc == nil || !d.t.st.expired(doc, d.t.now) {
+		return doc, err
 	}
-	return rows, it.Err()
+	return nil, nil
 }
 
 // assembleDoc rebuilds a document from its rows (nil when there are none).

@@ -394,7 +394,7 @@ func (t *tx) matches(f *Filter, sort []sortField, limit int, fn func(id any, doc
 		return nil
 	}
 	n := 0
-	_, err = t.scan(p, nil, 0, func(id any, doc map[string]any, _ []byte) bool {
+	_, err = t.scan(p, scanOptions{want: limit}, func(id any, doc map[string]any, _ []byte) bool {
 		fn(id, doc)
 		n++
 		return limit == 0 || n < limit
