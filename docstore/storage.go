@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/layerkit/layerkit/kv"
 )
@@ -18,8 +19,9 @@ type fieldKV struct {
 }
 
 // flattener turns a value into the keys that store it (see encoding.go for the values). Keys
-// and values are cut from shared buffers, so a document costs a few allocations, not two per
-// field.
+// and values are cut from shared buffers, which a pool keeps from one document to the next: a
+// transaction's writes may reuse what they were given (the engine copies it), so writing a
+// document allocates nothing here once the pool is warm.
 type flattener struct {
 	out    []fieldKV
 	size   int // bytes of the keys below the starting path, and of the values
@@ -29,11 +31,33 @@ type flattener struct {
 	doc    bool // the value is a whole document, whose _id is in the key rather than a field
 }
 
-// value appends the keys of v stored at path (the full key of where v goes).
-func (f *flattener) value(path []byte, v any) {
-	if f.out == nil {
-		f.base = len(path)
+var flatteners = sync.Pool{New: func() any { return new(flattener) }}
+
+// newFlattener takes a flattener from the pool; doc says it flattens whole documents.
+func newFlattener(doc bool) *flattener {
+	f := flatteners.Get().(*flattener)
+	f.doc = doc
+	return f
+}
+
+// release returns f to the pool once its keys and values are written or no longer needed.
+func (f *flattener) release() {
+	if cap(f.values) > 1<<20 || cap(f.out) > 1<<14 {
+		return // a large document's buffers are not kept
 	}
+	clear(f.out)
+	f.out, f.keys, f.values, f.size, f.base = f.out[:0], f.keys[:0], f.values[:0], 0, 0
+	flatteners.Put(f)
+}
+
+// value appends the keys of v stored at path (the full key of where v goes); size counts the
+// bytes below path.
+func (f *flattener) value(path []byte, v any) {
+	f.base = len(path)
+	f.walk(path, v)
+}
+
+func (f *flattener) walk(path []byte, v any) {
 	switch x := v.(type) {
 	case map[string]any:
 		f.add(path, f.scalarBuf(valObject))
@@ -41,7 +65,7 @@ func (f *flattener) value(path []byte, v any) {
 			if f.doc && len(path) == f.base && k == "_id" {
 				continue // the _id is in the key
 			}
-			f.value(f.nameKey(path, k), e)
+			f.walk(f.nameKey(path, k), e)
 		}
 	case []any:
 		start := len(f.values)
@@ -54,7 +78,7 @@ func (f *flattener) value(path []byte, v any) {
 		f.values = binary.AppendUvarint(append(b[:start], valArray), uint64(len(x)))
 		f.add(path, f.values[start:len(f.values):len(f.values)])
 		for i, e := range x {
-			f.value(f.indexKey(path, false, i), e)
+			f.walk(f.indexKey(path, false, i), e)
 		}
 	default:
 		start := len(f.values)

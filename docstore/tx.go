@@ -188,7 +188,8 @@ func minimalPaths(paths []fieldPath) []fieldPath {
 // writeDoc stores a new document (no keys of it may exist).
 func (t *tx) writeDoc(id any, doc map[string]any) error {
 	prefix := t.st.docPrefix(id)
-	f := &flattener{doc: true}
+	f := newFlattener(true)
+	defer f.release()
 	f.value(prefix, doc)
 	if f.size > MaxDocumentSize {
 		return fmt.Errorf("docstore: document %s is %d bytes encoded; at most %d: %w", formatID(id), f.size, MaxDocumentSize, ErrDocumentTooLarge)
@@ -197,6 +198,8 @@ func (t *tx) writeDoc(id any, doc map[string]any) error {
 		if len(kvp.key) > kv.MaxKeySize {
 			return fmt.Errorf("docstore: document %s: a field path makes a key of %d bytes; at most %d: %w", formatID(id), len(kvp.key), kv.MaxKeySize, ErrInvalidDocument)
 		}
+	}
+	for _, kvp := range f.out {
 		t.tr.Set(kvp.key, kvp.value)
 	}
 	t.bumpRevision(id)
@@ -350,7 +353,8 @@ func appendArrayMarker(n int) []byte {
 
 // write stores v at key (nothing was there, or a value without keys below it).
 func (d *diffWriter) write(key []byte, v any) {
-	f := &flattener{}
+	f := newFlattener(false)
+	defer f.release()
 	f.value(key, v)
 	for _, kvp := range f.out {
 		d.t.tr.Set(kvp.key, kvp.value)

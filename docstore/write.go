@@ -326,7 +326,8 @@ func (t *tx) replace(id any, doc map[string]any) error {
 }
 
 func checkSize(id any, doc map[string]any) error {
-	f := &flattener{doc: true}
+	f := newFlattener(true)
+	defer f.release()
 	f.value(nil, doc)
 	if f.size > MaxDocumentSize {
 		return fmt.Errorf("docstore: document %s is %d bytes encoded; at most %d: %w", formatID(id), f.size, MaxDocumentSize, ErrDocumentTooLarge)
