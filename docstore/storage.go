@@ -1,7 +1,6 @@
 package docstore
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -174,6 +173,15 @@ func appendKeyIndex(b []byte, i int) []byte {
 	return b
 }
 
+// below reports whether key is prefix or a key below it: prefix followed by more tuple
+// elements. A key that merely starts with prefix may be a sibling: a string element ends in a
+// zero byte, and a string holding a zero byte goes on after it with the escape byte 0xff
+// ("a" is 02 61 00, "a\x00b" is 02 61 00 ff 62 00), which no element starts with.
+func below[T string | []byte](key, prefix T) bool {
+	return len(key) >= len(prefix) && string(key[:len(prefix)]) == string(prefix) &&
+		(len(key) == len(prefix) || key[len(prefix)] != 0xff)
+}
+
 // pathElem is one decoded component of a field key: a name, an index, or the chunk marker.
 type pathElem struct {
 	name  string
@@ -257,7 +265,7 @@ type assembler struct {
 // add takes the next key (relative to the document prefix; the first key is the empty root
 // suffix) and its value.
 func (a *assembler) add(suffix, value string) error {
-	if a.packed != "" && strings.HasPrefix(suffix, a.packed) {
+	if a.packed != "" && below(suffix, a.packed) {
 		return fmt.Errorf("docstore: field key below a packed array: %w", ErrCorrupt)
 	}
 	if name, ok := topName(suffix); ok && a.root != nil && a.split == nil && value != "" && value[0] != valSplit {
@@ -430,7 +438,7 @@ func assemble(prefix []byte, rows []kv.KeyValue) (map[string]any, error) {
 	var sb strings.Builder
 	sb.Grow(n)
 	for _, r := range rows {
-		if !bytes.HasPrefix(r.Key, prefix) {
+		if !below(r.Key, prefix) {
 			return nil, fmt.Errorf("docstore: key %s is not a key of the document: %w", kv.Printable(r.Key), ErrCorrupt)
 		}
 		sb.Write(r.Key[len(prefix):])
@@ -472,7 +480,7 @@ func eachDoc(st *collState, it kv.RangeIterator, reverse bool, fn func(prefix []
 	}
 	for it.Next() {
 		row := it.KeyValue()
-		if cur == nil || !bytes.HasPrefix(row.Key, cur) {
+		if cur == nil || !below(row.Key, cur) {
 			more, err := flush()
 			if err != nil || !more {
 				return err
