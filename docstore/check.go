@@ -17,13 +17,14 @@ import (
 const maxCheckProblems = 20
 
 // Check verifies the collection in one read transaction of t: the header and index definitions
-// decode; every document decodes (fields under their containers, arrays complete, split values
-// whole), its keys and values are exactly those its value is written as, and it has a revision, and no revision lacks its document; every readable index holds
-// exactly the entries its documents call for, a building index no entry without a document and
-// every entry of the documents it has passed; unique indexes hold no duplicate; the multikey
-// flag is set where a document has an array on an indexed path; ledger entries decode. It reads
-// the whole collection, so it is meant for tests and repair tools. The error lists up to 20
-// problems.
+// decode (in this version's format); every document decodes (fields under their containers,
+// arrays complete, split values whole), its keys and values are exactly those its value is
+// written as, and it has a revision, and no revision lacks its document; every readable index
+// holds exactly the entries its documents call for, a building index no entry without a document
+// and every entry of the documents it has passed; unique indexes hold no duplicate; the
+// multikey flag is set where a document has an array on an indexed path; ledger entries decode.
+// It reads the whole collection, so it is meant for tests and repair tools. The error lists up
+// to 20 problems.
 func (c *Collection) Check(ctx context.Context, t kv.ReadTransactor) error {
 	return t.ReadTransact(ctx, func(rtr kv.ReadTransaction) error {
 		st, err := c.resolve(ctx, rtr, false)

@@ -98,7 +98,7 @@ func newState(prefix, raw []byte) (*collState, error) {
 		return nil, fmt.Errorf("docstore: collection header at %s does not decode: %v: %w", kv.Printable(prefix), err, ErrCorrupt)
 	}
 	if m.Format != formatVersion {
-		return nil, fmt.Errorf("docstore: collection %q has format %d; this code reads format %d: %w", m.Name, m.Format, formatVersion, ErrCorrupt)
+		return nil, fmt.Errorf("docstore: collection %q is stored in format %d; this version reads format %d only: %w", m.Name, m.Format, formatVersion, ErrUnsupportedFormat)
 	}
 	st := &collState{
 		prefix: prefix, header: packed(prefix, keyHeader), raw: raw, meta: &m,

@@ -61,7 +61,8 @@
 // and elements). A larger array has a marker and a key per element. So a 1 KB document of ten
 // top-level fields, one of them a small array and one an object of two fields, is 14 keys with
 // its root and revision, plus its index entries. The format (2 since small arrays were packed)
-// is in the collection header; a collection of another format is refused.
+// is in the collection header; a collection of another format (1 kept every array element in a
+// key of its own) is refused with ErrUnsupportedFormat, and can only be dropped.
 //
 // Values in index keys (and in sorts, and _ids) are tuple elements led by a type tag, the
 // FoundationDB Document Layer's type codes, so that byte order is MongoDB's type order:
@@ -75,9 +76,9 @@
 //
 // [Collection.Check] (and [Check], shaped for testdb.Check) verifies that documents decode and
 // are stored exactly as this version writes them (every small array packed, every large one
-// not), that revisions and documents pair up, that indexes hold exactly the entries their documents call
-// for (no more, no fewer, no duplicate in a unique index) and that the change feed's stream is
-// sound.
+// not), that revisions and documents pair up, that indexes hold exactly the entries their
+// documents call for (no more, no fewer, no duplicate in a unique index) and that the change
+// feed's stream is sound.
 //
 // # Concurrency and revisions
 //

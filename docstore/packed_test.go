@@ -202,3 +202,45 @@ func TestPooledBuffersNotShared(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, kept, fmt.Sprint(first.Map()), "a document read earlier changed under later writes")
 }
+
+// A collection whose header says format 1 (arrays element by element, before packing) is
+// refused by reads, writes and the checker with ErrUnsupportedFormat, not taken for corrupt
+// data; it can be dropped.
+func TestFormatOneRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.coll("old")
+	_, err := c.Insert(ctx, e.db, docstore.M{"_id": 1, "tags": docstore.A{"a", "b"}})
+	require.NoError(t, err)
+	dir, err := directory.Open(ctx, e.db, []string{"test", "old"}, nil)
+	require.NoError(t, err)
+	ss, err := dir.Subspace()
+	require.NoError(t, err)
+	header := ss.Pack(tuple.Tuple{int64(0)})
+	_, err = kv.Transact(ctx, e.db, func(tr kv.Transaction) (any, error) {
+		raw, err := tr.Get(header).Get()
+		if err != nil {
+			return nil, err
+		}
+		require.Contains(t, string(raw), `"format":2`)
+		tr.Set(header, bytes.Replace(raw, []byte(`"format":2`), []byte(`"format":1`), 1))
+		return nil, nil
+	})
+	require.NoError(t, err)
+
+	fresh, err := docstore.Open(ctx, e.db, []string{"test"}, nil) // no cached header
+	require.NoError(t, err)
+	old := fresh.Collection("old")
+	_, err = old.Get(ctx, e.db, 1)
+	require.ErrorIs(t, err, docstore.ErrUnsupportedFormat)
+	require.NotErrorIs(t, err, docstore.ErrCorrupt)
+	require.ErrorContains(t, err, `collection "old" is stored in format 1; this version reads format 2 only`)
+	_, err = old.Insert(ctx, e.db, docstore.M{"_id": 2})
+	require.ErrorIs(t, err, docstore.ErrUnsupportedFormat)
+	_, err = c.UpdateByID(ctx, e.db, 1, docstore.M{"$push": docstore.M{"tags": "c"}}) // a handle that had the header
+	require.ErrorIs(t, err, docstore.ErrUnsupportedFormat)
+	require.ErrorIs(t, old.Check(ctx, e.db), docstore.ErrUnsupportedFormat)
+
+	dropped, err := fresh.DropCollection(ctx, e.db, "old")
+	require.NoError(t, err)
+	require.True(t, dropped)
+}
