@@ -205,7 +205,7 @@ func randLogEntry(rng *rand.Rand) any {
 
 func randUpdate(rng *rand.Rand) docstore.M {
 	t := fmt.Sprintf("t%d", rng.IntN(5))
-	switch rng.IntN(21) {
+	switch rng.IntN(23) {
 	case 0:
 		return docstore.M{"$set": docstore.M{"a": randScalar(rng)}}
 	case 1:
@@ -250,6 +250,14 @@ func randUpdate(rng *rand.Rand) docstore.M {
 		return docstore.M{"$set": docstore.M{fmt.Sprintf("log.%d.n", rng.IntN(8)): int64(rng.IntN(4))}}
 	case 19:
 		return docstore.M{"$pull": docstore.M{"log": docstore.M{"n": int64(rng.IntN(4))}}}
+	case 20: // an array inside an object, packed or not
+		each := docstore.A{}
+		for k := 1 + rng.IntN(4); k > 0; k-- {
+			each = append(each, randLogEntry(rng))
+		}
+		return docstore.M{"$push": docstore.M{"o.log": docstore.M{"$each": each, "$slice": -1 - rng.IntN(8)}}}
+	case 21:
+		return docstore.M{"$pull": docstore.M{"o.log": docstore.M{"n": int64(rng.IntN(4))}}}
 	}
 	return docstore.M{"$set": docstore.M{"tags": docstore.A{}}}
 }
@@ -280,6 +288,7 @@ var modelFilters = []any{
 	docstore.M{"b": docstore.M{"$in": docstore.A{1, 3}}, "o.y": "y1"},
 	docstore.M{"log.n": docstore.M{"$gte": 2}},
 	docstore.M{"log": docstore.M{"$size": 3}},
+	docstore.M{"o.log.n": 1, "b": docstore.M{"$lt": 2}},
 }
 
 var modelSorts = [][]string{nil, {"a"}, {"-b", "a"}, {"o.x"}, {"-tags"}, {"tags", "-_id"}, {"_id"}, {"-_id"}, {"b", "u"}}
@@ -293,6 +302,7 @@ var modelIndexes = []docstore.Index{
 	{Name: "arrk", Fields: []string{"arr.k"}},
 	{Name: "b_part", Fields: []string{"b"}, Partial: docstore.M{"b": docstore.M{"$gte": 2}}},
 	{Name: "logn", Fields: []string{"log.n"}},
+	{Name: "ologn", Fields: []string{"o.log.n", "b"}},
 }
 
 // Random inserts, replaces, updates (by _id and by filter), upserts and deletes, applied to the
@@ -468,6 +478,7 @@ func TestModelRandomOperations(t *testing.T) {
 			checkQuery(t, e, c, m, rng, op)
 		}
 		if op%50 == 49 {
+			require.NoError(t, c.Check(ctx, db), "op %d", op) // stored as written, indexes agree
 			for _, id := range m.sortedIDs() {
 				d, err := c.Get(ctx, db, id)
 				require.NoError(t, err)
