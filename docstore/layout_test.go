@@ -12,9 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/docstore"
-	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/tuple"
 )
 
@@ -52,16 +50,10 @@ func TestStoredLayoutGolden(t *testing.T) {
 		require.Zero(t, c, "document %v reads back as %v", docs[i], d.Map())
 	}
 
-	dir, err := directory.Open(ctx, e.db, []string{"test", "layout"}, nil)
-	require.NoError(t, err)
-	ss, err := dir.Subspace()
-	require.NoError(t, err)
+	ss := e.collSubspace("layout")
 	prefix := ss.Bytes()
-	rows, err := kv.ReadTransact(ctx, e.db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
-		begin := ss.Pack(tuple.Tuple{int64(1)}) // after the header, whose uid is random
-		return tr.GetRange(kv.Range{Begin: begin, End: append(bytes.Clone(prefix), 0xff)}, kv.RangeOptions{}).GetSlice()
-	})
-	require.NoError(t, err)
+	// From P+(1), after the header, whose uid is random.
+	rows := e.rawRows(ss.Pack(tuple.Tuple{int64(1)}), append(bytes.Clone(prefix), 0xff))
 	var golden strings.Builder
 	golden.WriteString("# key below the collection prefix (tuple, hex)\tvalue (hex; long ones cut)\n")
 	for _, r := range rows {

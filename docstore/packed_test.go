@@ -9,7 +9,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/docstore"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/tuple"
@@ -18,16 +17,7 @@ import (
 // docKeys returns how many keys the documents of collection name hold (roots and fields).
 func (e *env) docKeys(name string) int {
 	e.t.Helper()
-	dir, err := directory.Open(ctx, e.db, []string{"test", name}, nil)
-	require.NoError(e.t, err)
-	ss, err := dir.Subspace()
-	require.NoError(e.t, err)
-	begin := ss.Pack(tuple.Tuple{int64(1)})
-	rows, err := kv.ReadTransact(ctx, e.db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
-		return tr.GetRange(kv.Range{Begin: begin, End: append(bytes.Clone(begin), 0xff)}, kv.RangeOptions{}).GetSlice()
-	})
-	require.NoError(e.t, err)
-	return len(rows)
+	return len(e.rawRows(e.collSubspace(name).Pack(tuple.Tuple{int64(1)}), nil))
 }
 
 // An array packs into one value when its encoding takes at most 2 KiB ('A', a one-byte count,
@@ -152,7 +142,7 @@ func TestPooledBuffersNotShared(t *testing.T) {
 	}
 	const writers, perTx, txs = 4, 5, 4
 	var wg sync.WaitGroup
-	errs := make(chan error, writers)
+	errs := make([]error, writers)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func() {
@@ -173,16 +163,15 @@ func TestPooledBuffersNotShared(t *testing.T) {
 					return nil, nil
 				})
 				if err != nil {
-					errs <- err
+					errs[w] = err
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
+	for w, err := range errs {
+		require.NoError(t, err, "writer %d", w)
 	}
 	first, err := c.Get(ctx, e.db, "w0i0")
 	require.NoError(t, err)
@@ -211,11 +200,7 @@ func TestFormatOneRefused(t *testing.T) {
 	c := e.coll("old")
 	_, err := c.Insert(ctx, e.db, docstore.M{"_id": 1, "tags": docstore.A{"a", "b"}})
 	require.NoError(t, err)
-	dir, err := directory.Open(ctx, e.db, []string{"test", "old"}, nil)
-	require.NoError(t, err)
-	ss, err := dir.Subspace()
-	require.NoError(t, err)
-	header := ss.Pack(tuple.Tuple{int64(0)})
+	header := e.collSubspace("old").Pack(tuple.Tuple{int64(0)})
 	_, err = kv.Transact(ctx, e.db, func(tr kv.Transaction) (any, error) {
 		raw, err := tr.Get(header).Get()
 		if err != nil {
