@@ -263,11 +263,23 @@ func TestBuildIndexKilledAndResumed(t *testing.T) {
 	kills := 0
 	for e.state("by_title") != record.Readable {
 		require.Less(t, kills, 500, "the build does not end")
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(3000))*time.Microsecond)
-		err := record.BuildIndex(ctx, e.db, e.md, e.prefix, "by_title", record.IndexBuildOptions{InitialBatch: 1 + rng.IntN(20), MaxBatch: 40})
+		// Killed after a random time, or at the latest after a random number of committed
+		// batches (so that a fast machine cannot finish the first build unkilled).
+		ctx, cancel := context.WithCancel(context.Background())
+		timer := time.AfterFunc(time.Duration(rng.IntN(3000))*time.Microsecond, cancel)
+		batches, killAt := 0, 1+rng.IntN(3)
+		err := record.BuildIndex(ctx, e.db, e.md, e.prefix, "by_title", record.IndexBuildOptions{
+			InitialBatch: 1 + rng.IntN(20), MaxBatch: 40,
+			Progress: func(record.IndexBuildProgress) {
+				if batches++; batches == killAt {
+					cancel()
+				}
+			},
+		})
+		timer.Stop()
 		cancel()
 		if err != nil {
-			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.ErrorIs(t, err, context.Canceled)
 			kills++
 			require.NoError(t, record.Check(e.md, e.prefix)(context.Background(), e.db))
 		}
