@@ -134,7 +134,11 @@ func TestZeroByteNamesBesideArrays(t *testing.T) {
 // to the caller do not change when later writes reuse the buffers.
 func TestPooledBuffersNotShared(t *testing.T) {
 	e := newEnv(t)
-	c := e.coll("pool")
+	// Created first: writers that race to create it can fail another way (a transaction whose
+	// cached collection state came from another's uncommitted creation reopens the directory,
+	// which meets its own versionstamped revisions: accessed_unreadable), not the one tested here.
+	c, err := e.ds.CreateCollection(ctx, e.db, "pool", docstore.CollectionOptions{})
+	require.NoError(t, err)
 	doc := func(w, i int) docstore.M {
 		tag := fmt.Sprintf("w%di%d", w, i)
 		return docstore.M{"_id": tag, "s": strings.Repeat(tag, 20), "n": i, "arr": docstore.A{tag, w, docstore.M{"k": tag}},
