@@ -24,6 +24,7 @@ func benchPlan(b *testing.B, s *benchStore, q record.Query, want int, explain st
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for i := 0; i < b.N; i += 100 {
 		s.do(b, func(st *record.Store) error {
 			for j := i; j < min(i+100, b.N); j++ {
