@@ -156,7 +156,7 @@ func (s *Store) Execute(p *Plan, opts ExecuteOptions) *Cursor {
 const contKind = "k"
 
 func (c *Cursor) init() error {
-	for _, sc := range c.p.root.scans(nil) {
+	for _, sc := range c.p.scans {
 		if sc.ix != nil && !c.s.indexScannable(sc.ix) {
 			return fmt.Errorf("record: plan %s scans index %q, which is %v in this transaction: %w", c.p.explain, sc.ix.Name, c.s.states[sc.ix.Name], ErrIndexNotReadable)
 		}
@@ -309,6 +309,9 @@ func (c *Cursor) Stats() (returned, scanned, bytes int) { return c.returned, c.s
 // All reads the rest of the page.
 func (c *Cursor) All() ([]*Record, error) {
 	var out []*Record
+	if n := c.opts.ReturnLimit - c.returned; c.opts.ReturnLimit > 0 && n > 0 {
+		out = make([]*Record, 0, min(n, 1024))
+	}
 	for c.Next() {
 		out = append(out, c.rec)
 	}

@@ -350,12 +350,11 @@ func (s *Store) decode(r *rawRecord) (*Record, error) {
 			return nil, err
 		}
 	}
-	rec := Record{Type: rt, PrimaryKey: r.pk, Message: msg, Size: len(r.raw), Split: r.split}
 	if !r.hasVersion {
-		return &rec, nil
+		return &Record{Type: rt, PrimaryKey: r.pk, Message: msg, Size: len(r.raw), Split: r.split}, nil
 	}
 	// The record and its version in one allocation.
-	rv := &versionedRecord{Record: rec, v: r.version}
+	rv := &versionedRecord{Record: Record{Type: rt, PrimaryKey: r.pk, Message: msg, Size: len(r.raw), Split: r.split}, v: r.version}
 	rv.Record.Version = &rv.v
 	return &rv.Record, nil
 }
