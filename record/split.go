@@ -121,6 +121,10 @@ type rawLoad struct {
 	v        versionRead
 }
 
+// noChunk is the answer for the first chunk of a record in a store without the unsplit suffix,
+// which has no chunks: ready, and shared so that a load does not allocate it.
+var noChunk = kv.Ready[[]byte](nil, nil)
+
 // startLoad issues the reads of the record at pkPrefix (whose suffix-0 key is key0).
 func (s *Store) startLoad(pkPrefix, key0 []byte, pk tuple.Tuple, eager bool) rawLoad {
 	l := rawLoad{s: s, pk: pk, pkPrefix: pkPrefix, f0: s.tr.Get(key0)}
@@ -129,7 +133,7 @@ func (s *Store) startLoad(pkPrefix, key0 []byte, pk tuple.Tuple, eager bool) raw
 	}
 	if len(key0) == len(pkPrefix) {
 		// Without the unsplit suffix there are no chunks either (such stores do not split).
-		l.f1 = kv.Ready[[]byte](nil, nil)
+		l.f1 = noChunk
 		return l
 	}
 	if eager {
@@ -150,7 +154,7 @@ func (s *Store) startEntryLoad(e *indexEntry, pkPrefix, key0 []byte) rawLoad {
 			if v, ok := e.Values[i].(tuple.Versionstamp); ok {
 				l := rawLoad{s: s, pk: e.PrimaryKey, pkPrefix: pkPrefix, f0: s.tr.Get(key0), v: versionRead{cached: v, known: true}}
 				if len(key0) == len(pkPrefix) {
-					l.f1 = kv.Ready[[]byte](nil, nil)
+					l.f1 = noChunk
 				}
 				return l
 			}
@@ -212,12 +216,7 @@ func (l *rawLoad) loadRaw(dst *rawRecord) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r, err := assemble(l.pk, l.pkPrefix, rows)
-	if err != nil || r == nil {
-		return false, err
-	}
-	*dst = *r
-	return true, nil
+	return assembleInto(dst, l.pk, l.pkPrefix, rows, nil)
 }
 
 // record waits for the load and decodes it (nil when there is no record).
@@ -237,44 +236,47 @@ func (l *rawLoad) record() (*Record, error) {
 	return rec, nil
 }
 
-// assemble joins the rows of one primary key into its stored bytes: suffix 0 alone, or chunks
-// 1..n in order, and the version row (suffix -1) when there is one.
-func assemble(pk tuple.Tuple, pkPrefix []byte, rows []kv.KeyValue) (*rawRecord, error) {
-	var out *rawRecord
-	var version tuple.Versionstamp
-	hasVersion := false
+// assembleInto joins the rows of one primary key into dst, their stored bytes: suffix 0 alone,
+// or chunks 1..n in order, and the version row (suffix -1) when there is one. It reports
+// whether there is a record (dst is meaningless when not); suffixes, when not nil, are the
+// rows' suffix elements, already decoded.
+func assembleInto(dst *rawRecord, pk tuple.Tuple, pkPrefix []byte, rows []kv.KeyValue, suffixes []any) (bool, error) {
+	found := false
+	*dst = rawRecord{pk: pk}
 	next := int64(1)
-	for _, r := range rows {
-		suffix, err := chunkSuffix(r.Key, len(pkPrefix))
+	for i, r := range rows {
+		var suffix int64
+		var err error
+		if suffixes != nil {
+			suffix, err = suffixValue(r.Key, suffixes[i])
+		} else {
+			suffix, err = chunkSuffix(r.Key, len(pkPrefix))
+		}
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		switch {
 		case suffix == versionSuffix:
-			if version, err = decodeVersion(r.Value, false); err != nil {
-				return nil, fmt.Errorf("record: version of record %v: %w", pk, err)
+			if dst.version, err = decodeVersion(r.Value, false); err != nil {
+				return false, fmt.Errorf("record: version of record %v: %w", pk, err)
 			}
-			hasVersion = true
+			dst.hasVersion = true
 		case suffix == unsplitSuffix:
-			if out != nil {
-				return nil, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", pk, ErrCorruptStore)
+			if found {
+				return false, fmt.Errorf("record: record %v has an unsplit value and chunks: %w", pk, ErrCorruptStore)
 			}
-			out = &rawRecord{pk: pk, raw: r.Value}
+			dst.raw, found = r.Value, true
 			next = -1
 		case suffix == next:
-			if out == nil {
-				out = &rawRecord{pk: pk, split: true}
-			}
-			out.raw = append(out.raw, r.Value...)
+			dst.raw = append(dst.raw, r.Value...)
+			dst.split, found = true, true
 			next++
 		default:
-			return nil, fmt.Errorf("record: record %v has chunk %d out of order: %w", pk, suffix, ErrCorruptStore)
+			return false, fmt.Errorf("record: record %v has chunk %d out of order: %w", pk, suffix, ErrCorruptStore)
 		}
 	}
-	if out != nil {
-		out.version, out.hasVersion, out.versionRead = version, hasVersion, true
-	}
-	return out, nil
+	dst.versionRead = found
+	return found, nil
 }
 
 func chunkSuffix(key []byte, at int) (int64, error) {
@@ -282,9 +284,14 @@ func chunkSuffix(key []byte, at int) (int64, error) {
 	if err != nil || len(t) != 1 {
 		return 0, fmt.Errorf("record: record key %s has no chunk suffix: %w", kv.Printable(key), ErrCorruptStore)
 	}
-	n, ok := t[0].(int64)
+	return suffixValue(key, t[0])
+}
+
+// suffixValue is the chunk number of the suffix element s of a record key.
+func suffixValue(key []byte, s any) (int64, error) {
+	n, ok := s.(int64)
 	if !ok {
-		return 0, fmt.Errorf("record: record key %s has suffix %v: %w", kv.Printable(key), t[0], ErrCorruptStore)
+		return 0, fmt.Errorf("record: record key %s has suffix %v: %w", kv.Printable(key), s, ErrCorruptStore)
 	}
 	return n, nil
 }
