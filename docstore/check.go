@@ -116,7 +116,9 @@ func checkCollection(rtr kv.ReadTransaction, st *collState) error {
 				ck.add("index %q: document %s: %v", ix.meta.Name, formatID(id), err)
 				continue
 			}
-			multi[i] = multi[i] || m
+			// A building index is multikey once its build has passed a document with arrays.
+			passed := ix.readable() || (progress[i] != nil && bytes.Compare(prefix[len(st.docs):], progress[i]) <= 0)
+			multi[i] = multi[i] || (m && passed)
 			for _, e := range es {
 				want[i][string(e.key)] = true
 				if ix.meta.Unique {
