@@ -99,10 +99,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// reportCPU reports the CPU time per operation since start: on a machine shared with other
-// work, wall time per operation includes waiting for a core, CPU time does not.
+// reportCPU reports the CPU time per operation since start as cpu-ns/op: on a machine shared
+// with other work, wall time per operation includes waiting for a core, CPU time does not.
 func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 func BenchmarkSave(b *testing.B) {
@@ -162,6 +162,7 @@ func BenchmarkLoad(b *testing.B) {
 		s.fill(b, n)
 		b.ReportAllocs()
 		b.ResetTimer()
+		defer reportCPU(b, cpuTime())
 		for i := 0; i < b.N; i += 1000 {
 			s.do(b, func(st *record.Store) error {
 				for j := i; j < min(i+1000, b.N); j++ {
@@ -196,6 +197,7 @@ func BenchmarkQuery(b *testing.B) {
 		})
 		b.ReportAllocs()
 		b.ResetTimer()
+		defer reportCPU(b, cpuTime())
 		for i := 0; i < b.N; i += 1000 {
 			s.do(b, func(st *record.Store) error {
 				for j := i; j < min(i+1000, b.N); j++ {

@@ -122,11 +122,11 @@ func (s *Store) checkVersionsAndCounts(counts map[string]int64, max int) ([]erro
 		var pending []byte
 		it := s.tr.GetRange(s.subRange(keyRecord), kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
 		for it.Next() && len(problems) < max {
-			pkPrefix, pk, err := splitRecordKey(s.records, it.KeyValue().Key)
+			pkPrefix, pk, last, err := splitRecordKey(s.records, it.KeyValue().Key)
 			if err != nil {
 				return nil, err
 			}
-			suffix, _ := chunkSuffix(it.KeyValue().Key, len(pkPrefix))
+			suffix, _ := suffixValue(it.KeyValue().Key, last)
 			if pending != nil && string(pending) != string(pkPrefix) {
 				problems = append(problems, fmt.Errorf("record %v has a version but no data", pk))
 			}

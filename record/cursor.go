@@ -98,6 +98,10 @@ type item struct {
 	rec   *Record    // nil: not fetched yet
 	entry indexEntry // the index entry, for index scans (entry.Index is nil otherwise)
 	pk    tuple.Tuple
+	// pkKey is pk packed, as it stands in the key the item was read from, or nil when the key
+	// does not hold it whole (or not in its canonical form). Merges compare it, and a fetch
+	// copies it into the record key, rather than comparing or packing pk.
+	pkKey []byte
 	// The position after this item: pos (a key relative to the scan's base) from a scan, state
 	// (a tuple) from a node that combines sources. It is what the node's open takes back.
 	pos   []byte
@@ -152,7 +156,7 @@ func (s *Store) Execute(p *Plan, opts ExecuteOptions) *Cursor {
 const contKind = "k"
 
 func (c *Cursor) init() error {
-	for _, sc := range c.p.root.scans(nil) {
+	for _, sc := range c.p.scans {
 		if sc.ix != nil && !c.s.indexScannable(sc.ix) {
 			return fmt.Errorf("record: plan %s scans index %q, which is %v in this transaction: %w", c.p.explain, sc.ix.Name, c.s.states[sc.ix.Name], ErrIndexNotReadable)
 		}
@@ -257,6 +261,7 @@ func (c *Cursor) Next() bool {
 
 func (c *Cursor) stop(r StopReason) {
 	c.done, c.reason = true, r
+	c.release()
 	if r == SourceExhausted {
 		return
 	}
@@ -270,7 +275,20 @@ func (c *Cursor) stop(r StopReason) {
 	c.cont = tuple.Tuple{contKind, int64(c.p.hash), pos}.Pack()
 }
 
-func (c *Cursor) fail(err error) { c.done, c.err, c.cont = true, err, nil }
+func (c *Cursor) fail(err error) {
+	c.done, c.err, c.cont = true, err, nil
+	c.release()
+}
+
+// releaser is a source that holds buffers it can give back once its cursor is done.
+type releaser interface{ release() }
+
+// release lets the plan's top source give back its buffers: the cursor reads no more.
+func (c *Cursor) release() {
+	if r, ok := c.src.(releaser); ok {
+		r.release()
+	}
+}
 
 // Record returns the current record.
 func (c *Cursor) Record() *Record { return c.rec }
@@ -291,6 +309,9 @@ func (c *Cursor) Stats() (returned, scanned, bytes int) { return c.returned, c.s
 // All reads the rest of the page.
 func (c *Cursor) All() ([]*Record, error) {
 	var out []*Record
+	if n := c.opts.ReturnLimit - c.returned; c.opts.ReturnLimit > 0 && n > 0 {
+		out = make([]*Record, 0, min(n, 1024))
+	}
 	for c.Next() {
 		out = append(out, c.rec)
 	}

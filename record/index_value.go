@@ -246,7 +246,8 @@ func (s *Store) entryKey(ix *Index, values, pk tuple.Tuple) ([]byte, error) {
 }
 
 // decodeEntry splits the key of an entry that points at a record into the values and the
-// primary key.
+// primary key. When the primary key is the tail of the entry it is a part of the decoded tuple,
+// not a copy.
 func (s *Store) decodeEntry(ix *Index, key []byte) (indexEntry, error) {
 	base := s.ixKeys[ix.Name]
 	t, err := tuple.Unpack(key[len(base):])
@@ -255,16 +256,13 @@ func (s *Store) decodeEntry(ix *Index, key []byte) (indexEntry, error) {
 		if err != nil || len(t) <= n {
 			return indexEntry{}, fmt.Errorf("record: index %q entry %s does not hold %d values and a primary key: %w", ix.Name, kv.Printable(key), n, ErrCorruptStore)
 		}
-		return indexEntry{Index: ix, Values: t[:n], PrimaryKey: t[n:], Key: key}, nil
+		return indexEntry{Index: ix, Values: t[:n:n], PrimaryKey: t[n:], Key: key}, nil
 	}
-	rest := 0
-	for _, p := range ix.pkPositions {
-		if p < 0 {
-			rest++
-		}
+	if err != nil || len(t) != n+ix.pkRest {
+		return indexEntry{}, fmt.Errorf("record: index %q entry %s does not hold %d values and %d primary-key columns: %w", ix.Name, kv.Printable(key), n, ix.pkRest, ErrCorruptStore)
 	}
-	if err != nil || len(t) != n+rest {
-		return indexEntry{}, fmt.Errorf("record: index %q entry %s does not hold %d values and %d primary-key columns: %w", ix.Name, kv.Printable(key), n, rest, ErrCorruptStore)
+	if ix.pkTail {
+		return indexEntry{Index: ix, Values: t[:n:n], PrimaryKey: t[n:], Key: key}, nil
 	}
 	pk := make(tuple.Tuple, len(ix.pkPositions))
 	j := n
@@ -276,7 +274,7 @@ func (s *Store) decodeEntry(ix *Index, key []byte) (indexEntry, error) {
 			j++
 		}
 	}
-	return indexEntry{Index: ix, Values: t[:n], PrimaryKey: pk, Key: key}, nil
+	return indexEntry{Index: ix, Values: t[:n:n], PrimaryKey: pk, Key: key}, nil
 }
 
 func hasNull(t tuple.Tuple) bool {

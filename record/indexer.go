@@ -452,7 +452,7 @@ func (s *Store) splitPoint(r kv.Range, f float64) ([]byte, error) {
 	}
 	p := rows[0].Key[len(s.records):]
 	if !s.omitsUnsplitSuffix() {
-		pkPrefix, _, err := splitRecordKey(s.records, rows[0].Key)
+		pkPrefix, _, _, err := splitRecordKey(s.records, rows[0].Key)
 		if err != nil {
 			return nil, err
 		}

@@ -58,9 +58,14 @@ type Index struct {
 	// the primary-key column is stored after the indexed values; nil for an index on several
 	// record types, whose entries hold the whole primary key after the values.
 	pkPositions []int
-	columns     []KeyExpression
-	types       []*RecordType
-	kind        *indexType
+	// pkRest counts the primary-key columns stored after the values (-1 in pkPositions);
+	// pkTail is set when they are the whole primary key in order (every position -1, or
+	// pkPositions nil), so an entry's primary key is the tail of its key.
+	pkRest  int
+	pkTail  bool
+	columns []KeyExpression
+	types   []*RecordType
+	kind    *indexType
 }
 
 // Columns returns the single-column parts of the index expression, in key order.
@@ -535,6 +540,7 @@ func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescr
 	} else {
 		ix.pkPositions = make([]int, len(pkCols))
 	}
+	ix.pkRest, ix.pkTail = 0, true
 	for i, pc := range pkCols {
 		ix.pkPositions[i] = -1
 		for j, c := range ix.columns {
@@ -542,6 +548,11 @@ func (md *MetaData) addIndex(b *MetaDataBuilder, union protoreflect.MessageDescr
 				ix.pkPositions[i] = j
 				break
 			}
+		}
+		if ix.pkPositions[i] < 0 {
+			ix.pkRest++
+		} else {
+			ix.pkTail = false
 		}
 	}
 	if err := kind.validate(md, ix); err != nil {

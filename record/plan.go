@@ -35,6 +35,7 @@ type Plan struct {
 	exact   bool
 	explain string
 	hash    uint64
+	scans   []*scanNode // the scans of root, checked by every cursor
 }
 
 // Explain describes the plan in one line, for example
@@ -157,7 +158,7 @@ func (s *Store) Plan(q Query) (*Plan, error) {
 // newPlan finishes a plan: its Explain, its hash (which continuations carry) and whether its
 // scan may read exactly as many entries as a page returns.
 func newPlan(root planNode, filter recordFilter) *Plan {
-	p := &Plan{root: root, filter: filter}
+	p := &Plan{root: root, filter: filter, scans: root.scans(nil)}
 	if p.filter.empty() {
 		if sc := singleScan(root); sc != nil {
 			sc.exact = true

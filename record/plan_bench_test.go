@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/layerkit/layerkit/record"
 )
@@ -24,6 +25,7 @@ func benchPlan(b *testing.B, s *benchStore, q record.Query, want int, explain st
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b, cpuTime())
 	for i := 0; i < b.N; i += 100 {
 		s.do(b, func(st *record.Store) error {
 			for j := i; j < min(i+100, b.N); j++ {
@@ -85,18 +87,23 @@ func BenchmarkBuildIndex(b *testing.B) {
 	s.fill(b, int64(n))
 	b.Run(fmt.Sprintf("records=%d,size=1KB", n), func(b *testing.B) {
 		b.ReportAllocs()
+		var cpu time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			s.do(b, func(st *record.Store) error { return st.SetIndexState("by_title", record.Disabled) })
 			b.StartTimer()
+			start := cpuTime()
 			if err := record.BuildIndex(context.Background(), s.db, s.md, s.prefix, "by_title", record.IndexBuildOptions{}); err != nil {
 				b.Fatal(err)
 			}
+			cpu += cpuTime() - start
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n*b.N), "cpu-ns/record")
 	})
 	b.Run(fmt.Sprintf("records=%d,size=1KB,scan-only", n), func(b *testing.B) {
 		b.ReportAllocs()
+		start := cpuTime()
 		q := record.Query{RecordTypes: []string{"Book"}}
 		for i := 0; i < b.N; i++ {
 			var cont []byte
@@ -118,5 +125,6 @@ func BenchmarkBuildIndex(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+		b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(n*b.N), "cpu-ns/record")
 	})
 }

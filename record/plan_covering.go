@@ -2,9 +2,12 @@ package record
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/layerkit/layerkit/tuple"
@@ -53,6 +56,8 @@ type coveringSource struct {
 	n    *coveringNode
 	src  source
 	slab []Record // records allocated together
+	buf  []byte   // the wire form of a partial record, reused
+	leaf []byte   // the wire form of a nested field, reused
 }
 
 func (x *coveringSource) next(c *Cursor) (item, bool, error) {
@@ -65,14 +70,20 @@ func (x *coveringSource) next(c *Cursor) (item, bool, error) {
 	}
 	it.rec = &x.slab[0]
 	x.slab = x.slab[1:]
-	err = x.n.partial(it.rec, &it.entry)
+	err = x.partial(it.rec, &it.entry)
 	return it, err == nil, err
 }
 
-// partial builds into rec the partial record of an index entry.
-func (n *coveringNode) partial(rec *Record, e *indexEntry) error {
-	msg := n.rt.newMsg()
-	m := msg.ProtoReflect()
+// coverOptions unmarshal the fields of a partial record into its new message: merging skips the
+// reset a new message does not need, and a partial record may lack required fields.
+var coverOptions = proto.UnmarshalOptions{Merge: true, AllowPartial: true}
+
+// partial builds into rec the partial record of an index entry. The columns are written in the
+// message's wire form, which the message's own (generated) decoder reads in one pass: setting
+// the fields one by one through reflection costs several times more.
+func (x *coveringSource) partial(rec *Record, e *indexEntry) error {
+	n := x.n
+	b := x.buf[:0]
 	for _, s := range n.setters {
 		var v any
 		if s.fromPK {
@@ -83,67 +94,124 @@ func (n *coveringNode) partial(rec *Record, e *indexEntry) error {
 		if v == nil {
 			continue // a null column is an unset field
 		}
-		target := m
-		for _, parent := range s.path[:len(s.path)-1] {
-			target = target.Mutable(parent).Message()
-		}
 		fd := s.path[len(s.path)-1]
-		pv, err := protoValue(fd, v)
+		parents := s.path[:len(s.path)-1]
+		var err error
+		if len(parents) == 0 {
+			b, err = appendWireField(b, fd, v)
+		} else {
+			x.leaf, err = appendWireField(x.leaf[:0], fd, v)
+			b = appendNestedField(b, parents, x.leaf)
+		}
 		if err != nil {
 			return fmt.Errorf("record: index %q entry %s: %w", e.Index.Name, tuple.Tuple{v}, err)
 		}
-		target.Set(fd, pv)
+	}
+	x.buf = b
+	msg := n.rt.newMsg()
+	if err := coverOptions.Unmarshal(b, msg); err != nil {
+		return fmt.Errorf("record: index %q entry %v → %v: partial %s: %v: %w", e.Index.Name, e.Values, e.PrimaryKey, n.rt.name, err, ErrCorruptStore)
 	}
 	*rec = Record{Type: n.rt, PrimaryKey: e.PrimaryKey, Message: msg, Partial: true}
 	return nil
 }
 
-// protoValue converts a tuple element back to the value of a field of fd's kind: the inverse
-// of scalarValue.
-func protoValue(fd protoreflect.FieldDescriptor, v any) (protoreflect.Value, error) {
-	bad := func() (protoreflect.Value, error) {
-		return protoreflect.Value{}, fmt.Errorf("field %q holds %T, which is not a %v: %w", fd.Name(), v, fd.Kind(), ErrCorruptStore)
+// appendNestedField appends leaf, the wire form of a field of the message that the last of
+// parents holds, inside those message fields. Several occurrences of one message field merge
+// when read, so each nested column is written on its own.
+func appendNestedField(b []byte, parents []protoreflect.FieldDescriptor, leaf []byte) []byte {
+	for i, p := range parents {
+		size := len(leaf)
+		for j := len(parents) - 1; j > i; j-- {
+			size += protowire.SizeTag(parents[j].Number()) + protowire.SizeVarint(uint64(size))
+		}
+		b = protowire.AppendTag(b, p.Number(), protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(size))
 	}
+	return append(b, leaf...)
+}
+
+// appendWireField appends the field fd holding the tuple element v in the protobuf wire form:
+// the inverse of scalarValue. An element that no value of fd's kind stores is an error.
+func appendWireField(b []byte, fd protoreflect.FieldDescriptor, v any) ([]byte, error) {
+	num := fd.Number()
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
-		if b, ok := v.(bool); ok {
-			return protoreflect.ValueOfBool(b), nil
+		if x, ok := v.(bool); ok {
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			return protowire.AppendVarint(b, protowire.EncodeBool(x)), nil
 		}
 	case protoreflect.StringKind:
-		if s, ok := v.(string); ok {
-			return protoreflect.ValueOfString(s), nil
+		if x, ok := v.(string); ok {
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			return protowire.AppendString(b, x), nil
 		}
 	case protoreflect.BytesKind:
-		if b, ok := v.([]byte); ok {
-			return protoreflect.ValueOfBytes(b), nil
+		if x, ok := v.([]byte); ok {
+			b = protowire.AppendTag(b, num, protowire.BytesType)
+			return protowire.AppendBytes(b, x), nil
 		}
 	case protoreflect.FloatKind:
-		if f, ok := v.(float32); ok {
-			return protoreflect.ValueOfFloat32(f), nil
+		if x, ok := v.(float32); ok {
+			b = protowire.AppendTag(b, num, protowire.Fixed32Type)
+			return protowire.AppendFixed32(b, math.Float32bits(x)), nil
 		}
 	case protoreflect.DoubleKind:
-		if f, ok := v.(float64); ok {
-			return protoreflect.ValueOfFloat64(f), nil
+		if x, ok := v.(float64); ok {
+			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+			return protowire.AppendFixed64(b, math.Float64bits(x)), nil
 		}
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		// scalarValue keeps an unsigned value above the int64 range as a uint64.
+		var u uint64
+		switch x := v.(type) {
+		case int64:
+			u = uint64(x)
+		case uint64:
+			u = x
+		default:
+			return nil, wrongElement(fd, v)
+		}
+		if fd.Kind() == protoreflect.Fixed64Kind {
+			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+			return protowire.AppendFixed64(b, u), nil
+		}
+		b = protowire.AppendTag(b, num, protowire.VarintType)
+		return protowire.AppendVarint(b, u), nil
 	default:
 		i, ok := v.(int64)
 		if !ok {
-			return bad()
+			break
 		}
 		switch fd.Kind() {
-		case protoreflect.EnumKind:
-			return protoreflect.ValueOfEnum(protoreflect.EnumNumber(int32(i))), nil
-		case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-			return protoreflect.ValueOfInt32(int32(i)), nil
-		case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-			return protoreflect.ValueOfInt64(i), nil
-		case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-			return protoreflect.ValueOfUint32(uint32(i)), nil
-		case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-			return protoreflect.ValueOfUint64(uint64(i)), nil
+		case protoreflect.EnumKind, protoreflect.Int32Kind:
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			return protowire.AppendVarint(b, uint64(int64(int32(i)))), nil
+		case protoreflect.Int64Kind:
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			return protowire.AppendVarint(b, uint64(i)), nil
+		case protoreflect.Sint32Kind:
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			return protowire.AppendVarint(b, protowire.EncodeZigZag(int64(int32(i)))), nil
+		case protoreflect.Sint64Kind:
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			return protowire.AppendVarint(b, protowire.EncodeZigZag(i)), nil
+		case protoreflect.Uint32Kind:
+			b = protowire.AppendTag(b, num, protowire.VarintType)
+			return protowire.AppendVarint(b, uint64(uint32(i))), nil
+		case protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind:
+			b = protowire.AppendTag(b, num, protowire.Fixed32Type)
+			return protowire.AppendFixed32(b, uint32(i)), nil
+		case protoreflect.Sfixed64Kind:
+			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
+			return protowire.AppendFixed64(b, uint64(i)), nil
 		}
 	}
-	return bad()
+	return nil, wrongElement(fd, v)
+}
+
+func wrongElement(fd protoreflect.FieldDescriptor, v any) error {
+	return fmt.Errorf("field %q holds %T, which is not a %v: %w", fd.Name(), v, fd.Kind(), ErrCorruptStore)
 }
 
 // coverablePath returns the field path of a column a partial record can hold: a single field,

@@ -3,6 +3,7 @@ package record
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // fetchNode loads the records of the index entries its child yields (the Java Record Layer's
@@ -32,10 +33,17 @@ func (n *fetchNode) open(c *Cursor, state any) (source, error) {
 // before waiting on any of them.
 type fetchSource struct {
 	child source
-	batch []pendingFetch
+	batch *[]pendingFetch // from fetchBatches, returned when the source ends
 	i     int
 	end   bool
 }
+
+// fetchBatches keeps the batches of finished fetches for later cursors: a batch has room for
+// maxIndexBatch pending loads, some 30 KB.
+var fetchBatches = sync.Pool{New: func() any {
+	b := make([]pendingFetch, 0, maxIndexBatch)
+	return &b
+}}
 
 type pendingFetch struct {
 	it      item
@@ -44,23 +52,26 @@ type pendingFetch struct {
 }
 
 func (x *fetchSource) next(c *Cursor) (item, bool, error) {
-	if x.i >= len(x.batch) {
+	if x.batch == nil || x.i >= len(*x.batch) {
 		if x.end {
+			x.release()
 			return item{}, false, nil
 		}
 		if err := x.fill(c); err != nil {
 			return item{}, false, err
 		}
-		if len(x.batch) == 0 {
+		if len(*x.batch) == 0 {
+			x.release()
 			return item{}, false, nil
 		}
 	}
-	pf := &x.batch[x.i]
+	pf := &(*x.batch)[x.i]
 	x.i++
 	it := pf.it
+	pf.it = item{} // the batch is reused; do not keep the item's record alive
 	if pf.loading {
 		rec, err := pf.l.record()
-		pf.l = rawLoad{} // the batch is reused; do not keep the futures alive
+		pf.l = rawLoad{} // nor the futures
 		if err != nil {
 			return item{}, false, err
 		}
@@ -70,17 +81,30 @@ func (x *fetchSource) next(c *Cursor) (item, bool, error) {
 		it.rec = rec
 		it.bytes += rec.Size
 	}
-	pf.it = item{}
 	return it, true, nil
+}
+
+// release gives the batch back for a later fetch, once the source has ended or its cursor
+// stopped.
+func (x *fetchSource) release() {
+	if x.batch != nil {
+		clear(*x.batch) // items not taken still hold records and futures
+		*x.batch = (*x.batch)[:0]
+		fetchBatches.Put(x.batch)
+		x.batch = nil
+	}
 }
 
 func (x *fetchSource) fill(c *Cursor) error {
 	n := c.batchSize(c.p.exact)
-	x.batch, x.i = x.batch[:0], 0
-	if cap(x.batch) < n {
-		x.batch = make([]pendingFetch, 0, n)
+	if x.batch == nil {
+		x.batch = fetchBatches.Get().(*[]pendingFetch)
 	}
-	for len(x.batch) < n {
+	batch := (*x.batch)[:0]
+	x.i = 0
+	keys := keySlab{size: n * (len(c.s.records) + 24)} // the record keys of this batch
+	defer func() { *x.batch = batch }()
+	for len(batch) < n {
 		it, ok, err := x.child.next(c)
 		if err != nil {
 			return err
@@ -91,18 +115,18 @@ func (x *fetchSource) fill(c *Cursor) error {
 		}
 		pf := pendingFetch{it: it}
 		if it.rec == nil && !it.pause {
-			pkPrefix, key0, err := c.s.recordKey(it.pk)
+			pkPrefix, key0, err := c.s.recordKeyIn(&keys, it.pk, it.pkKey)
 			if err != nil {
 				return err
 			}
 			if it.entry.Index != nil {
-				pf.l = c.s.startEntryLoad(it.entry, pkPrefix, key0)
+				pf.l = c.s.startEntryLoad(&it.entry, pkPrefix, key0)
 			} else {
 				pf.l = c.s.startLoad(pkPrefix, key0, it.pk, false)
 			}
 			pf.loading = true
 		}
-		x.batch = append(x.batch, pf)
+		batch = append(batch, pf)
 		if it.pause {
 			break
 		}

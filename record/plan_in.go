@@ -67,7 +67,8 @@ type inJoinSource struct {
 	n      *inJoinNode
 	i      int
 	cur    source
-	resume any // the inner position to resume the first run at
+	resume any   // the inner position to resume the first run at
+	states []any // room for the positions of later items, cut off two at a time
 }
 
 func (x *inJoinSource) next(c *Cursor) (item, bool, error) {
@@ -88,7 +89,13 @@ func (x *inJoinSource) next(c *Cursor) (item, bool, error) {
 			x.i++
 			continue
 		}
-		it.state, it.pos = tuple.Tuple{int64(x.i), it.position()}, nil
+		if len(x.states) < 2 {
+			x.states = make([]any, 64)
+		}
+		st := tuple.Tuple(x.states[:2:2])
+		x.states = x.states[2:]
+		st[0], st[1] = int64(x.i), it.position()
+		it.state, it.pos = st, nil
 		return it, true, nil
 	}
 	return item{}, false, nil

@@ -50,19 +50,19 @@ func (m *mergeSource) nextIntersection(c *Cursor) (item, bool, error) {
 		}
 		far := 0
 		for i := range m.kids {
-			if m.key.cmp(m.kids[i].key, m.kids[far].key) > 0 {
+			if k, f := &m.kids[i], &m.kids[far]; m.key.cmp(k.key, k.packed, f.key, f.packed) > 0 {
 				far = i
 			}
 		}
-		key, behind := m.kids[far].key, false
+		key, packed, behind := m.kids[far].key, m.kids[far].packed, false
 		for i := range m.kids {
-			if k := &m.kids[i]; m.key.cmp(k.key, key) < 0 {
+			if k := &m.kids[i]; m.key.cmp(k.key, k.packed, key, packed) < 0 {
 				m.take(k)
 				behind = true
 			}
 		}
 		if !behind {
-			return m.yield(key), true, nil
+			return m.yield(key, packed), true, nil
 		}
 		if r, hit := c.limitHit(c.scanned+m.scanned, c.bytes+m.bytes); hit {
 			return m.pauseItem(r), true, nil

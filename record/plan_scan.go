@@ -210,7 +210,7 @@ func (r *recordScanSource) next(c *Cursor) (item, bool, error) {
 			if err != nil {
 				return item{}, false, err
 			}
-			return item{rec: rec, pk: rec.PrimaryKey, pos: raw.prefix[len(r.base):], bytes: raw.bytes, scanned: 1}, true, nil
+			return item{rec: rec, pk: rec.PrimaryKey, pkKey: canonicalPK(raw.prefix[len(r.base):], nil, rec.PrimaryKey), pos: raw.prefix[len(r.base):], bytes: raw.bytes, scanned: 1}, true, nil
 		}
 	}
 	return item{}, false, nil
@@ -261,7 +261,22 @@ func (x *indexScanSource) next(c *Cursor) (item, bool, error) {
 	if err != nil {
 		return item{}, false, err
 	}
-	return item{entry: e, pk: e.PrimaryKey, pos: row.Key[len(x.base):], bytes: len(row.Key) + len(row.Value), scanned: 1}, true, nil
+	var pkKey []byte
+	if x.ix.pkTail {
+		pkKey = canonicalPK(row.Key[len(x.base):], e.Values, e.PrimaryKey)
+	}
+	return item{entry: e, pk: e.PrimaryKey, pkKey: pkKey, pos: row.Key[len(x.base):], bytes: len(row.Key) + len(row.Value), scanned: 1}, true, nil
+}
+
+// canonicalPK returns the packed primary key pk at the end of packed, a key's tuple part that
+// decodes to values then pk, or nil when an element there is not in its canonical (shortest)
+// form, so that its bytes would not be the bytes pk packs to.
+func canonicalPK(packed []byte, values, pk tuple.Tuple) []byte {
+	n := pk.PackedSize()
+	if values.PackedSize()+n != len(packed) {
+		return nil
+	}
+	return packed[len(packed)-n : len(packed) : len(packed)]
 }
 
 func (x *indexScanSource) fill(c *Cursor) error {

@@ -107,7 +107,7 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	case mode == InsertOnly && old != nil && bytes.Equal(old.raw, val):
 		// The same bytes are already stored: most likely this insert committed in an attempt
 		// that reported commit_unknown_result and is now being retried. Succeed without writes.
-		return &Record{Type: rt, PrimaryKey: pk, Message: msg, Size: len(val), Split: old.split, Version: old.version}, nil
+		return &Record{Type: rt, PrimaryKey: pk, Message: msg, Size: len(val), Split: old.split, Version: old.versionPtr()}, nil
 	case mode == InsertOnly && old != nil:
 		return nil, fmt.Errorf("record: insert %s %v: %w", rt.name, pk, ErrRecordExists)
 	case mode == UpdateOnly && old == nil:
@@ -118,7 +118,7 @@ func (s *Store) Save(msg proto.Message, mode SaveMode) (*Record, error) {
 	if old != nil {
 		if bytes.Equal(old.raw, val) && !s.rewritesUnchanged(rt) {
 			// Nothing changed: no record or index write at all.
-			rec.Version = old.version
+			rec.Version = old.versionPtr()
 			return rec, nil
 		}
 		if oldRec, err = s.decode(old); err != nil {

@@ -42,6 +42,8 @@ func (s *Store) scanAllRecords(fn func(*Record) error) error {
 }
 
 // grouper assembles records from the rows of a scan of the record extent, in either direction.
+// The *rawRecord that add and flush return is the grouper's own and is overwritten by the next
+// call: a caller decodes it (or copies what it needs) before adding another row.
 type grouper struct {
 	records  []byte
 	reverse  bool
@@ -49,7 +51,9 @@ type grouper struct {
 	cur      []byte // key prefix of the current primary key
 	pk       tuple.Tuple
 	rows     []kv.KeyValue
+	suffixes []any // the suffix element of each row, decoded once
 	curBytes int
+	out      rawRecord
 }
 
 // newGrouper returns a grouper for a scan of the store's record extent.
@@ -62,7 +66,15 @@ func (g *grouper) add(r kv.KeyValue) (*rawRecord, error) {
 	if g.noSuffix {
 		return g.addWhole(r)
 	}
-	pkPrefix, pk, err := splitRecordKey(g.records, r.Key)
+	if g.cur != nil && len(r.Key) > len(g.cur) && string(r.Key[:len(g.cur)]) == string(g.cur) {
+		// Another row of the current record (a chunk or its version) is its key and one
+		// element: decode that element only.
+		if t, err := tuple.Unpack(r.Key[len(g.cur):]); err == nil && len(t) == 1 {
+			g.push(r, t[0])
+			return nil, nil
+		}
+	}
+	pkPrefix, pk, suffix, err := splitRecordKey(g.records, r.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -75,9 +87,15 @@ func (g *grouper) add(r kv.KeyValue) (*rawRecord, error) {
 	if g.cur == nil {
 		g.cur, g.pk = pkPrefix, pk
 	}
-	g.rows = append(g.rows, r)
-	g.curBytes += len(r.Key) + len(r.Value)
+	g.push(r, suffix)
 	return done, nil
+}
+
+// push adds a row of the current record and its decoded suffix element.
+func (g *grouper) push(r kv.KeyValue, suffix any) {
+	g.rows = append(g.rows, r)
+	g.suffixes = append(g.suffixes, suffix)
+	g.curBytes += len(r.Key) + len(r.Value)
 }
 
 // addWhole takes a row that is a whole record, stored without a suffix.
@@ -86,7 +104,8 @@ func (g *grouper) addWhole(r kv.KeyValue) (*rawRecord, error) {
 	if err != nil || len(pk) == 0 {
 		return nil, fmt.Errorf("record: record key %s is not a primary key: %w", kv.Printable(r.Key), ErrCorruptStore)
 	}
-	return &rawRecord{pk: pk, raw: r.Value, prefix: r.Key, bytes: len(r.Key) + len(r.Value)}, nil
+	g.out = rawRecord{pk: pk, raw: r.Value, prefix: r.Key, bytes: len(r.Key) + len(r.Value)}
+	return &g.out, nil
 }
 
 // flush returns the record of the rows collected so far (nil if none, or only a version row).
@@ -96,21 +115,27 @@ func (g *grouper) flush() (*rawRecord, error) {
 	}
 	if g.reverse {
 		slices.Reverse(g.rows)
+		slices.Reverse(g.suffixes)
 	}
-	raw, err := assemble(g.pk, g.cur, g.rows)
-	if raw != nil {
-		raw.prefix, raw.bytes = g.cur, g.curBytes
+	var raw *rawRecord
+	found, err := assembleInto(&g.out, g.pk, g.cur, g.rows, g.suffixes)
+	if found {
+		g.out.prefix, g.out.bytes = g.cur, g.curBytes
+		raw = &g.out
 	}
-	g.cur, g.pk, g.rows, g.curBytes = nil, nil, nil, 0
+	clear(g.rows)
+	clear(g.suffixes)
+	g.cur, g.pk, g.rows, g.suffixes, g.curBytes = nil, nil, g.rows[:0], g.suffixes[:0], 0
 	return raw, err
 }
 
-// splitRecordKey splits S+(1)+pk+(suffix) into S+(1)+pk and pk.
-func splitRecordKey(records, key []byte) ([]byte, tuple.Tuple, error) {
+// splitRecordKey splits S+(1)+pk+(suffix) into S+(1)+pk, pk and the suffix element.
+func splitRecordKey(records, key []byte) ([]byte, tuple.Tuple, any, error) {
 	t, err := tuple.Unpack(key[len(records):])
 	if err != nil || len(t) < 2 {
-		return nil, nil, fmt.Errorf("record: record key %s is not a primary key and suffix: %w", kv.Printable(key), ErrCorruptStore)
+		return nil, nil, nil, fmt.Errorf("record: record key %s is not a primary key and suffix: %w", kv.Printable(key), ErrCorruptStore)
 	}
-	suffix := tuple.Tuple{t[len(t)-1]}.Pack()
-	return key[:len(key)-len(suffix)], t[:len(t)-1], nil
+	last := t[len(t)-1]
+	n := tuple.Tuple{last}.PackedSize()
+	return key[:len(key)-n], t[: len(t)-1 : len(t)-1], last, nil
 }

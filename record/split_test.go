@@ -124,3 +124,64 @@ func TestSplitRecordResize(t *testing.T) {
 	})
 	require.Empty(t, e.recordSuffixes(pk))
 }
+
+// A record-extent scan, forward and backward and one record per page, returns split and unsplit
+// records (with their versions) next to each other exactly as loads do.
+func TestScanSplitRecordsWithVersions(t *testing.T) {
+	md, err := testBuilder().SetStoreRecordVersions(true).Build()
+	require.NoError(t, err)
+	e := newEnvWith(t, md)
+	sizes := []int{300_000, 50, 100_001, 70, 90, 250_000}
+	var pks []tuple.Tuple
+	for i, size := range sizes {
+		b := sizedBook(int64(i), size)
+		b.Shelf = int64(i % 2)
+		e.must(func(st *record.Store) error { _, err := st.SaveRecord(b); return err })
+		pks = append(pks, bookPK(b.Branch, b.Shelf, b.Id))
+	}
+	want := map[string]*record.Record{}
+	e.must(func(st *record.Store) error {
+		for _, pk := range pks {
+			rec, err := st.Load(pk)
+			if err != nil {
+				return err
+			}
+			require.NotNil(t, rec, "record %v", pk)
+			require.NotNil(t, rec.Version)
+			want[fmt.Sprint(pk)] = rec
+		}
+		return nil
+	})
+	for _, reverse := range []bool{false, true} {
+		q := record.Query{RecordTypes: []string{"Book"}, Sort: record.Field("branch"), Reverse: reverse}
+		for _, limit := range []int{0, 1} {
+			var got []*record.Record
+			var cont []byte
+			for first := true; first || cont != nil; first = false {
+				e.must(func(st *record.Store) error {
+					cur, err := st.ExecuteQuery(q, record.ExecuteOptions{Continuation: cont, ReturnLimit: limit})
+					if err != nil {
+						return err
+					}
+					recs, err := cur.All()
+					got = append(got, recs...)
+					cont = cur.Continuation()
+					return err
+				})
+			}
+			require.Len(t, got, len(sizes), "reverse %v, limit %d", reverse, limit)
+			for i, rec := range got {
+				if i > 0 {
+					c := tuple.Compare(got[i-1].PrimaryKey, rec.PrimaryKey)
+					require.Equal(t, reverse, c > 0, "order at %d (reverse %v)", i, reverse)
+				}
+				w := want[fmt.Sprint(rec.PrimaryKey)]
+				require.NotNil(t, w, "unexpected record %v", rec.PrimaryKey)
+				require.Equal(t, w.Size, rec.Size)
+				require.Equal(t, w.Split, rec.Split)
+				require.Equal(t, *w.Version, *rec.Version)
+				require.True(t, proto.Equal(w.Message, rec.Message), "record %v", rec.PrimaryKey)
+			}
+		}
+	}
+}

@@ -50,54 +50,58 @@ func (s *Store) versionKey(pkPrefix []byte, pk tuple.Tuple) []byte {
 	return chunkKey(pkPrefix, versionSuffix)
 }
 
-// versionRead is the read of one record's version in flight, or the version this transaction
-// gave it.
+// versionRead is the read of one record's version in flight, or the version already known: the
+// one this transaction gave the record, or the one a VERSION index entry holds. It is a value,
+// so that the read allocates nothing of its own.
 type versionRead struct {
 	old    bool
 	f      kv.Future[[]byte]
-	cached *tuple.Versionstamp
+	cached tuple.Versionstamp
+	known  bool // cached is the version; no read was issued
 }
 
 // startVersionRead starts reading the version of the record at pkPrefix, unless this store saved
 // the record in this transaction.
 func (s *Store) startVersionRead(pkPrefix []byte, pk tuple.Tuple) versionRead {
 	if v, ok := s.localVersion(pkPrefix); ok {
-		return versionRead{cached: &v}
+		return versionRead{cached: v, known: true}
 	}
 	return versionRead{old: s.usesOldVersionFormat(), f: s.tr.Get(s.versionKey(pkPrefix, pk))}
 }
 
-func (r versionRead) get() (*tuple.Versionstamp, error) {
-	if r.cached != nil || r.f == nil {
-		return r.cached, nil
+// get waits for the version: ok is false when the record has none.
+func (r *versionRead) get() (v tuple.Versionstamp, ok bool, err error) {
+	if r.known || r.f == nil {
+		return r.cached, r.known, nil
 	}
 	b, err := r.f.Get()
 	if err != nil || b == nil {
-		return nil, err
+		return tuple.Versionstamp{}, false, err
 	}
-	return decodeVersion(b, r.old)
+	v, err = decodeVersion(b, r.old)
+	return v, err == nil, err
 }
 
 // decodeVersion reads a stored version: the packed tuple (versionstamp), or 12 raw bytes in the
 // old format.
-func decodeVersion(b []byte, old bool) (*tuple.Versionstamp, error) {
+func decodeVersion(b []byte, old bool) (tuple.Versionstamp, error) {
 	if old {
 		if len(b) != 12 {
-			return nil, fmt.Errorf("record: version of %d bytes, want 12: %w", len(b), ErrCorruptStore)
+			return tuple.Versionstamp{}, fmt.Errorf("record: version of %d bytes, want 12: %w", len(b), ErrCorruptStore)
 		}
 		v := tuple.Versionstamp{UserVersion: binary.BigEndian.Uint16(b[10:])}
 		copy(v.TransactionVersion[:], b)
-		return &v, nil
+		return v, nil
 	}
 	t, err := tuple.Unpack(b)
 	if err != nil || len(t) != 1 {
-		return nil, fmt.Errorf("record: version value %x: %w", b, ErrCorruptStore)
+		return tuple.Versionstamp{}, fmt.Errorf("record: version value %x: %w", b, ErrCorruptStore)
 	}
 	v, ok := t[0].(tuple.Versionstamp)
 	if !ok {
-		return nil, fmt.Errorf("record: version value holds %T: %w", t[0], ErrCorruptStore)
+		return tuple.Versionstamp{}, fmt.Errorf("record: version value holds %T: %w", t[0], ErrCorruptStore)
 	}
-	return &v, nil
+	return v, nil
 }
 
 // localVersion returns the version this store gave the record at pkPrefix in this transaction.
@@ -184,7 +188,7 @@ func (s *Store) convertOldVersions() error {
 		if err != nil {
 			return err
 		}
-		val, err := tuple.Tuple{*v}.AppendPack(nil)
+		val, err := tuple.Tuple{v}.AppendPack(nil)
 		if err != nil {
 			return fmt.Errorf("record: old-format version of %v: %w", pk, err)
 		}
