@@ -39,10 +39,10 @@ func (q *Queue) messageScheduleKey(id MessageID, m *queuepb.Message) []byte {
 	return q.scheduleKey(lane(m.Priority), m.VisibleAtMs, id)
 }
 
-// stampedScheduleKey is the versionstamped schedule key of a message being enqueued.
-func (q *Queue) stampedScheduleKey(m *queuepb.Message, uv uint16) []byte {
-	k, _ := tuple.Tuple{lane(m.Priority), m.VisibleAtMs}.AppendPack(clone(q.schedule))
-	return stampedKey(k, uv, nil)
+// scheduleTimeKey appends P+(2, lane, at) to dst: the schedule key of a message without its ID.
+func (q *Queue) scheduleTimeKey(dst []byte, lane, at int64) []byte {
+	k, _ := tuple.Tuple{lane, at}.AppendPack(append(dst, q.schedule...))
+	return k
 }
 
 // laneRegistryKey returns P+(10, lane).
