@@ -78,8 +78,9 @@ type Queue struct {
 
 	pools      sync.Map // int64 → *lanePool
 	hints      laneHints
-	knownLanes sync.Map     // int64 → true: lanes read as registered
-	spread     atomic.Int64 // receive window multiplier, in 1/16ths; grows on conflicts
+	wall       func() time.Time // the age of pools and hints; time.Now (tests stop it)
+	knownLanes sync.Map         // int64 → true: lanes read as registered
+	spread     atomic.Int64     // receive window multiplier, in 1/16ths; grows on conflicts
 	metrics    metricsCounters
 }
 
@@ -120,7 +121,7 @@ func NewQueue(prefix Prefix, opts *Options) (*Queue, error) {
 	if o.Backoff == nil {
 		o.Backoff = defaultBackoff
 	}
-	q := &Queue{l: l, schedule: l.sub(codeSchedule), dead: l.sub(codeDead), laneReg: l.sub(codeLanes), counterBase: l.sub(codeCounters), o: o}
+	q := &Queue{l: l, schedule: l.sub(codeSchedule), dead: l.sub(codeDead), laneReg: l.sub(codeLanes), counterBase: l.sub(codeCounters), o: o, wall: time.Now}
 	for s := range q.counters {
 		q.counters[s] = l.sub(codeCounters, s)
 	}
