@@ -21,21 +21,36 @@ func benchQueue(b *testing.B) *queue.Queue {
 }
 
 // BenchmarkEnqueue: 100-byte messages on the memory engine, through callers' transactions:
-// batch=100 puts 100 in each transaction (one goroutine); producers=16,batch=1 commits each
-// message alone from 16 goroutines and counts conflicts (there must be none). One op is one
-// message.
+// batch=100 puts 100 in each transaction (one goroutine), with 100 Enqueue calls or, with
+// api=many, one EnqueueMany; producers=16,batch=1 commits each message alone from 16 goroutines
+// and counts conflicts (there must be none). One op is one message.
 func BenchmarkEnqueue(b *testing.B) {
-	for _, c := range []struct{ producers, batch int }{{1, 100}, {16, 1}} {
-		b.Run(fmt.Sprintf("store=memory,producers=%d,batch=%d", c.producers, c.batch), func(b *testing.B) {
+	for _, c := range []struct {
+		producers, batch int
+		many             bool
+	}{{1, 100, false}, {1, 100, true}, {16, 1, false}} {
+		name := fmt.Sprintf("store=memory,producers=%d,batch=%d", c.producers, c.batch)
+		if c.many {
+			name += ",api=many"
+		}
+		b.Run(name, func(b *testing.B) {
 			db := openBench(b, "memory")
 			q := benchQueue(b)
 			payload := make([]byte, 100)
+			payloads := make([][]byte, c.batch)
+			for i := range payloads {
+				payloads[i] = payload
+			}
 			var conflicts, commits atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
 			elapsed := runWorkers(b, c.producers, c.batch, func(_, n int) error {
 				commits.Add(1)
 				return commitCounting(db, &conflicts, func(tr kv.Transaction) error {
+					if c.many {
+						_, err := q.EnqueueMany(ctx, tr, payloads[:n], nil)
+						return err
+					}
 					for range n {
 						if _, err := q.Enqueue(ctx, tr, payload, nil); err != nil {
 							return err

@@ -70,7 +70,7 @@ func (q *Queue) Peek(ctx context.Context, t kv.ReadTransactor, opts PeekOptions)
 // peekRange is the range of lane ln's entries before until, from the handle's hint.
 func (q *Queue) peekRange(ln, until int64) kv.Range {
 	r := q.laneRange(ln, math.MinInt64, until)
-	if begin := q.hints.from(ln); begin != nil {
+	if begin := q.hints.from(ln, q.wall()); begin != nil {
 		r.Begin = begin
 	}
 	return r

@@ -10,7 +10,8 @@
 //
 // [NewQueue] returns a [Queue] handle. [Queue.Enqueue] adds a message in a transaction (or in
 // one of its own, given a database) and returns a future of its [MessageID]; options give a
-// delay, a priority and an idempotency key. [Queue.Receive] leases up to N visible messages
+// delay, a priority and an idempotency key. [Queue.EnqueueMany] adds many messages with the same
+// options for less than as many Enqueue calls cost. [Queue.Receive] leases up to N visible messages
 // (highest priority first, then in order of visible time); each [Lease] carries a token, an
 // expiry and the attempt count. The holder then calls [Queue.Ack] (done: the message is
 // removed), [Queue.Nack] (visible again after a backoff that grows with the attempts, or dead
@@ -108,19 +109,24 @@
 //	                                                                     expiry + clock tolerance)
 //	P+(3, id)               dead message (queuepb.Message, state DEAD)   dead-lettering; Redrive clears
 //	P+(4, key)              idempotency record: 12-byte ID,               Enqueue with a key
-//	                        8-byte big-endian expiry (unix ms)            (versionstamped value)
+//	                        8-byte big-endian expiry (unix ms), and for   (versionstamped value)
+//	                        an EnqueueMany of n > 1 messages, n in 4
+//	                        bytes big-endian (their IDs follow the ID's
+//	                        user version)
 //	P+(5, expiry, key)      "" (idempotency records by expiry)           Enqueue with a key; swept
 //	P+(6, state)            8-byte little-endian count                   ADD in every state change
 //	P+(8)                   8-byte little-endian counter                 ADD by Enqueue, Nack, Redrive:
 //	                                                                     ReceiveWait's watch
-//	P+(9)                   read version + next user version (scratch)   Enqueue (blind set)
+//	P+(9)                   read version + next user version (scratch)   Enqueue, EnqueueMany (blind set,
+//	                                                                     once per call)
 //	P+(10, lane)            ""                                           the lanes in use (blind set)
 //
 // Under a stream's prefix P:
 //
 //	key                     value                                        written by
 //	P+(1, id)               entry: 0x01, uvarint unix ms, payload        Append (versionstamped key)
-//	P+(4, key), P+(5, …)    idempotency records, as for queues           Append with a key
+//	P+(4, key), P+(5, …)    idempotency records, as for queues (never    Append with a key
+//	                        with a count)
 //	P+(6, name)             group cursor: 12-byte ID                     Group.Advance, Reset
 //	P+(7)                   trim point: 12-byte ID                       Trim (BYTE_MAX)
 //	P+(8)                   8-byte little-endian counter                 Append (ADD): tail watches

@@ -41,6 +41,8 @@ func FuzzStoredEntry(f *testing.F) {
 	f.Add([]byte{1})
 	f.Add([]byte{2, 0})
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
+	// An idempotency record as a queue's EnqueueMany writes it (with a count): a stream has none.
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3})
 	db := testdb.OpenEmbedded(f, &embedded.Options{})
 	prefix := subspace.Sub("fuzz")
 	s, err := queue.NewStream(prefix, nil)
@@ -80,13 +82,16 @@ func FuzzStoredEntry(f *testing.F) {
 }
 
 // FuzzStoredMessage: arbitrary bytes stored as a queue message (in the queue and as a dead
-// letter) or as a counter never panic a peek, receive, get, stats or redrive; they decode or
-// fail with ErrCorrupt.
+// letter), as a counter or as an idempotency record never panic a peek, receive, get, stats,
+// redrive or keyed enqueue; they decode or fail with ErrCorrupt (or, for a well-formed record of
+// another number of messages, the enqueue fails with ErrInvalidArgument).
 func FuzzStoredMessage(f *testing.F) {
 	f.Add([]byte{0x28, 0x01})
 	f.Add([]byte{0x0a, 0x01, 'x', 0x28, 0x03, 0x38, 0x01})
 	f.Add([]byte{0x28, 0x09})
 	f.Add([]byte{0xff, 0xff})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0xff, 0xff, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2})
 	db := testdb.OpenEmbedded(f, &embedded.Options{})
 	prefix := subspace.Sub("fuzzq")
 	q, err := queue.NewQueue(prefix, nil)
@@ -102,6 +107,7 @@ func FuzzStoredMessage(f *testing.F) {
 			tr.Set(prefix.Pack([]any{3, id.Versionstamp()}), raw)
 			tr.Set(prefix.Pack([]any{6, 1}), raw)
 			tr.Set(prefix.Pack([]any{10, 0}), nil)
+			tr.Set(prefix.Pack([]any{4, []byte("k")}), raw)
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -122,6 +128,16 @@ func FuzzStoredMessage(f *testing.F) {
 		}
 		_, err = q.Redrive(ctx, db, queue.RedriveOptions{})
 		ok(err)
+		fm, err := q.EnqueueMany(ctx, db, [][]byte{[]byte("a"), []byte("b")}, &queue.EnqueueOptions{IdempotencyKey: []byte("k")})
+		if errors.Is(err, queue.ErrInvalidArgument) && len(raw) == 20 {
+			err = nil // a record of one message
+		}
+		ok(err)
+		if err == nil && fm != nil {
+			if ids, err := fm.Get(); err == nil && len(ids) != 2 {
+				t.Fatalf("%x: %d IDs for two messages", raw, len(ids))
+			}
+		}
 		_ = q.Check(ctx, db)
 		clearPrefix(t, db, prefix)
 	})

@@ -27,14 +27,17 @@ const autoKeyRetention = 10 * time.Minute
 // more than the one it adds, so expired records never pile up.
 const sweepPerWrite = 2
 
-// idempotency keeps idempotency records: P+(4, key) → the 12-byte ID the first write got and
-// the 8-byte big-endian unix millisecond it expires, and P+(5, expires, key) → "" to find the
-// expired ones. A user's key packs as a byte string; a key a call on a database draws for
+// idempotency keeps idempotency records: P+(4, key) → the 12-byte ID the first write got, the
+// 8-byte big-endian unix millisecond it expires and, for a write of more than one item (an
+// EnqueueMany), their 4-byte big-endian count, and P+(5, expires, key) → "" to find the expired
+// ones. A user's key packs as a byte string; a key a call on a database draws for
 // itself (to survive its own retries) packs as a UUID, so the two never meet.
 type idempotency struct {
 	records []byte // P+(4)
 	expiry  []byte // P+(5)
 	swept   *sweepHint
+	// counted is set for a queue, whose records may count several messages; a stream's never do.
+	counted bool
 }
 
 // sweepHint remembers up to which expiry time this handle's sweeps have cleared the expiry
@@ -67,8 +70,21 @@ func (h *sweepHint) note(started, reached int64) {
 	h.at = reached
 }
 
-// idemValueLen is the length of a record's value.
-const idemValueLen = 12 + 8
+// idemValueLen is the length of a record's value for one item; a record for more has
+// idemCountLen bytes more.
+const (
+	idemValueLen = 12 + 8
+	idemCountLen = 4
+)
+
+// keyString prints an idempotency key for errors: a caller's key quoted, a drawn one as its
+// UUID.
+func keyString(key any) string {
+	if b, ok := key.([]byte); ok {
+		return fmt.Sprintf("%q", b)
+	}
+	return fmt.Sprint(key)
+}
 
 // autoKey returns a fresh key for a call on a database.
 func autoKey() any { return tuple.UUID(uuid.New()) }
@@ -89,34 +105,42 @@ func (s idempotency) expiryKey(expires int64, key any) []byte {
 	return out
 }
 
-// lookup returns the ID remembered for key, if any and not expired at now (unix ms). It reads
-// the record with a read conflict, so that two writers with one key serialise. An expired
-// record counts as absent; its expiry entry is cleared, as remember will overwrite the record.
-func (s idempotency) lookup(tr kv.Transaction, key any, now int64) (EntryID, bool, error) {
+// lookup returns the first ID and the count of the items remembered for key, if any and not
+// expired at now (unix ms). It reads the record with a read conflict, so that two writers with
+// one key serialise. An expired record counts as absent; its expiry entry is cleared, as
+// remember will overwrite the record.
+func (s idempotency) lookup(tr kv.Transaction, key any, now int64) (EntryID, int, bool, error) {
 	v, err := tr.Get(s.recordKey(key)).Get()
 	if errors.Is(err, kv.ErrAccessedUnreadable) {
-		return EntryID{}, false, fmt.Errorf("%w: %v", ErrKeyUsedTwice, key)
+		return EntryID{}, 0, false, fmt.Errorf("%w: %s", ErrKeyUsedTwice, keyString(key))
 	}
 	if err != nil || v == nil {
-		return EntryID{}, false, err
+		return EntryID{}, 0, false, err
 	}
-	id, expires, err := decodeIdem(v)
+	id, expires, n, err := s.decode(v)
 	if err != nil {
-		return EntryID{}, false, fmt.Errorf("idempotency key %v: %w", key, err)
+		return EntryID{}, 0, false, fmt.Errorf("idempotency key %s: %w", keyString(key), err)
 	}
 	if expires <= now {
 		tr.Clear(s.expiryKey(expires, key))
-		return EntryID{}, false, nil
+		return EntryID{}, 0, false, nil
 	}
-	return id, true, nil
+	return id, n, true, nil
 }
 
-// remember records that key's write got the ID of this transaction's versionstamp with user
-// version uv, until expires (unix ms).
-func (s idempotency) remember(tr kv.Transaction, key any, uv uint16, expires int64) {
-	param := make([]byte, idemValueLen+4)
+// remember records that key's write got the n IDs of this transaction's versionstamp with user
+// versions from uv, until expires (unix ms).
+func (s idempotency) remember(tr kv.Transaction, key any, uv uint16, n int, expires int64) {
+	size := idemValueLen
+	if n > 1 {
+		size += idemCountLen
+	}
+	param := make([]byte, size+4)
 	binary.BigEndian.PutUint16(param[10:], uv)
 	binary.BigEndian.PutUint64(param[12:], uint64(expires))
+	if n > 1 {
+		binary.BigEndian.PutUint32(param[idemValueLen:], uint32(n))
+	}
 	// The last four bytes, the versionstamp's offset, stay 0: it fills the first ten.
 	tr.Atomic(kv.SetVersionstampedValue, s.recordKey(key), param)
 	tr.Set(s.expiryKey(expires, key), nil)
@@ -150,7 +174,7 @@ func (s idempotency) sweep(tr kv.Transaction, now int64, n int) error {
 			return err
 		}
 		if v != nil {
-			if _, exp, err := decodeIdem(v); err == nil && exp == expires {
+			if _, exp, _, err := s.decode(v); err == nil && exp == expires {
 				tr.Atomic(kv.CompareAndClear, rk, v)
 			}
 		}
@@ -180,13 +204,24 @@ func (s idempotency) decodeExpiry(k []byte) (int64, any, error) {
 	return 0, nil, fmt.Errorf("%w: idempotency expiry key %s", ErrCorrupt, kv.Printable(k))
 }
 
-func decodeIdem(v []byte) (EntryID, int64, error) {
-	if len(v) != idemValueLen {
-		return EntryID{}, 0, fmt.Errorf("%w: idempotency record of %d bytes, want %d", ErrCorrupt, len(v), idemValueLen)
-	}
+// decode splits a record into the first ID, the expiry and the count of items.
+func (s idempotency) decode(v []byte) (EntryID, int64, int, error) {
 	var id EntryID
+	n := 1
+	switch {
+	case len(v) == idemValueLen:
+	case len(v) == idemValueLen+idemCountLen && s.counted:
+		n = int(binary.BigEndian.Uint32(v[idemValueLen:]))
+		if n < 2 || n > maxUserVersions || int(binary.BigEndian.Uint16(v[10:12]))+n > maxUserVersions {
+			return id, 0, 0, fmt.Errorf("%w: idempotency record for %d items from user version %d", ErrCorrupt, n, binary.BigEndian.Uint16(v[10:12]))
+		}
+	case s.counted:
+		return id, 0, 0, fmt.Errorf("%w: idempotency record of %d bytes, want %d or %d", ErrCorrupt, len(v), idemValueLen, idemValueLen+idemCountLen)
+	default:
+		return id, 0, 0, fmt.Errorf("%w: idempotency record of %d bytes, want %d", ErrCorrupt, len(v), idemValueLen)
+	}
 	copy(id[:], v)
-	return id, int64(binary.BigEndian.Uint64(v[12:])), nil
+	return id, int64(binary.BigEndian.Uint64(v[12:])), n, nil
 }
 
 // checkIdempotency verifies that records and expiry entries pair up one to one.
@@ -208,9 +243,9 @@ func (s idempotency) check(tr kv.ReadTransaction, report func(error) bool) error
 			}
 			continue
 		}
-		_, expires, err := decodeIdem(r.Value)
+		_, expires, _, err := s.decode(r.Value)
 		if err != nil {
-			if !report(fmt.Errorf("idempotency key %v: %v", t[0], err)) {
+			if !report(fmt.Errorf("idempotency key %s: %v", keyString(t[0]), err)) {
 				return nil
 			}
 			continue

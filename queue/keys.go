@@ -68,42 +68,118 @@ func newLayout(p Prefix) (layout, error) {
 	return l, nil
 }
 
-// startWrite begins a write of one new entry or message in tr: when key (an idempotency key, or
-// nil) is remembered, it returns the earlier write's ID and found; otherwise it claims the new
-// item's user version. what names the operation in errors.
-func (l layout) startWrite(tr kv.Transaction, key any, now time.Time, what string) (uint16, EntryID, bool, error) {
-	if key != nil {
-		id, found, err := l.idem.lookup(tr, key, now.UnixMilli())
-		if err != nil || found {
-			if err != nil {
-				err = fmt.Errorf("queue: %s %s: %w", what, kv.Printable(l.prefix), err)
-			}
-			return 0, id, found, err
-		}
-	}
-	uv, err := claimUserVersions(tr, l.seq, 1)
-	if err != nil {
-		return 0, EntryID{}, false, fmt.Errorf("queue: %s %s: %w", what, kv.Printable(l.prefix), err)
-	}
-	return uv, EntryID{}, false, nil
+// written is what one write call did: the user versions first..first+n-1 of its items, whose IDs
+// stamp resolves after commit; or, when its idempotency key was remembered, found and the IDs of
+// the earlier call, from id on.
+type written struct {
+	first uint16
+	n     int
+	stamp kv.Future[[10]byte]
+	found bool
+	id    EntryID
 }
 
-// finishWrite ends the write of the item with user version uv: it bumps the trigger (once per
-// transaction: the first claim has user version 0), remembers the idempotency key until
-// retention has passed, sweeps expired records, and returns the future of the item's ID.
-func (l layout) finishWrite(tr kv.Transaction, key any, uv uint16, now time.Time, retention time.Duration) (kv.Future[EntryID], error) {
-	if uv == 0 {
+// one returns the future of the single item a call wrote.
+func (w written) one() kv.Future[EntryID] {
+	if w.found {
+		return kv.Ready(w.id, nil)
+	}
+	return idFuture{w.stamp, w.first}
+}
+
+// all returns the future of the IDs of every item a call wrote, in order.
+func (w written) all() kv.Future[[]EntryID] {
+	if w.found {
+		return kv.Ready(consecutiveIDs(w.id, w.n), nil)
+	}
+	return idsFuture{w.stamp, w.first, w.n}
+}
+
+// idFuture is the ID of an item written with user version uv, known once the commit's
+// versionstamp is.
+type idFuture struct {
+	stamp kv.Future[[10]byte]
+	uv    uint16
+}
+
+func (f idFuture) Get() (EntryID, error) {
+	stamp, err := f.stamp.Get()
+	if err != nil {
+		return EntryID{}, err
+	}
+	return idFromStamp(stamp, f.uv), nil
+}
+
+// idsFuture is the IDs of n items written with consecutive user versions from first. Each Get
+// returns a new slice holding the same IDs.
+type idsFuture struct {
+	stamp kv.Future[[10]byte]
+	first uint16
+	n     int
+}
+
+func (f idsFuture) Get() ([]EntryID, error) {
+	stamp, err := f.stamp.Get()
+	if err != nil {
+		return nil, err
+	}
+	return consecutiveIDs(idFromStamp(stamp, f.first), f.n), nil
+}
+
+// consecutiveIDs returns first and the n-1 IDs of the same transaction after it.
+func consecutiveIDs(first EntryID, n int) []EntryID {
+	out := make([]EntryID, n)
+	uv := first.UserVersion()
+	for i := range out {
+		out[i] = first
+		binary.BigEndian.PutUint16(out[i][10:], uv+uint16(i))
+	}
+	return out
+}
+
+// startWrite begins a write of n new entries or messages in tr: when key (an idempotency key,
+// or nil) is remembered, it returns found and the earlier write's IDs; otherwise it claims the
+// new items' user versions. A remembered key that stands for a different number of items fails
+// with ErrInvalidArgument. what names the operation in errors.
+func (l layout) startWrite(tr kv.Transaction, key any, n int, now time.Time, what string) (written, error) {
+	w := written{n: n}
+	if key != nil {
+		id, count, found, err := l.idem.lookup(tr, key, now.UnixMilli())
+		switch {
+		case err == nil && found && count != n:
+			err = fmt.Errorf("%w: idempotency key %s was used for %d items, this call writes %d", ErrInvalidArgument, keyString(key), count, n)
+		case err != nil || !found:
+		default:
+			w.found, w.id = true, id
+			return w, nil
+		}
+		if err != nil {
+			return w, fmt.Errorf("queue: %s %s: %w", what, kv.Printable(l.prefix), err)
+		}
+	}
+	uv, err := claimUserVersions(tr, l.seq, n)
+	if err != nil {
+		return w, fmt.Errorf("queue: %s %s: %w", what, kv.Printable(l.prefix), err)
+	}
+	w.first = uv
+	return w, nil
+}
+
+// finishWrite ends the write w: it bumps the trigger (once per transaction: the first claim has
+// user version 0), remembers the idempotency key until retention has passed, sweeps expired
+// records, and takes the future of the commit's versionstamp.
+func (l layout) finishWrite(tr kv.Transaction, key any, w written, now time.Time, retention time.Duration) (written, error) {
+	if w.first == 0 {
 		tr.Atomic(kv.Add, l.trigger, one)
 	}
 	if key != nil {
-		l.idem.remember(tr, key, uv, now.Add(retention).UnixMilli())
+		l.idem.remember(tr, key, w.first, w.n, now.Add(retention).UnixMilli())
 		if err := l.idem.sweep(tr, now.UnixMilli(), sweepPerWrite); err != nil {
-			return nil, err
+			return w, err
 		}
 	}
-	return kv.Map(tr.GetVersionstamp(), func(stamp [10]byte) (EntryID, error) {
-		return idFromStamp(stamp, uv), nil
-	}), nil
+	w.stamp = tr.GetVersionstamp()
+	return w, nil
 }
 
 // sub returns P + pack(elems...).
@@ -136,16 +212,15 @@ func idKey(k []byte, id EntryID) []byte {
 	return appendID(append(make([]byte, 0, len(k)+13), k...), id)
 }
 
-// stampedKey returns k + pack(incomplete versionstamp with user version uv) + its offset, the
-// key of a SetVersionstampedKey mutation, with room for suffix after the stamp.
-func stampedKey(k []byte, uv uint16, suffix []byte) []byte {
-	out := make([]byte, 0, len(k)+13+len(suffix)+4)
-	out = append(out, k...)
-	out = append(out, versionstampCode)
-	off := len(out)
-	out = append(out, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, byte(uv>>8), byte(uv))
-	out = append(out, suffix...)
-	return binary.LittleEndian.AppendUint32(out, uint32(off))
+// appendStampedKey appends k + pack(incomplete versionstamp with user version uv) + its offset
+// to dst: the key of a SetVersionstampedKey mutation.
+func appendStampedKey(dst, k []byte, uv uint16) []byte {
+	start := len(dst)
+	dst = append(dst, k...)
+	dst = append(dst, versionstampCode)
+	off := len(dst) - start
+	dst = append(dst, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, byte(uv>>8), byte(uv))
+	return binary.LittleEndian.AppendUint32(dst, uint32(off))
 }
 
 // decodeID reads the versionstamp that follows k in key, with nothing after it.

@@ -50,7 +50,7 @@ func (m *modelMsg) less(o *modelMsg) int {
 // queueModel is the in-memory model the random test compares the queue with.
 type queueModel struct {
 	live, dead map[queue.MessageID]*modelMsg
-	keys       map[string]queue.MessageID // idempotency key → message
+	keys       map[string][]queue.MessageID // idempotency key → the messages of its call
 	keyExpiry  map[string]int64
 }
 
@@ -99,7 +99,7 @@ func TestModelQueue(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed(t, "QUEUE_SEED"), 3))
 	const lease, tolerance, maxAttempts = 10 * time.Second, time.Second, 2
 	e := newQueueEnv(t, &queue.Options{LeaseDuration: lease, ClockTolerance: tolerance, MaxAttempts: maxAttempts, IdempotencyRetention: time.Minute})
-	m := &queueModel{live: map[queue.MessageID]*modelMsg{}, dead: map[queue.MessageID]*modelMsg{}, keys: map[string]queue.MessageID{}, keyExpiry: map[string]int64{}}
+	m := &queueModel{live: map[queue.MessageID]*modelMsg{}, dead: map[queue.MessageID]*modelMsg{}, keys: map[string][]queue.MessageID{}, keyExpiry: map[string]int64{}}
 	var held []queue.Lease // leases handed out, current or stale
 	ops := 500
 	if soak() {
@@ -114,26 +114,61 @@ func TestModelQueue(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				o.Delay = time.Duration(rng.IntN(4000)) * time.Millisecond
 			}
-			key := ""
+			// One message by Enqueue, or one to three by EnqueueMany; a key names one call and
+			// the messages it enqueued (keys of k are for single messages, of b for batches).
+			batch := rng.IntN(4) == 0
+			n, key := 1, ""
+			if batch {
+				n = 1 + rng.IntN(3)
+			}
 			if rng.IntN(3) == 0 {
 				key = fmt.Sprint("k", rng.IntN(8))
+				if batch {
+					key = fmt.Sprint("b", rng.IntN(4))
+				}
 				o.IdempotencyKey = []byte(key)
 			}
-			payload := fmt.Sprint("m", op)
-			id := e.enqueue(payload, o)
-			if key != "" && m.keyExpiry[key] > now() {
-				require.Equal(t, m.keys[key], id, "%s: a remembered key answers its message", step)
+			remembered := key != "" && m.keyExpiry[key] > now()
+			var msgs []string
+			for i := range n {
+				msgs = append(msgs, fmt.Sprintf("m%d.%d", op, i))
+			}
+			var got []queue.MessageID
+			if batch {
+				bs := make([][]byte, n)
+				for i, p := range msgs {
+					bs[i] = []byte(p)
+				}
+				f, err := e.q.EnqueueMany(ctx, e.db, bs, o)
+				if remembered && len(m.keys[key]) != n {
+					require.ErrorIs(t, err, queue.ErrInvalidArgument, "%s: key %s of %d messages used for %d", step, key, len(m.keys[key]), n)
+					break
+				}
+				require.NoError(t, err, step)
+				got, err = f.Get()
+				require.NoError(t, err, step)
+			} else {
+				got = []queue.MessageID{e.enqueue(msgs[0], o)}
+			}
+			if remembered {
+				require.Equal(t, m.keys[key], got, "%s: a remembered key answers its messages", step)
 				break
 			}
-			_, exists := m.live[id]
-			require.False(t, exists, step)
-			x := &modelMsg{id: id, payload: payload, priority: o.Priority, state: queue.Ready, at: e.clock.Now().Add(o.Delay).UnixMilli()}
-			if x.at > now() {
-				x.state = queue.Delayed
+			require.Len(t, got, n, step)
+			for i, id := range got {
+				_, exists := m.live[id]
+				require.False(t, exists, step)
+				if i > 0 {
+					require.Equal(t, -1, got[i-1].Compare(id), "%s: a batch keeps its order", step)
+				}
+				x := &modelMsg{id: id, payload: msgs[i], priority: o.Priority, state: queue.Ready, at: e.clock.Now().Add(o.Delay).UnixMilli()}
+				if x.at > now() {
+					x.state = queue.Delayed
+				}
+				m.live[id] = x
 			}
-			m.live[id] = x
 			if key != "" {
-				m.keys[key], m.keyExpiry[key] = id, e.clock.Now().Add(time.Minute).UnixMilli()
+				m.keys[key], m.keyExpiry[key] = got, e.clock.Now().Add(time.Minute).UnixMilli()
 			}
 		case r < 45: // receive
 			n := 1 + rng.IntN(4)

@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -9,12 +10,15 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/kv/embedded"
 	"github.com/layerkit/layerkit/queue"
+	"github.com/layerkit/layerkit/queue/internal/queuepb"
 	"github.com/layerkit/layerkit/subspace"
+	"github.com/layerkit/layerkit/tuple"
 )
 
 func TestQueueIdempotentEnqueue(t *testing.T) {
@@ -218,4 +222,129 @@ func TestQueueArguments(t *testing.T) {
 	_, err = queue.NewQueue(nil, nil)
 	require.ErrorIs(t, err, queue.ErrInvalidArgument)
 	require.NoError(t, e.q.Ack(ctx, e.db, l))
+}
+
+func TestQueueEnqueueMany(t *testing.T) {
+	e := newQueueEnv(t, nil)
+	o := &queue.EnqueueOptions{Priority: 3, Headers: map[string]string{"tenant": "acme"}}
+	var f kv.Future[[]queue.MessageID]
+	err := e.db.Transact(ctx, func(tr kv.Transaction) error {
+		_, err := e.q.Enqueue(ctx, tr, []byte("before"), o)
+		if err != nil {
+			return err
+		}
+		f, err = e.q.EnqueueMany(ctx, tr, [][]byte{[]byte("a"), {}, []byte("c")}, o)
+		return err
+	})
+	require.NoError(t, err)
+	got, err := f.Get()
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for i := 1; i < len(got); i++ {
+		require.Equal(t, got[0].Version(), got[i].Version(), "one transaction, one commit version")
+		require.Equal(t, got[i-1].UserVersion()+1, got[i].UserVersion(), "consecutive user versions")
+	}
+	require.Equal(t, queue.Stats{Visible: 4}, e.stats())
+	ls := e.receive(10)
+	require.Equal(t, []string{"before", "a", "", "c"}, payloads(ls), "the order of the calls, then of the payloads")
+	require.Equal(t, got, []queue.MessageID{ls[1].ID, ls[2].ID, ls[3].ID})
+	for _, l := range ls {
+		require.Equal(t, int32(3), l.Priority)
+		require.Equal(t, map[string]string{"tenant": "acme"}, l.Headers)
+	}
+	require.NoError(t, e.q.Ack(ctx, e.db, ls...))
+
+	// A key stands for the whole batch: a second call gets the first one's IDs and writes nothing.
+	keyed := &queue.EnqueueOptions{IdempotencyKey: []byte("batch-1"), Delay: time.Minute}
+	two := [][]byte{[]byte("x"), []byte("y")}
+	f, err = e.q.EnqueueMany(ctx, e.db, two, keyed)
+	require.NoError(t, err)
+	first, err := f.Get()
+	require.NoError(t, err)
+	f, err = e.q.EnqueueMany(ctx, e.db, two, keyed)
+	require.NoError(t, err)
+	again, err := f.Get()
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+	require.Equal(t, queue.Stats{Delayed: 2}, e.stats())
+	// The same key for another number of messages is refused, by EnqueueMany and by Enqueue.
+	_, err = e.q.EnqueueMany(ctx, e.db, [][]byte{[]byte("x"), []byte("y"), []byte("z")}, keyed)
+	require.ErrorIs(t, err, queue.ErrInvalidArgument)
+	require.Contains(t, err.Error(), "used for 2 items, this call writes 3")
+	_, err = e.q.Enqueue(ctx, e.db, []byte("x"), keyed)
+	require.ErrorIs(t, err, queue.ErrInvalidArgument)
+	one := &queue.EnqueueOptions{IdempotencyKey: []byte("single")}
+	e.enqueue("s", one)
+	_, err = e.q.EnqueueMany(ctx, e.db, two, one)
+	require.ErrorIs(t, err, queue.ErrInvalidArgument, "a key of one Enqueue is not a batch's")
+	require.Equal(t, queue.Stats{Visible: 1, Delayed: 2}, e.stats())
+
+	// Nothing to enqueue is no write; one message too large fails the call, writing nothing.
+	f, err = e.q.EnqueueMany(ctx, e.db, nil, nil)
+	require.NoError(t, err)
+	none, err := f.Get()
+	require.NoError(t, err)
+	require.Empty(t, none)
+	err = e.db.Transact(ctx, func(tr kv.Transaction) error {
+		_, err := e.q.EnqueueMany(ctx, tr, [][]byte{[]byte("fits"), make([]byte, kv.MaxValueSize-4)}, &queue.EnqueueOptions{Headers: map[string]string{"h": "v"}})
+		return err
+	})
+	require.ErrorIs(t, err, queue.ErrPayloadTooLarge)
+	require.Contains(t, err.Error(), "message [1] of ")
+	_, err = e.q.EnqueueMany(ctx, e.db, [][]byte{nil, make([]byte, kv.MaxValueSize+1)}, nil)
+	require.ErrorIs(t, err, queue.ErrPayloadTooLarge)
+	require.Contains(t, err.Error(), "payload [1] of ")
+	require.Equal(t, queue.Stats{Visible: 1, Delayed: 2}, e.stats())
+}
+
+// A stored message is the deterministic protobuf encoding of queuepb.Message, byte for byte,
+// however it was enqueued (the enqueue path encodes the fields messages share once per call and
+// puts each payload before them).
+func TestQueueStoresProtobufEncoding(t *testing.T) {
+	e := newQueueEnv(t, nil)
+	cases := []struct {
+		payloads [][]byte
+		opts     *queue.EnqueueOptions
+	}{
+		{[][]byte{[]byte("plain")}, nil},
+		{[][]byte{nil}, nil},
+		{[][]byte{[]byte("p")}, &queue.EnqueueOptions{Priority: -7, Delay: time.Hour, Headers: map[string]string{"b": "2", "a": "1", "c": ""}}},
+		{[][]byte{[]byte("m1"), nil, bytes.Repeat([]byte{0xff}, 300)}, &queue.EnqueueOptions{Priority: 1 << 30, Headers: map[string]string{"z": "last", "k": strings.Repeat("v", 200)}}},
+		{[][]byte{bytes.Repeat([]byte("large "), 10_000)}, &queue.EnqueueOptions{Priority: 2}},
+	}
+	for i, c := range cases {
+		var ids []queue.MessageID
+		if len(c.payloads) == 1 && i%2 == 0 {
+			f, err := e.q.Enqueue(ctx, e.db, c.payloads[0], c.opts)
+			require.NoError(t, err)
+			id, err := f.Get()
+			require.NoError(t, err)
+			ids = append(ids, id)
+		} else {
+			f, err := e.q.EnqueueMany(ctx, e.db, c.payloads, c.opts)
+			require.NoError(t, err)
+			ids, err = f.Get()
+			require.NoError(t, err)
+		}
+		for j, id := range ids {
+			v, err := kv.ReadTransact(ctx, e.db, func(tr kv.ReadTransaction) ([]byte, error) {
+				return tr.Get(e.prefix.Pack(tuple.Tuple{1, id.Versionstamp()})).Get()
+			})
+			require.NoError(t, err)
+			m := &queuepb.Message{}
+			require.NoError(t, proto.Unmarshal(v, m))
+			require.Equal(t, c.payloads[j], bytesOrNil(m.Payload), "case %d, message %d", i, j)
+			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+			require.NoError(t, err)
+			require.Equal(t, want, v, "case %d, message %d: the stored bytes are protobuf's own", i, j)
+		}
+	}
+}
+
+// bytesOrNil maps an empty slice to nil, as proto3 decodes an absent bytes field.
+func bytesOrNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/layerkit/layerkit/internal/testdb"
+	"github.com/layerkit/layerkit/kv/embedded"
 	"github.com/layerkit/layerkit/queue"
 )
 
@@ -201,4 +203,91 @@ func TestQueueNackBackoffDeadLetterRedrive(t *testing.T) {
 	dead, err = e.q.PeekDead(ctx, e.db, queue.PeekOptions{})
 	require.NoError(t, err)
 	require.Empty(t, dead)
+}
+
+// A receive reads a lane from where the handle last found its live messages start (the
+// millisecond of the first); nothing written since is skipped, and a receive gets the visible
+// messages in order of visible time, then of ID. At the reader's own millisecond, a message
+// nacked or redriven now keeps its older ID and so lands before the first live message; at a
+// later millisecond, it and everything else written since lands after it. The handle's pools
+// and lane hints age by a stopped wall clock here, so every receive after DropPools reads the
+// lane from its hint, and nothing depends on how long the steps take. (No faults: a receive
+// retried after a conflict takes the next pooled messages, so the order would be the engine's
+// dice.)
+func TestQueueReceiveFromWhereLiveMessagesStart(t *testing.T) {
+	e := newQueueEnvOn(t, testdb.OpenEmbedded(t, &embedded.Options{}), &queue.Options{MaxAttempts: 2})
+	queue.StopWall(e.q, time.Now())
+	fresh := func(n int) []queue.Lease {
+		t.Helper()
+		queue.DropPools(e.q)
+		return e.receive(n)
+	}
+	nack := func(l queue.Lease, o queue.NackOptions) {
+		t.Helper()
+		require.NoError(t, e.q.Nack(ctx, e.db, l, &o))
+	}
+	now := queue.NackOptions{NoBackoff: true}
+
+	// One millisecond: the first live message is c, and a and b, nacked now, land before it.
+	e.enqueue("a", nil)
+	e.enqueue("b", nil)
+	e.enqueue("c", nil)
+	ab := e.receive(2)
+	require.Equal(t, []string{"a", "b"}, payloads(ab))
+	c := fresh(1)
+	require.Equal(t, []string{"c"}, payloads(c))
+	nack(ab[1], now)
+	nack(ab[0], now)
+	ab = fresh(5)
+	require.Equal(t, []string{"a", "b"}, payloads(ab), "nacked at the reader's millisecond, before its first live message, in ID order")
+
+	// A later millisecond: the first live message is e, at the earlier one. Redriven messages
+	// (a, b), a nacked one (d) and a new one (f) land after it, a delayed one (c) once it vests.
+	e.enqueue("d", nil)
+	e.enqueue("e", nil)
+	e.clock.Advance(time.Millisecond)
+	d := fresh(1)
+	require.Equal(t, []string{"d"}, payloads(d))
+	nack(ab[0], now) // their last attempts: dead-lettered
+	nack(ab[1], now)
+	n, err := e.q.Redrive(ctx, e.db, queue.RedriveOptions{})
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	nack(d[0], now)
+	nack(c[0], queue.NackOptions{Delay: time.Millisecond})
+	e.enqueue("f", nil)
+	require.Equal(t, []string{"e", "a", "b", "d", "f"}, payloads(fresh(5)), "in order of visible time, then of ID")
+	require.Empty(t, fresh(5), "c is not due yet")
+	e.clock.Advance(time.Millisecond)
+	require.Equal(t, []string{"c"}, payloads(fresh(5)), "c vested")
+}
+
+// A receive's second pass reads a lane after the receive's own leases have moved messages out
+// of it; when that transaction does not commit, those messages are still where they were, and
+// the reads of later receives must still start before them.
+func TestQueueReceiveNotCommittedKeepsItsMessagesFound(t *testing.T) {
+	e := newQueueEnvOn(t, testdb.OpenEmbedded(t, &embedded.Options{}), nil)
+	queue.StopWall(e.q, time.Now())
+	other, err := queue.NewQueue(e.prefix, &queue.Options{Clock: e.clock.Now})
+	require.NoError(t, err)
+	e.enqueue("a", nil)
+	e.enqueue("b", nil)
+	e.enqueue("c", nil)
+	e.clock.Advance(time.Millisecond)
+	require.Equal(t, []string{"a"}, payloads(e.receive(1)), "the handle's pool keeps b and c")
+	ls, err := other.Receive(ctx, e.db, queue.ReceiveOptions{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"b"}, payloads(ls), "another handle leases b")
+
+	// The pool's b is stale: the first pass leases c, the second reads the lane and finds
+	// nothing due, as c is leased in this transaction, which is then dropped.
+	tr, err := e.db.CreateTransaction()
+	require.NoError(t, err)
+	ls, err = e.q.Receive(ctx, tr, queue.ReceiveOptions{Max: 2})
+	require.NoError(t, err)
+	require.Equal(t, []string{"c"}, payloads(ls))
+	tr.Cancel()
+
+	queue.DropPools(e.q)
+	require.Equal(t, []string{"c"}, payloads(e.receive(5)), "c, never leased, is found")
 }

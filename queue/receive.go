@@ -73,9 +73,12 @@ func (q *Queue) receiveCall(ctx context.Context, t kv.Transactor, opts ReceiveOp
 		return receiveResult{}, err
 	}
 	_, isDB := t.(kv.Database)
+	_, inCallers := t.(kv.Transaction)
 	var prev []Lease
+	var notes []hintNote
 	before := q.metrics.receiveConflicts.Load()
 	res, err := write(ctx, t, &q.metrics.receiveConflicts, func(tr kv.Transaction, r retryInfo) (receiveResult, error) {
+		notes = notes[:0]
 		if r.maybe && len(prev) > 0 {
 			mine, err := q.recoverClaims(tr, prev)
 			if err != nil || len(mine) > 0 {
@@ -83,7 +86,7 @@ func (q *Queue) receiveCall(ctx context.Context, t kv.Transactor, opts ReceiveOp
 			}
 		}
 		now := q.o.Clock()
-		ls, err := q.receive(tr, now, n, dur)
+		ls, err := q.receive(tr, now, n, dur, &notes)
 		prev = ls
 		if err != nil || len(ls) > 0 || !watch {
 			return receiveResult{leases: ls}, err
@@ -97,6 +100,11 @@ func (q *Queue) receiveCall(ctx context.Context, t kv.Transactor, opts ReceiveOp
 	if isDB {
 		q.adapt(q.metrics.receiveConflicts.Load() - before)
 	}
+	if err == nil && !inCallers {
+		for _, h := range notes {
+			q.hints.note(h.lane, h.begin, h.first, q.wall())
+		}
+	}
 	q.metrics.receives.Add(1)
 	q.metrics.leased.Add(int64(len(res.leases)))
 	return res, err
@@ -104,13 +112,14 @@ func (q *Queue) receiveCall(ctx context.Context, t kv.Transactor, opts ReceiveOp
 
 // receive is one attempt: pick, read with conflicts, lease. When picks from a pool turn out
 // stale (the message was acknowledged, moved or purged since the pool was filled), the pools
-// are refilled and the rest picked again, once.
-func (q *Queue) receive(tr kv.Transaction, now time.Time, n int, dur time.Duration) ([]Lease, error) {
+// are refilled and the rest picked again, once. The lane hints its reads found are added to
+// notes, for the caller to keep once the attempt has committed.
+func (q *Queue) receive(tr kv.Transaction, now time.Time, n int, dur time.Duration, notes *[]hintNote) ([]Lease, error) {
 	var leases []Lease
 	var d deltas
 	taken := 0 // leased or dead-lettered
 	for pass := 0; pass < 2 && taken < n; pass++ {
-		picks, err := q.pick(tr.Snapshot(), now.UnixMilli(), n-taken, pass > 0)
+		picks, err := q.pick(tr.Snapshot(), now.UnixMilli(), n-taken, pass > 0, notes)
 		if err != nil {
 			return nil, err
 		}
@@ -142,12 +151,12 @@ func (q *Queue) receive(tr kv.Transaction, now time.Time, n int, dur time.Durati
 }
 
 // pick takes up to n entries due at now from the lane pools, highest lane first; refill
-// forces each pool to be read again.
-func (q *Queue) pick(snap kv.ReadTransaction, now int64, n int, refill bool) ([]scheduleEntry, error) {
+// forces each pool to be read again. The hints of the lanes read are added to notes.
+func (q *Queue) pick(snap kv.ReadTransaction, now int64, n int, refill bool, notes *[]hintNote) ([]scheduleEntry, error) {
 	spread := q.spreadFactor()
 	var picks []scheduleEntry
 	err := q.lanes(snap, func(ln int64) (bool, error) {
-		got, err := q.pool(ln).take(q, snap, ln, now, n-len(picks), spread, refill)
+		got, err := q.pool(ln).take(q, snap, ln, now, n-len(picks), spread, refill, notes)
 		picks = append(picks, got...)
 		return len(picks) < n, err
 	})
@@ -210,16 +219,18 @@ func (q *Queue) pool(ln int64) *lanePool {
 }
 
 // take hands out up to need entries of lane ln due at now: the first ones when spread is 1,
-// otherwise need at random among the first need·spread.
-func (p *lanePool) take(q *Queue, tr kv.ReadTransaction, ln, now int64, need, spread int, refill bool) ([]scheduleEntry, error) {
+// otherwise need at random among the first need·spread. When it reads the lane, it adds the
+// lane's hint to notes.
+func (p *lanePool) take(q *Queue, tr kv.ReadTransaction, ln, now int64, need, spread int, refill bool, notes *[]hintNote) ([]scheduleEntry, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if refill || len(p.entries) < need*spread || time.Since(p.filled) > poolTTL {
-		es, err := q.scanDue(tr, ln, now, min(max(minPool, 4*need*spread), maxWindow))
+	if refill || len(p.entries) < need*spread || q.wall().Sub(p.filled) > poolTTL {
+		es, h, err := q.scanDue(tr, ln, now, min(max(minPool, 4*need*spread), maxWindow))
 		if err != nil {
 			return nil, err
 		}
-		p.entries, p.filled = es, time.Now()
+		*notes = append(*notes, h)
+		p.entries, p.filled = es, q.wall()
 	}
 	picks := slices.Clone(choose(p.entries, need, spread))
 	p.entries = slices.DeleteFunc(p.entries, func(e scheduleEntry) bool {
@@ -228,33 +239,32 @@ func (p *lanePool) take(q *Queue, tr kv.ReadTransaction, ln, now int64, need, sp
 	return picks, nil
 }
 
-// scanDue reads up to limit entries of lane ln due at now, from the handle's hint, and moves the
-// hint to the first of them (see laneHints).
-func (q *Queue) scanDue(tr kv.ReadTransaction, ln, now int64, limit int) ([]scheduleEntry, error) {
-	hinted := q.hints.from(ln)
+// scanDue reads up to limit entries of lane ln due at now, from the handle's hint, and returns
+// them with the lane's next hint: where they start (see laneHints).
+func (q *Queue) scanDue(tr kv.ReadTransaction, ln, now int64, limit int) ([]scheduleEntry, hintNote, error) {
+	hinted := q.hints.from(ln, q.wall())
 	r := q.laneRange(ln, math.MinInt64, now+1)
 	if hinted != nil {
 		r.Begin = hinted
 	}
 	rows, err := tr.GetRange(r, kv.RangeOptions{Limit: limit, Mode: kv.StreamingWantAll}).GetSlice()
 	if err != nil {
-		return nil, err
+		return nil, hintNote{}, err
 	}
 	out := make([]scheduleEntry, len(rows))
 	for i, row := range rows {
 		if out[i], err = q.decodeSchedule(row.Key); err != nil {
-			return nil, err
+			return nil, hintNote{}, err
 		}
 	}
-	// Start the next read at the millisecond of the first live entry (so that a message nacked
+	// The next read starts at the millisecond of the first live entry (so that a message nacked
 	// or redriven onto that millisecond, with its older ID, is not skipped), or, when nothing is
 	// due, at our now.
 	first := q.scheduleKey(ln, now, StreamStart)
 	if len(out) > 0 {
 		first = q.scheduleKey(ln, out[0].at, StreamStart)
 	}
-	q.hints.note(ln, hinted, first)
-	return out, nil
+	return out, hintNote{lane: ln, begin: hinted, first: first}, nil
 }
 
 // lease gives m (read with a conflict in tr) a new lease.

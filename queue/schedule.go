@@ -39,10 +39,10 @@ func (q *Queue) messageScheduleKey(id MessageID, m *queuepb.Message) []byte {
 	return q.scheduleKey(lane(m.Priority), m.VisibleAtMs, id)
 }
 
-// stampedScheduleKey is the versionstamped schedule key of a message being enqueued.
-func (q *Queue) stampedScheduleKey(m *queuepb.Message, uv uint16) []byte {
-	k, _ := tuple.Tuple{lane(m.Priority), m.VisibleAtMs}.AppendPack(clone(q.schedule))
-	return stampedKey(k, uv, nil)
+// scheduleTimeKey appends P+(2, lane, at) to dst: the schedule key of a message without its ID.
+func (q *Queue) scheduleTimeKey(dst []byte, lane, at int64) []byte {
+	k, _ := tuple.Tuple{lane, at}.AppendPack(append(dst, q.schedule...))
+	return k
 }
 
 // laneRegistryKey returns P+(10, lane).
@@ -126,7 +126,7 @@ func (q *Queue) laneRange(lane, from, to int64) kv.Range {
 // says the live entries start (see laneHints).
 func (q *Queue) dueRange(ln, now int64) kv.Range {
 	r := q.laneRange(ln, math.MinInt64, now+1)
-	if begin := q.hints.from(ln); begin != nil {
+	if begin := q.hints.from(ln, q.wall()); begin != nil {
 		r.Begin = begin
 	}
 	return r
@@ -163,19 +163,25 @@ func (q *Queue) earliest(tr kv.ReadTransaction, r func(lane int64) kv.Range) (in
 	return least, err
 }
 
-// laneHints remember, per lane, the schedule key of the first live entry a receive of this
-// handle found, so that later reads start there instead of at the start of the lane.
+// laneHints remember, per lane, where the live entries a receive of this handle found start, so
+// that later reads start there instead of at the start of the lane.
 //
 // Why: in an LSM engine such as Pebble, the keys a queue deletes (acknowledged messages, moved
 // leases) stay as tombstones until compaction, and they gather exactly at the head of each
 // lane, where every receive starts reading; stepping over them made receives slower the longer
 // a queue ran. The hint is the start of the millisecond of the first live entry (or of the
-// reader's now, when nothing was due). Why it is safe enough: every schedule time is written as
-// the writer's now or later, so a key written after the hint was taken orders after it, unless
-// its writer's clock runs behind the reader's. Such a message is found by the next full read: a
-// hint is used for hintTTL, then the lane is read from its start again, so it waits at most that
-// much longer than its place in order. The hint is only a starting point for reads; it never
-// makes a claim wrong.
+// reader's now, when nothing was due).
+//
+// Why it is safe enough: every schedule time is written as the writer's now or later, so a key
+// written after the read orders after the hint, unless the writer's now is behind the reader's:
+// its clock runs behind, or its transaction took its now before the reader's and committed
+// after the reader's read version. Such a message is found by the next full read: a hint is used
+// for hintTTL, then the lane is read from its start again, so it waits at most that much longer
+// than its place in order. A hint is kept only from a receive that ran its own transactions and
+// committed: a read sees its transaction's own writes (the messages leased in a first pass are
+// gone from their places), and a transaction that does not commit, or a caller's transaction
+// that may not, leaves those messages where they were, before such a hint. The hint is only a
+// starting point for reads; it never makes a claim wrong.
 type laneHints struct {
 	mu sync.Mutex
 	m  map[int64]laneHint
@@ -189,28 +195,37 @@ type laneHint struct {
 // hintTTL is how long a lane hint is used before the lane is read from its start again.
 const hintTTL = time.Second
 
-// from returns the key a read of lane ln may start at, or nil: from the lane's start.
-func (h *laneHints) from(ln int64) []byte {
+// hintNote is what one read of lane found: it began at begin (nil: the lane's start), and the
+// lane's live entries start at first. It becomes the lane's hint once the read's transaction
+// has committed.
+type hintNote struct {
+	lane         int64
+	begin, first []byte
+}
+
+// from returns the key a read of lane ln at wall-clock time now may start at, or nil: from the
+// lane's start.
+func (h *laneHints) from(ln int64, now time.Time) []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	hint, ok := h.m[ln]
-	if !ok || time.Since(hint.taken) > hintTTL {
+	if !ok || now.Sub(hint.taken) > hintTTL {
 		return nil
 	}
 	return hint.key
 }
 
-// note records that a read of lane ln that began at begin (nil: the lane's start) found first as
-// its first live entry. A read from the lane's start refreshes the hint's age; one from a hint
-// keeps it, so the lane is read in full every hintTTL.
-func (h *laneHints) note(ln int64, begin, first []byte) {
+// note records that a read of lane ln at wall-clock time now that began at begin (nil: the
+// lane's start) found first as its first live entry. A read from the lane's start refreshes the
+// hint's age; one from a hint keeps it, so the lane is read in full every hintTTL.
+func (h *laneHints) note(ln int64, begin, first []byte, now time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
 		h.m = make(map[int64]laneHint)
 	}
 	old, ok := h.m[ln]
-	taken := time.Now()
+	taken := now
 	if begin != nil && ok {
 		taken = old.taken
 	}

@@ -34,6 +34,7 @@ var update = flag.Bool("update", false, "rewrite the expected output of testdata
 // stored layout of the package documentation, byte for byte where it matters. Commands:
 //
 //	enqueue <payload> [delay=<d>] [priority=<n>] [key=<k>]   enqueue in a transaction
+//	enqueue-many <p1,p2,...> [delay=... priority=... key=...]  EnqueueMany in a transaction
 //	receive <n>                 lease up to n messages (leases are numbered from 1)
 //	ack <lease> | nack <lease> [error=<e>] [delay=<d>] | extend <lease> <d>
 //	redrive | purge | stats | advance <d>
@@ -157,7 +158,7 @@ func (r *scriptRunner) run(cmd string) string {
 		return "ok"
 	}
 	switch words[0] {
-	case "enqueue":
+	case "enqueue", "enqueue-many":
 		o := &queue.EnqueueOptions{}
 		if d, ok := opts["delay"]; ok {
 			o.Delay = r.duration(d)
@@ -169,6 +170,15 @@ func (r *scriptRunner) run(cmd string) string {
 		}
 		if k, ok := opts["key"]; ok {
 			o.IdempotencyKey = []byte(k)
+		}
+		if words[0] == "enqueue-many" {
+			var ps [][]byte
+			for _, p := range strings.Split(pos[0], ",") {
+				ps = append(ps, []byte(p))
+			}
+			return r.writeMany(func(tr kv.Transaction) (kv.Future[[]queue.EntryID], error) {
+				return r.q.EnqueueMany(ctx, tr, ps, o)
+			})
 		}
 		return r.write(func(tr kv.Transaction) (kv.Future[queue.EntryID], error) {
 			return r.q.Enqueue(ctx, tr, []byte(pos[0]), o)
@@ -258,6 +268,21 @@ func (r *scriptRunner) write(fn func(tr kv.Transaction) (kv.Future[queue.EntryID
 	return "id " + id.String()
 }
 
+// writeMany runs an EnqueueMany in a transaction and prints the new IDs, or the error.
+func (r *scriptRunner) writeMany(fn func(tr kv.Transaction) (kv.Future[[]queue.EntryID], error)) string {
+	f, err := kv.Transact(ctx, r.db, fn)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	ids, err := f.Get()
+	require.NoError(r.t, err)
+	out := "ids"
+	for _, id := range ids {
+		out += " " + id.String()
+	}
+	return out
+}
+
 // rel prints a unix millisecond time relative to the fake clock's start.
 func (r *scriptRunner) rel(ms int64) string {
 	return "t+" + (time.Duration(ms-newFakeClock().Now().UnixMilli()) * time.Millisecond).String()
@@ -330,7 +355,11 @@ func (r *scriptRunner) value(t tuple.Tuple, v []byte) string {
 	case code == 4:
 		id, err := queue.EntryIDFromBytes(v[:12])
 		require.NoError(r.t, err)
-		return fmt.Sprintf("id %s until %s", id, r.rel(int64(binary.BigEndian.Uint64(v[12:]))))
+		s := fmt.Sprintf("id %s until %s", id, r.rel(int64(binary.BigEndian.Uint64(v[12:20]))))
+		if len(v) > 20 {
+			s += fmt.Sprintf(" count %d", binary.BigEndian.Uint32(v[20:]))
+		}
+		return s
 	case kind == "q" && code == 6 || code == 8:
 		return strconv.FormatInt(int64(binary.LittleEndian.Uint64(v)), 10)
 	case kind == "st" && (code == 6 || code == 7):

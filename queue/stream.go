@@ -81,13 +81,12 @@ const entryFormat = 1
 // maxEntryHeader bounds the bytes before the payload: the format byte and a uvarint time.
 const maxEntryHeader = 1 + binary.MaxVarintLen64
 
-// encodeEntry returns the stored value of an entry: format byte, uvarint unix milliseconds,
-// payload.
-func encodeEntry(at time.Time, value []byte) []byte {
-	out := make([]byte, 0, maxEntryHeader+len(value))
-	out = append(out, entryFormat)
-	out = binary.AppendUvarint(out, uint64(at.UnixMilli()))
-	return append(out, value...)
+// appendEntry appends the stored value of an entry to dst: format byte, uvarint unix
+// milliseconds, payload.
+func appendEntry(dst []byte, at time.Time, value []byte) []byte {
+	dst = append(dst, entryFormat)
+	dst = binary.AppendUvarint(dst, uint64(at.UnixMilli()))
+	return append(dst, value...)
 }
 
 func decodeEntry(id EntryID, v []byte) (Entry, error) {
@@ -129,17 +128,25 @@ func (s *Stream) Append(ctx context.Context, t kv.Transactor, value []byte, opts
 	if _, ok := t.(kv.Database); ok && key == nil {
 		key, retention = autoKey(), autoKeyRetention
 	}
-	return kv.Transact(ctx, t, func(tr kv.Transaction) (kv.Future[EntryID], error) {
+	w, err := kv.Transact(ctx, t, func(tr kv.Transaction) (written, error) {
 		return s.append(tr, value, key, retention)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return w.one(), nil
 }
 
-func (s *Stream) append(tr kv.Transaction, value []byte, key any, retention time.Duration) (kv.Future[EntryID], error) {
+func (s *Stream) append(tr kv.Transaction, value []byte, key any, retention time.Duration) (written, error) {
 	now := s.clock()
-	uv, id, found, err := s.l.startWrite(tr, key, now, "append to stream")
-	if err != nil || found {
-		return kv.Ready(id, nil), err
+	w, err := s.l.startWrite(tr, key, 1, now, "append to stream")
+	if err != nil || w.found {
+		return w, err
 	}
-	tr.Atomic(kv.SetVersionstampedKey, stampedKey(s.l.items, uv, nil), encodeEntry(now, value))
-	return s.l.finishWrite(tr, key, uv, now, retention)
+	buf := getWriteBuf()
+	defer buf.release()
+	buf.key = appendStampedKey(buf.key[:0], s.l.items, w.first)
+	buf.val = appendEntry(buf.val[:0], now, value)
+	tr.Atomic(kv.SetVersionstampedKey, buf.key, buf.val)
+	return s.l.finishWrite(tr, key, w, now, retention)
 }

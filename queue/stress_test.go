@@ -18,8 +18,9 @@ import (
 )
 
 // 8 producers and 8 consumers move 10,000 messages (2,000 under -race) through one queue with
-// the engine's commit faults on. Producers enqueue with idempotency keys, in batches, and now
-// and then submit a message twice; consumers (two handles, as two processes would) abandon
+// the engine's commit faults on. Producers enqueue with idempotency keys, several messages per
+// transaction (half of them with one EnqueueMany, keyed for the batch), and now and then submit
+// a message or a batch twice; consumers (two handles, as two processes would) abandon
 // leases, nack, extend and otherwise do their work and acknowledge in one transaction. At the
 // end every message was processed exactly once or dead-lettered, none was lost or duplicated,
 // none was delivered after its acknowledgement, and the stats equal a recount (the checker).
@@ -62,9 +63,19 @@ func TestQueueStress(t *testing.T) {
 			}
 			for i := 0; i < mine; {
 				n := min(1+rng.IntN(5), mine-i)
+				// Odd producers enqueue each transaction's messages with one EnqueueMany, whose
+				// key stands for the batch.
+				batch := make([][]byte, n)
+				for j := range batch {
+					batch[j] = fmt.Appendf(nil, "p%d-%d", p, i+j)
+				}
+				batchOpts := &queue.EnqueueOptions{IdempotencyKey: fmt.Appendf(nil, "batch-p%d-%d", p, i), Priority: int32(rng.IntN(2))}
 				err := db.Transact(ctx, func(tr kv.Transaction) error {
-					for j := range n {
-						payload := fmt.Appendf(nil, "p%d-%d", p, i+j)
+					if p%2 == 1 {
+						_, err := q.EnqueueMany(ctx, tr, batch, batchOpts)
+						return err
+					}
+					for _, payload := range batch {
 						o := &queue.EnqueueOptions{IdempotencyKey: payload, Priority: int32(rng.IntN(2))}
 						if _, err := q.Enqueue(ctx, tr, payload, o); err != nil {
 							return err
@@ -76,8 +87,12 @@ func TestQueueStress(t *testing.T) {
 					return
 				}
 				if rng.IntN(20) == 0 { // a duplicate submission, through the database
-					payload := fmt.Appendf(nil, "p%d-%d", p, i)
-					_, err := q.Enqueue(ctx, db, payload, &queue.EnqueueOptions{IdempotencyKey: payload})
+					var err error
+					if p%2 == 1 {
+						_, err = q.EnqueueMany(ctx, db, batch, batchOpts)
+					} else {
+						_, err = q.Enqueue(ctx, db, batch[0], &queue.EnqueueOptions{IdempotencyKey: batch[0]})
+					}
 					if !assertNoError(t, err) {
 						return
 					}
