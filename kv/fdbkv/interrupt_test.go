@@ -120,9 +120,11 @@ func TestInterruptStopsBlockedCallAtCtxDeadline(t *testing.T) {
 	defer cancel()
 	defer in.bind(ctx)()
 	start := time.Now()
-	err := within(t, blockedCall(in, tr), time.Second)
+	err := within(t, blockedCall(in, tr), 5*time.Second)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Less(t, time.Since(start), 30*time.Millisecond+100*time.Millisecond)
+	// About 100 ms after the deadline by the contract; the bound leaves a loaded CI machine
+	// room, as kvtest's does, while the call would otherwise block until within gives up.
+	require.Less(t, time.Since(start), 30*time.Millisecond+750*time.Millisecond)
 }
 
 func TestInterruptAfterReleaseLeavesTransactionAlone(t *testing.T) {
