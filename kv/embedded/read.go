@@ -253,7 +253,9 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		if bytes.Compare(start, maxReadKey) >= 0 {
 			return bytes.Clone(maxReadKey), nil
 		}
-		rows, resume, err := tx.scanAll(&arena{first: arenaFirst(sel.Offset)}, nil, start, maxReadKey, false, sel.Offset, 0, true, snapshot, now)
+		c := getCollector(true)
+		defer c.put()
+		resume, err := tx.scanAll(c, start, maxReadKey, false, sel.Offset, 0, snapshot, now)
 		if err != nil {
 			return nil, err
 		}
@@ -264,10 +266,10 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 			}
 			tx.addReadRange(start, end, &tx.reads, false)
 		}
-		if len(rows) < sel.Offset {
+		if c.len() < sel.Offset {
 			return bytes.Clone(maxReadKey), nil
 		}
-		return rows[len(rows)-1].Key, nil
+		return bytes.Clone(c.lastKey()), nil
 	}
 	// The (1-offset)-th key before end, going backwards.
 	end := key
@@ -278,7 +280,9 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 	if sel.Offset < math.MinInt+2 {
 		n = math.MaxInt
 	}
-	rows, resume, err := tx.scanAll(&arena{first: arenaFirst(n)}, nil, nil, end, true, n, 0, true, snapshot, now)
+	c := getCollector(true)
+	defer c.put()
+	resume, err := tx.scanAll(c, nil, end, true, n, 0, snapshot, now)
 	if err != nil {
 		return nil, err
 	}
@@ -289,10 +293,10 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		}
 		tx.addReadRange(begin, end, &tx.reads, false)
 	}
-	if len(rows) < n {
+	if c.len() < n {
 		return []byte{}, nil
 	}
-	return rows[len(rows)-1].Key, nil
+	return bytes.Clone(c.lastKey()), nil
 }
 
 // rowCost is what a row counts against a batch's byte limit on FoundationDB's storage servers
@@ -300,66 +304,55 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 func rowCost(k, v []byte) int { return rangeOverhead + len(k) + len(v) }
 
 // scanAll reads rows of [lo, hi) (forwards, or backwards from hi), merged with the transaction's
-// writes, appending them to rows: at most n rows, and when budget is positive only until their
-// cost reaches it (FoundationDB's byte limit of one batch; the row that reaches it is included).
-// resume is nil when the whole range was read; otherwise the rows cover [lo, resume) forwards or
-// [resume, hi) backwards.
+// writes, into c: at most n rows, and when budget is positive only until their cost reaches it
+// (FoundationDB's byte limit of one batch; the row that reaches it is included). resume is nil
+// when the whole range was read; otherwise the rows cover [lo, resume) forwards or [resume, hi)
+// backwards.
 //
 // As in FoundationDB, a range the transaction's own writes decide is read without the database
 // (and without taking a read version); otherwise the database is read at the read version, which
 // fails with 1007 once the version has left the window unless the whole part read was fetched
 // before. A range that meets a key a versionstamp may write fails with 1036. Snapshot reads
 // record what they fetched; the caller adds the read conflict range of other reads.
-func (tx *transaction) scanAll(a *arena, rows []kv.KeyValue, lo, hi []byte, reverse bool, n, budget int, keysOnly, snapshot bool, now time.Time) (_ []kv.KeyValue, resume []byte, err error) {
-	if rows == nil {
-		// Start with room for a typical page of rows (or the whole limit when small) so that
-		// short reads do not grow the slice step by step.
-		want := min(n, 128)
-		if budget > 0 {
-			want = min(want, budget/rangeOverhead+1)
-		}
-		rows = make([]kv.KeyValue, 0, want)
-	}
-	start := len(rows)
+func (tx *transaction) scanAll(c *collector, lo, hi []byte, reverse bool, n, budget int, snapshot bool, now time.Time) (resume []byte, err error) {
 	store := true
 	if tx.view == nil && !tx.writes.empty() {
 		// The transaction's own writes may decide the whole read.
-		saved := *a
-		got, next, dep, err := tx.scanPasses(nil, rows, lo, hi, reverse, n, budget, keysOnly, a)
+		next, dep, err := tx.scanPasses(nil, c, lo, hi, reverse, n, budget)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		b, e := region(lo, hi, reverse, next)
 		if !dep && tx.writes.decided(orEmpty(b), e) {
-			rows, resume, store = got, next, false
+			resume, store = next, false
 		} else {
-			rows, *a = rows[:start], saved
+			c.reset()
 		}
 	}
 	if store {
 		v, err := tx.readView(now)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		rows, resume, _, err = tx.scanPasses(v, rows, lo, hi, reverse, n, budget, keysOnly, a)
+		resume, _, err = tx.scanPasses(v, c, lo, hi, reverse, n, budget)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	b, e := region(lo, hi, reverse, resume)
 	b = orEmpty(b)
 	if tx.writes.unreadableIn(b, e) {
-		return nil, nil, fmt.Errorf("embedded: range read of [%s, %s) meets a key a versionstamp may write: %w", kv.Printable(truncate(b)), kv.Printable(truncate(e)), kv.ErrAccessedUnreadable)
+		return nil, fmt.Errorf("embedded: range read of [%s, %s) meets a key a versionstamp may write: %w", kv.Printable(truncate(b)), kv.Printable(truncate(e)), kv.ErrAccessedUnreadable)
 	}
 	if store {
 		if tx.old(now) && !tx.fetched(b, e) {
-			return nil, nil, tooOldErr(fmt.Sprintf("range read of [%s, %s)", kv.Printable(truncate(b)), kv.Printable(truncate(e))))
+			return nil, tooOldErr(fmt.Sprintf("range read of [%s, %s)", kv.Printable(truncate(b)), kv.Printable(truncate(e))))
 		}
 		if snapshot {
 			appendRange(&tx.snapReads, b, e, false)
 		}
 	}
-	return rows, resume, nil
+	return resume, nil
 }
 
 // region is the part of [lo, hi) a read that stopped at resume (nil: at the end) covered.
@@ -376,21 +369,20 @@ func region(lo, hi []byte, reverse bool, resume []byte) ([]byte, []byte) {
 
 // scanPasses runs scan until n rows, the budget or the end of the range: one pass can stop early
 // when the transaction's writes in the range outnumber what it may return.
-func (tx *transaction) scanPasses(v *view, rows []kv.KeyValue, lo, hi []byte, reverse bool, n, budget int, keysOnly bool, a *arena) (_ []kv.KeyValue, resume []byte, dep bool, err error) {
+func (tx *transaction) scanPasses(v *view, c *collector, lo, hi []byte, reverse bool, n, budget int) (resume []byte, dep bool, err error) {
 	var left *int
 	if budget > 0 {
 		left = &budget
 	}
 	for got := 0; got < n; {
-		before := len(rows)
-		more, next, d, err := tx.scan(v, lo, hi, reverse, n-got, left, keysOnly, a, rows)
+		before := c.len()
+		next, d, err := tx.scan(v, lo, hi, reverse, n-got, left, c)
 		if err != nil || d {
-			return nil, nil, d, err
+			return nil, d, err
 		}
-		got += len(more) - before
-		rows = more
+		got += c.len() - before
 		if next == nil {
-			return rows, nil, false, nil
+			return nil, false, nil
 		}
 		if reverse {
 			hi = next
@@ -402,16 +394,7 @@ func (tx *transaction) scanPasses(v *view, rows []kv.KeyValue, lo, hi []byte, re
 			break
 		}
 	}
-	return rows, resume, false, nil
-}
-
-// arenaFirst is the size of the first chunk of an arena for a read of at most n rows: 4 KB, or
-// less for a short read (limit 1, say), which would not fill it.
-func arenaFirst(n int) int {
-	if n < 64 {
-		return 64 * max(n, 1)
-	}
-	return 4 << 10
+	return resume, false, nil
 }
 
 // arena hands out copies of keys and values from shared chunks, so a range read allocates a
@@ -472,16 +455,16 @@ type overlayEntry struct {
 	e   *entry
 }
 
-// scan reads one batch of rows of [lo, hi), at most n, appending them to rows; when left is not
-// nil it stops once the rows' cost uses up *left. next is nil when the range is exhausted;
-// otherwise the next batch starts there (forwards: [next, hi); backwards: [lo, next)). With a nil
-// view it reads the transaction's own writes only, and dep reports that it met a key whose value
-// depends on the database. It needs tx.mu.
-func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *int, keysOnly bool, a *arena, rows []kv.KeyValue) (_ []kv.KeyValue, next []byte, dep bool, err error) {
+// scan reads one batch of rows of [lo, hi), at most n, into c; when left is not nil it stops
+// once the rows' cost uses up *left. next is nil when the range is exhausted; otherwise the next
+// batch starts there (forwards: [next, hi); backwards: [lo, next)). With a nil view it reads the
+// transaction's own writes only, and dep reports that it met a key whose value depends on the
+// database. It needs tx.mu.
+func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *int, c *collector) (next []byte, dep bool, err error) {
 	// hi is always a key (nil is the empty key), but Pebble reads an empty upper bound as none,
 	// so the empty range before "" is handled here.
 	if len(hi) == 0 || bytes.Compare(lo, hi) >= 0 {
-		return rows, nil, false, nil
+		return nil, false, nil
 	}
 	// Collect the buffered writes of the range, at most as many as the batch may return (each
 	// yields at most one row); when there are more, the batch stops at the last one.
@@ -489,7 +472,8 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 	if left != nil {
 		limit = min(limit, *left/rangeOverhead+1)
 	}
-	var overlay []overlayEntry
+	overlay := c.overlay[:0]
+	defer func() { c.overlay = overlay[:0] }()
 	truncated := false
 	if pts := &tx.writes.points; pts.Len() > 0 {
 		if !reverse {
@@ -516,7 +500,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 		v.mu.RLock()
 		defer v.mu.RUnlock()
 		if v.closed {
-			return nil, nil, false, v.closedErr()
+			return nil, false, v.closedErr()
 		}
 		opts := pebble.IterOptions{LowerBound: lo, UpperBound: hi}
 		if len(lo) == 0 {
@@ -525,7 +509,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 		}
 		pit, err := v.newIter(&opts)
 		if err != nil {
-			return nil, nil, false, storageErr("range read", err)
+			return nil, false, storageErr("range read", err)
 		}
 		defer pit.Close()
 		it = pit
@@ -534,11 +518,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 	clears := tx.writes.clears
 	spent := false
 	emit := func(k, val []byte) {
-		kv := kv.KeyValue{Key: a.copy(k)}
-		if !keysOnly {
-			kv.Value = a.copy(val)
-		}
-		rows = append(rows, kv)
+		c.add(k, val)
 		if left != nil {
 			*left -= rowCost(k, val)
 			spent = *left <= 0
@@ -585,10 +565,10 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 			oi++
 			if v == nil && (o.e.unreadable || !o.e.independent()) {
 				// Stored keys may come first: only a read of the database can tell.
-				return nil, nil, true, nil
+				return nil, true, nil
 			}
 			if o.e.unreadable {
-				return nil, nil, false, fmt.Errorf("embedded: range read meets key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
+				return nil, false, fmt.Errorf("embedded: range read meets key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
 			}
 			var base []byte
 			present := false
@@ -605,7 +585,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 				valid = step()
 			}
 			if truncated && oi == len(overlay) {
-				return rows, resumeAt(o.key), false, nil
+				return resumeAt(o.key), false, nil
 			}
 			continue
 		}
@@ -619,12 +599,12 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 		}
 	}
 	if err := it.Error(); err != nil {
-		return nil, nil, false, storageErr("range read", err)
+		return nil, false, storageErr("range read", err)
 	}
 	if got == n || spent {
-		return rows, resumeAt(rows[len(rows)-1].Key), false, nil
+		return resumeAt(c.lastKey()), false, nil
 	}
-	return rows, nil, false, nil
+	return nil, false, nil
 }
 
 // iterator is what scan needs of a Pebble iterator.
@@ -709,8 +689,6 @@ type rangeResult struct {
 	first  []kv.KeyValue
 	resume []byte
 	taken  bool // the first batch's rows were handed out
-	// a holds the rows of every batch, so that later batches fill the chunks the first began.
-	a arena
 }
 
 // start checks the options, resolves the selectors and reads the first batch. It needs tx.mu.
@@ -788,13 +766,13 @@ func (r *rangeResult) left(got int) int {
 // conflict range of what it read (unless a snapshot read). It needs tx.mu.
 func (r *rangeResult) batch(rows []kv.KeyValue, lo, hi []byte, n, budget int, now time.Time) ([]kv.KeyValue, []byte, error) {
 	tx := r.tx
-	if r.a.first == 0 {
-		r.a.first = arenaFirst(n)
-	}
-	rows, resume, err := tx.scanAll(&r.a, rows, lo, hi, r.opts.Reverse, n, budget, false, r.snapshot, now)
+	c := getCollector(false)
+	defer c.put()
+	resume, err := tx.scanAll(c, lo, hi, r.opts.Reverse, n, budget, r.snapshot, now)
 	if err != nil {
 		return nil, nil, err
 	}
+	rows = c.rows(rows)
 	if !r.snapshot {
 		// The bounds and resume keys belong to this read and never change.
 		b, e := region(lo, hi, r.opts.Reverse, resume)
