@@ -123,10 +123,13 @@ func (c *collector) rows(rows []kv.KeyValue) []kv.KeyValue {
 }
 
 // lastKey returns the key of the last row gathered, valid until the collector changes; there
-// must be one.
+// must be one. It is never nil, not even the empty key in a fresh collector's buffer.
 func (c *collector) lastKey() []byte {
 	if n := len(c.spans); n > 0 {
 		s := c.spans[n-1]
+		if c.buf == nil {
+			return []byte{}
+		}
 		return c.buf[s.k:s.v:s.v]
 	}
 	return c.done[len(c.done)-1].Key
