@@ -52,8 +52,9 @@ func BenchmarkTransaction(b *testing.B) {
 			work, conflicts := engineTx(b, c.store)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			runWorkers(b.N, c.goroutines, work)
+			reportCPU(b, cpu, b.N)
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
 			b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/op")
 		})
@@ -61,8 +62,9 @@ func BenchmarkTransaction(b *testing.B) {
 			work := pebbleTx(b, c.store)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			runWorkers(b.N, c.goroutines, work)
+			reportCPU(b, cpu, b.N)
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
 		})
 	}
@@ -235,6 +237,7 @@ func BenchmarkRangeRead(b *testing.B) {
 			r := kv.Range{Begin: []byte("bench/"), End: []byte("bench0")}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			for range b.N {
 				tr, _ := db.CreateTransaction()
 				n := 0
@@ -259,6 +262,7 @@ func BenchmarkRangeRead(b *testing.B) {
 				}
 				tr.Cancel()
 			}
+			reportCPU(b, cpu, b.N)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/key")
 		})
 	}
@@ -371,6 +375,12 @@ func BenchmarkHotKeyReverseRead(b *testing.B) {
 			it.Close()
 		}
 	})
+}
+
+// reportCPU reports the process's CPU time since cpu per op, as cpu-ns/op: on a shared machine
+// less disturbed than elapsed time.
+func reportCPU(b *testing.B, cpu time.Duration, ops int) {
+	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(ops), "cpu-ns/op")
 }
 
 // processCPU is the CPU time the process has used, user and system.
