@@ -29,8 +29,7 @@ func tooOldErr(what string) error {
 func (tx *transaction) get(key []byte, snapshot bool) kv.Future[[]byte] {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
-	v, err := tx.getLocked(key, snapshot)
-	return kv.Ready(v, err)
+	return tx.getLocked(key, snapshot)
 }
 
 // getLocked reads key as FoundationDB's read-your-writes layer does: a value the transaction's
@@ -38,49 +37,53 @@ func (tx *transaction) get(key []byte, snapshot bool) kv.Future[[]byte] {
 // 1007); otherwise the database is read at the read version, which fails with 1007 once the
 // version has left the window, unless the transaction fetched the key before (FoundationDB's
 // read cache answers that).
-func (tx *transaction) getLocked(key []byte, snapshot bool) ([]byte, error) {
+func (tx *transaction) getLocked(key []byte, snapshot bool) *result {
 	now := time.Now()
 	if err := tx.check(now); err != nil {
-		return nil, err
+		return failedResult(err)
 	}
 	if len(key) > 0 && key[0] == 0xff {
 		if !bytes.Equal(key, metadataVersionKey) {
-			return nil, readKeyErr("get", key)
+			return failedResult(readKeyErr("get", key))
 		}
 	} else if len(key) > maxReadKeySize {
 		// No key that long can exist.
-		return nil, nil
+		return absent
 	}
 	e := tx.writes.get(key)
 	switch {
 	case e != nil && e.unreadable, e == nil && tx.writes.unreadableAt(key):
-		return nil, fmt.Errorf("embedded: get of key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(key)), kv.ErrAccessedUnreadable)
+		return failedResult(fmt.Errorf("embedded: get of key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(key)), kv.ErrAccessedUnreadable))
 	case e != nil && e.independent():
-		return cloneValue(e.value, e.present), nil
+		return valueResult(e.value, e.present)
 	case e == nil && tx.writes.cleared(key):
-		return nil, nil
+		return absent
 	}
 	v, err := tx.readView(now)
 	if err != nil {
-		return nil, err
+		return failedResult(err)
 	}
 	if tx.old(now) && !tx.fetched(key, kv.KeyAfter(key)) {
-		return nil, tooOldErr("get of key " + kv.Printable(truncate(key)))
+		return failedResult(tooOldErr("get of key " + kv.Printable(truncate(key))))
 	}
-	base, present, err := v.get(key)
+	var res *result
+	var after []byte
+	err = v.get(key, func(val []byte, present bool) {
+		if e != nil {
+			val, present = e.resolve(val, present)
+		}
+		res, after = readResult(key, val, present)
+	})
 	if err != nil {
-		return nil, err
+		return failedResult(err)
 	}
+	r := kv.Range{Begin: after[:len(key):len(key)], End: after}
 	if snapshot {
-		tx.snapReads = append(tx.snapReads, tx.readPoint(key))
+		tx.snapReads = append(tx.snapReads, r)
 	} else {
-		tx.reads = append(tx.reads, tx.readPoint(key))
+		tx.reads = append(tx.reads, r)
 	}
-	if e != nil {
-		r, p := e.resolve(base, present)
-		return cloneValue(r, p), nil
-	}
-	return base, nil
+	return res
 }
 
 // fetched reports whether every key of [b, e) was read from the database earlier (by a read,
@@ -185,22 +188,12 @@ func appendRange(dst *[]kv.Range, b, e []byte, owned bool) {
 	*dst = append(*dst, kv.Range{Begin: b, End: e})
 }
 
-// cloneValue copies v for the caller: nil when absent, non-nil when present.
-func cloneValue(v []byte, present bool) []byte {
-	if !present {
-		return nil
-	}
-	out := make([]byte, len(v))
-	copy(out, v)
-	return out
-}
-
-// get reads key from the snapshot, returning a copy.
-func (v *view) get(key []byte) ([]byte, bool, error) {
+// get reads key from the view and passes its value to use, which must not keep it.
+func (v *view) get(key []byte, use func(val []byte, present bool)) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.closed {
-		return nil, false, v.closedErr()
+		return v.closedErr()
 	}
 	var val []byte
 	var closer io.Closer
@@ -211,14 +204,14 @@ func (v *view) get(key []byte) ([]byte, bool, error) {
 		val, closer, err = v.db.Get(key)
 	}
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
+		use(nil, false)
+		return nil
 	}
 	if err != nil {
-		return nil, false, storageErr("get", err)
+		return storageErr("get", err)
 	}
-	out := cloneValue(val, true)
-	closer.Close()
-	return out, true, nil
+	use(val, true)
+	return closer.Close()
 }
 
 // getKey resolves a selector against the snapshot merged with the transaction's writes.
@@ -395,58 +388,6 @@ func (tx *transaction) scanPasses(v *view, c *collector, lo, hi []byte, reverse 
 		}
 	}
 	return resume, false, nil
-}
-
-// arena hands out copies of keys and values from shared chunks, so a range read allocates a
-// few chunks instead of two slices per row. Each copy is capped, so appending to one never
-// writes into its neighbour.
-type arena struct {
-	buf []byte
-	// first is the size of the first chunk; 0 means 64 bytes, for arenas that often hold only a
-	// key or two (a transaction's writes and point read conflicts).
-	first int
-	// missed counts the bytes of copies that did not fit the current chunk. Chunks grow to it,
-	// so an arena whose copies are too big for its small first chunks soon takes them.
-	missed int
-}
-
-// room makes room for n more bytes in the current chunk, or reports false when the copy should
-// be allocated alone. Chunks double from the first size to 256 KB, so a large read makes few
-// allocations and a small one wastes little; a copy over a quarter of the next chunk is
-// allocated alone, so a small arena costs no more than the copies it replaces.
-func (a *arena) room(n int) bool {
-	if n <= cap(a.buf)-len(a.buf) {
-		return true
-	}
-	a.missed += n
-	size := min(max(2*cap(a.buf), a.first, 64, a.missed), 256<<10)
-	if n > size/4 {
-		return false
-	}
-	a.buf = make([]byte, 0, size)
-	return true
-}
-
-func (a *arena) copy(b []byte) []byte {
-	if len(b) == 0 {
-		return []byte{}
-	}
-	if !a.room(len(b)) {
-		return append(make([]byte, 0, len(b)), b...)
-	}
-	n := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return a.buf[n:len(a.buf):len(a.buf)]
-}
-
-// copyAfter returns a copy of b followed by a zero byte: the key right after b.
-func (a *arena) copyAfter(b []byte) []byte {
-	if !a.room(len(b) + 1) {
-		return kv.KeyAfter(b)
-	}
-	n := len(a.buf)
-	a.buf = append(append(a.buf, b...), 0)
-	return a.buf[n:len(a.buf):len(a.buf)]
 }
 
 // overlayEntry is a buffered write met by a scan.
@@ -689,6 +630,11 @@ type rangeResult struct {
 	first  []kv.KeyValue
 	resume []byte
 	taken  bool // the first batch's rows were handed out
+	// it is the first iterator, and keyBuf holds short bounds: both in the read's own
+	// allocation.
+	it      rangeIterator
+	itTaken bool
+	keyBuf  [48]byte
 }
 
 // start checks the options, resolves the selectors and reads the first batch. It needs tx.mu.
@@ -721,9 +667,12 @@ func (r *rangeResult) start(begin, end kv.KeySelector, now time.Time) error {
 	}
 	// The range keeps its bounds for later batches, and the caller may reuse its key slices
 	// once GetRange returns: one copy of both keys.
-	keys := make([]byte, 0, len(begin.Key)+len(end.Key))
+	keys := r.keyBuf[:0]
+	if n := len(begin.Key) + len(end.Key); n > len(r.keyBuf) {
+		keys = make([]byte, 0, n)
+	}
 	keys = append(append(keys, begin.Key...), end.Key...)
-	lo, hi := keys[:len(begin.Key):len(begin.Key)], keys[len(begin.Key):]
+	lo, hi := keys[:len(begin.Key):len(begin.Key)], keys[len(begin.Key):len(keys):len(keys)]
 	var err error
 	if !isPlain(begin) {
 		if lo, err = tx.resolveSelector(begin, r.snapshot, now); err != nil {
@@ -831,6 +780,13 @@ func (r *rangeResult) GetSlice() ([]kv.KeyValue, error) {
 
 // Iterator returns an iterator that goes on from the first batch in batches of growing size.
 func (r *rangeResult) Iterator() kv.RangeIterator {
+	r.tx.mu.Lock()
+	defer r.tx.mu.Unlock()
+	if !r.itTaken {
+		r.itTaken = true
+		r.it.r = r
+		return &r.it
+	}
 	return &rangeIterator{r: r}
 }
 
