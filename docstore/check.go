@@ -17,13 +17,14 @@ import (
 const maxCheckProblems = 20
 
 // Check verifies the collection in one read transaction of t: the header and index definitions
-// decode; every document decodes (fields under their containers, arrays complete, split values
-// whole) and has a revision, and no revision lacks its document; every readable index holds
-// exactly the entries its documents call for, a building index no entry without a document and
-// every entry of the documents it has passed; unique indexes hold no duplicate; the multikey
-// flag is set where a document has an array on an indexed path; ledger entries decode. It reads
-// the whole collection, so it is meant for tests and repair tools. The error lists up to 20
-// problems.
+// decode (in this version's format); every document decodes (fields under their containers,
+// arrays complete, split values whole), its keys and values are exactly those its value is
+// written as, and it has a revision, and no revision lacks its document; every readable index
+// holds exactly the entries its documents call for, a building index no entry without a document
+// and every entry of the documents it has passed; unique indexes hold no duplicate; the
+// multikey flag is set where a document has an array on an indexed path; ledger entries decode.
+// It reads the whole collection, so it is meant for tests and repair tools. The error lists up
+// to 20 problems.
 func (c *Collection) Check(ctx context.Context, t kv.ReadTransactor) error {
 	return t.ReadTransact(ctx, func(rtr kv.ReadTransaction) error {
 		st, err := c.resolve(ctx, rtr, false)
@@ -104,19 +105,24 @@ func checkCollection(rtr kv.ReadTransaction, st *collState) error {
 		}
 	}
 	var ids [][]byte // packed _ids of the documents, in order
-	err := iterateDocs(rtr, st, func(id any, prefix []byte, doc map[string]any, derr error) error {
+	err := iterateDocs(rtr, st, func(id any, prefix []byte, rows []kv.KeyValue, doc map[string]any, derr error) error {
 		if derr != nil {
 			ck.add("%v", derr)
 			return nil
 		}
 		ids = append(ids, bytes.Clone(prefix[len(st.docs):]))
+		if err := canonical(prefix, doc, rows); err != nil {
+			ck.add("document %s: %v", formatID(id), err)
+		}
 		for i, ix := range st.indexes {
 			es, m, err := ix.entries(doc, id)
 			if err != nil {
 				ck.add("index %q: document %s: %v", ix.meta.Name, formatID(id), err)
 				continue
 			}
-			multi[i] = multi[i] || m
+			// A building index is multikey once its build has passed a document with arrays.
+			passed := ix.readable() || (progress[i] != nil && bytes.Compare(prefix[len(st.docs):], progress[i]) <= 0)
+			multi[i] = multi[i] || (m && passed)
 			for _, e := range es {
 				want[i][string(e.key)] = true
 				if ix.meta.Unique {
@@ -228,12 +234,35 @@ func checkCollection(rtr kv.ReadTransaction, st *collState) error {
 	return nil
 }
 
-// iterateDocs calls fn with each document of the collection (expired or not) in _id order, or
-// with the error that decoding it met.
-func iterateDocs(rtr kv.ReadTransaction, st *collState, fn func(id any, prefix []byte, doc map[string]any, err error) error) error {
+// iterateDocs calls fn with each document of the collection (expired or not) in _id order and
+// its rows, or with the error that decoding it met.
+func iterateDocs(rtr kv.ReadTransaction, st *collState, fn func(id any, prefix []byte, rows []kv.KeyValue, doc map[string]any, err error) error) error {
 	it := rtr.GetRange(kv.Range{Begin: st.docs, End: append(clip(st.docs), 0xff)}, kv.RangeOptions{Mode: kv.StreamingWantAll}).Iterator()
 	return eachDoc(st, it, false, func(prefix []byte, id any, rows []kv.KeyValue) (bool, error) {
 		doc, err := assembleDoc(prefix, id, rows)
-		return true, fn(id, prefix, doc, err)
+		return true, fn(id, prefix, rows, doc, err)
 	})
+}
+
+// canonical reports where a document's rows differ from the keys its value is written as: a
+// key that decodes but is not how this version writes the value (an array kept element by
+// element that fits one packed value, or the reverse) would mislead later partial updates.
+func canonical(prefix []byte, doc map[string]any, rows []kv.KeyValue) error {
+	f := &flattener{doc: true}
+	f.value(prefix, doc)
+	want := f.out
+	slices.SortFunc(want, func(a, b fieldKV) int { return bytes.Compare(a.key, b.key) })
+	for i := 0; i < len(want) || i < len(rows); i++ {
+		switch {
+		case i >= len(rows):
+			return fmt.Errorf("lacks key %s", kv.Printable(want[i].key[len(prefix):]))
+		case i >= len(want) || bytes.Compare(rows[i].Key, want[i].key) < 0:
+			return fmt.Errorf("has key %s, which its value does not call for", kv.Printable(rows[i].Key[len(prefix):]))
+		case bytes.Compare(rows[i].Key, want[i].key) > 0:
+			return fmt.Errorf("lacks key %s", kv.Printable(want[i].key[len(prefix):]))
+		case !bytes.Equal(rows[i].Value, want[i].value):
+			return fmt.Errorf("key %s holds %s, not the encoding of its value %s", kv.Printable(rows[i].Key[len(prefix):]), kv.Printable(truncateBytes(rows[i].Value, 40)), kv.Printable(truncateBytes(want[i].value, 40)))
+		}
+	}
+	return nil
 }

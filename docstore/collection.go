@@ -30,8 +30,10 @@ const (
 	keyLedger   = 7 // P+(7, token): results of non-idempotent writes, for retries
 )
 
-// formatVersion is the version of the key layout; a header with a newer one is refused.
-const formatVersion = 1
+// formatVersion is the version of the key layout; a header with another one is refused.
+// Version 1 stored every array element in a key of its own; version 2 packs small arrays into
+// one value (see encoding.go), and its writes assume that every small array is packed.
+const formatVersion = 2
 
 // collMeta is the collection header.
 type collMeta struct {
@@ -96,7 +98,7 @@ func newState(prefix, raw []byte) (*collState, error) {
 		return nil, fmt.Errorf("docstore: collection header at %s does not decode: %v: %w", kv.Printable(prefix), err, ErrCorrupt)
 	}
 	if m.Format != formatVersion {
-		return nil, fmt.Errorf("docstore: collection %q has format %d; this code reads format %d: %w", m.Name, m.Format, formatVersion, ErrCorrupt)
+		return nil, fmt.Errorf("docstore: collection %q is stored in format %d; this version reads format %d only: %w", m.Name, m.Format, formatVersion, ErrUnsupportedFormat)
 	}
 	st := &collState{
 		prefix: prefix, header: packed(prefix, keyHeader), raw: raw, meta: &m,
@@ -225,20 +227,12 @@ func (c *Collection) forWrite(ctx context.Context, tr kv.Transaction) (*collStat
 
 // docPrefix returns P+(1)+_id: the key of the document's root, and the prefix of its fields.
 func (st *collState) docPrefix(id any) []byte {
-	out, err := idElems(id).AppendPack(append(make([]byte, 0, len(st.docs)+24), st.docs...))
-	if err != nil {
-		panic(err) // normalised ids always pack
-	}
-	return out
+	return appendKey(append(make([]byte, 0, len(st.docs)+24), st.docs...), id)
 }
 
 // revKey returns P+(2)+_id.
 func (st *collState) revKey(id any) []byte {
-	out, err := idElems(id).AppendPack(append(make([]byte, 0, len(st.revs)+24), st.revs...))
-	if err != nil {
-		panic(err)
-	}
-	return out
+	return appendKey(append(make([]byte, 0, len(st.revs)+24), st.revs...), id)
 }
 
 // docRange is the range of a document's keys: its root and every field.
@@ -246,87 +240,17 @@ func docRange(prefix []byte) kv.Range {
 	return kv.Range{Begin: prefix, End: append(clip(prefix), 0xff)}
 }
 
-// decodeDocKey reads the _id of a key in P+(1).
+// decodeDocKey reads the _id of a key in P+(1), and returns the rest of the key.
 func (st *collState) decodeDocKey(key []byte) (any, []byte, error) {
 	if !bytes.HasPrefix(key, st.docs) {
 		return nil, nil, fmt.Errorf("docstore: key %s is not a document key: %w", kv.Printable(key), ErrCorrupt)
 	}
 	rest := key[len(st.docs):]
-	n, err := idLen(rest)
+	id, n, err := readIDKey(rest)
 	if err != nil {
-		return nil, nil, err
-	}
-	t, err := tuple.Unpack(rest[:n])
-	if err != nil {
-		return nil, nil, fmt.Errorf("docstore: document key %s: %v: %w", kv.Printable(key), err, ErrCorrupt)
-	}
-	id, _, err := decodeIDElems(t)
-	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("docstore: document key %s: %w", kv.Printable(key), err)
 	}
 	return id, rest[n:], nil
-}
-
-// idLen returns how many bytes of b the packed _id elements take.
-func idLen(b []byte) (int, error) {
-	if len(b) < 2 || b[0] != 0x15 {
-		return 0, fmt.Errorf("docstore: packed _id %s does not start with a type tag: %w", kv.Printable(truncateBytes(b, 20)), ErrCorrupt)
-	}
-	var elems int
-	switch b[1] {
-	case tagNumber:
-		elems = 3
-	case tagString:
-		elems = 2
-	case tagBinary:
-		elems = 4
-	default:
-		return 0, fmt.Errorf("docstore: packed _id has type tag %d: %w", b[1], ErrCorrupt)
-	}
-	pos := 0
-	for i := 0; i < elems; i++ {
-		n, err := elemLen(b[pos:])
-		if err != nil {
-			return 0, err
-		}
-		pos += n
-	}
-	return pos, nil
-}
-
-// elemLen returns the length of the first packed tuple element of b (not nested tuples).
-func elemLen(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, fmt.Errorf("docstore: truncated key: %w", ErrCorrupt)
-	}
-	c := b[0]
-	switch {
-	case c == 0x00, c == 0x26, c == 0x27:
-		return 1, nil
-	case c == 0x01 || c == 0x02:
-		for i := 1; i < len(b); i++ {
-			if b[i] == 0 {
-				if i+1 < len(b) && b[i+1] == 0xff {
-					i++
-					continue
-				}
-				return i + 1, nil
-			}
-		}
-	case c >= 0x0c && c <= 0x1c:
-		n := int(c) - 0x14
-		if n < 0 {
-			n = -n
-		}
-		if len(b) >= 1+n {
-			return 1 + n, nil
-		}
-	case c == 0x21:
-		if len(b) >= 9 {
-			return 9, nil
-		}
-	}
-	return 0, fmt.Errorf("docstore: key element %s does not decode: %w", kv.Printable(truncateBytes(b, 20)), ErrCorrupt)
 }
 
 // now is the time operations of this handle use.

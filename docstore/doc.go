@@ -38,7 +38,8 @@
 //	                                      schema, change feed on/off)         CreateIndex, DropIndex, builds
 //	P+(1, id…)                            'o': the document root              Insert, Replace
 //	P+(1, id…, name|index …)              one field: 'o' object, 'a'+len      Insert, Replace, updates
-//	                                      array, or a scalar (below)
+//	                                      array, 'A' packed array, or a
+//	                                      scalar (below)
 //	P+(1, id…, path…, nil, i)             chunk i of a scalar over 100 KB     (its path holds 'x' n size)
 //	P+(2, id…)                            revision: 10-byte versionstamp      every write (versionstamped value)
 //	P+(3, ix, value…, id…)                "" : an index entry                 writes, index builds
@@ -53,6 +54,15 @@
 // (40, "a")); name is a field name (tuple string), index an array position (tuple integer), ix
 // the index's number. Scalars are a type byte and the value: 'n' null, 't'/'f', 'i' zig-zag
 // varint int64, 'd' 8-byte float64, 's' UTF-8, 'b' subtype + bytes, 'D' varint milliseconds.
+// Objects are kept field by field, a key per field below the object's marker. An array whose
+// packed form takes at most 2 KiB is kept whole in one value: 'A', the length, then each element
+// as a type byte and a payload that says its own length (strings and binary data after a uvarint
+// length, objects as a count and name-sorted (length, name, element) fields, arrays as a count
+// and elements). A larger array has a marker and a key per element. So a 1 KB document of ten
+// top-level fields, one of them a small array and one an object of two fields, is 14 keys with
+// its root and revision, plus its index entries. The format (2 since small arrays were packed)
+// is in the collection header; a collection of another format (1 kept every array element in a
+// key of its own) is refused with ErrUnsupportedFormat, and can only be dropped.
 //
 // Values in index keys (and in sorts, and _ids) are tuple elements led by a type tag, the
 // FoundationDB Document Layer's type codes, so that byte order is MongoDB's type order:
@@ -64,20 +74,22 @@
 // index has one entry per distinct element of the array at its path (at most
 // MaxIndexEntriesPerDocument); a missing field is null (unless the index is sparse).
 //
-// [Collection.Check] (and [Check], shaped for testdb.Check) verifies that documents decode, that
-// revisions and documents pair up, that indexes hold exactly the entries their documents call
-// for (no more, no fewer, no duplicate in a unique index) and that the change feed's stream is
-// sound.
+// [Collection.Check] (and [Check], shaped for testdb.Check) verifies that documents decode and
+// are stored exactly as this version writes them (every small array packed, every large one
+// not), that revisions and documents pair up, that indexes hold exactly the entries their
+// documents call for (no more, no fewer, no duplicate in a unique index) and that the change
+// feed's stream is sound.
 //
 // # Concurrency and revisions
 //
 // A partial update by _id (UpdateOne with a filter on _id, UpdateByID, Upsert) reads only the
 // keys of the paths it names (the update's, the filter's, those of the indexes the update
-// touches, and TTL fields): the containers above each path and the path's subtree. Two
-// transactions updating different fields of one document therefore both commit; updates of one
-// field conflict, and the retry loop applies them one after the other. Reading a whole document
-// (Get, Find, Replace, an update by another filter) reads its whole key range, so it conflicts
-// with a concurrent change of any field.
+// touches, and TTL fields): the containers above each path and the path's subtree, the root only
+// when none of those keys exists. Two transactions updating different fields of one document,
+// at the top level or inside objects, therefore both commit; updates of one field conflict, and
+// the retry loop applies them one after the other. An array is one unit: an update of any of its
+// elements reads all of it. Reading a whole document (Get, Find, Replace, an update by another
+// filter) reads its whole key range, so it conflicts with a concurrent change of any field.
 //
 // Every write sets the document's revision with a versionstamped value, without reading it:
 // field-level writers stay conflict-free and the later commit's stamp wins. ReplaceIf reads the

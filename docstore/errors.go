@@ -71,4 +71,8 @@ var (
 	ErrInvalidIndex = errors.New("docstore: invalid index definition")
 	// ErrInvalidSchema is returned when a collection's JSON Schema does not compile.
 	ErrInvalidSchema = errors.New("docstore: invalid JSON Schema")
+	// ErrUnsupportedFormat is returned for a collection whose header names a key layout format
+	// this version does not read: format 1 (every array element in a key of its own, before
+	// small arrays were packed) or a newer one. Such a collection can still be dropped.
+	ErrUnsupportedFormat = errors.New("docstore: unsupported collection format")
 )

@@ -207,7 +207,7 @@ func (c *Collection) Count(ctx context.Context, t kv.ReadTransactor, filter any)
 			return 0, err
 		}
 		var n int64
-		_, err = tx.scan(p, nil, 0, func(id any, doc map[string]any, pos []byte) bool { n++; return true })
+		_, err = tx.scan(p, scanOptions{}, func(id any, doc map[string]any, pos []byte) bool { n++; return true })
 		return n, err
 	})
 }
@@ -234,7 +234,7 @@ func (c *Collection) Distinct(ctx context.Context, t kv.ReadTransactor, path str
 			return nil, err
 		}
 		var out []any
-		_, err = tx.scan(p, nil, 0, func(id any, doc map[string]any, pos []byte) bool {
+		_, err = tx.scan(p, scanOptions{}, func(id any, doc map[string]any, pos []byte) bool {
 			for _, cd := range collect(doc, fp) {
 				if cd.missing {
 					continue
@@ -324,7 +324,11 @@ func (t *tx) find(q *query) (*Page, error) {
 	}
 	var last []byte
 	full := false
-	scanned, err := t.scan(p, after, q.opts.ScanLimit, func(id any, doc map[string]any, at []byte) bool {
+	want := 0
+	if limit > 0 {
+		want = skip + limit
+	}
+	scanned, err := t.scan(p, scanOptions{after: after, limit: q.opts.ScanLimit, want: want}, func(id any, doc map[string]any, at []byte) bool {
 		last = at
 		if skip > 0 {
 			skip--
@@ -356,42 +360,79 @@ type scanStats struct {
 	last    []byte // position of the last item read
 }
 
-// scan runs the plan's scan from after a position (nil: the start), calling fn with each live
-// document that matches the filter and its position, until fn returns false, the scan ends, or
-// scanLimit items were read.
-func (t *tx) scan(p *Plan, after []byte, scanLimit int, fn func(id any, doc map[string]any, pos []byte) bool) (scanStats, error) {
+// scanOptions shape a scan.
+type scanOptions struct {
+	after []byte // the position to start after (nil: the start)
+	limit int    // stop once this many documents or index entries were read (0: no limit)
+	want  int    // how many matches the caller stops at, if it knows (0: it does not)
+}
+
+// readAhead is the most document reads a scan issues before it waits for the first of them.
+const readAhead = 32
+
+// window returns how many document reads to issue at once when n items were read and m
+// documents matched: no more than the caller wants if every one matched, or than the scan
+// limit allows.
+func (o scanOptions) window(n, m int) int {
+	w := readAhead
+	if o.want > 0 {
+		w = min(w, max(o.want-m, 1))
+	}
+	if o.limit > 0 {
+		w = min(w, o.limit-n)
+	}
+	return w
+}
+
+// scan runs the plan's scan from o.after, calling fn with each live document that matches the
+// filter and its position, until fn returns false, the scan ends, or o.limit items were read.
+// Document reads are issued a window at a time (see scanOptions.window), so that on an engine
+// with network round trips they overlap; a window never reads a document the scan would not
+// have read one at a time.
+func (t *tx) scan(p *Plan, o scanOptions, fn func(id any, doc map[string]any, pos []byte) bool) (scanStats, error) {
 	var stats scanStats
 	switch p.kind {
 	case planIDs:
 		start := 0
-		if after != nil {
-			t2, err := tuple.Unpack(after)
+		if o.after != nil {
+			t2, err := tuple.Unpack(o.after)
 			i, _ := safeIndex(t2)
 			if err != nil || i < 0 || i >= len(p.ids) {
 				return stats, fmt.Errorf("docstore: continuation position: %w", ErrInvalidContinuation)
 			}
 			start = i + 1
 		}
-		for i := start; i < len(p.ids); i++ {
-			pos := tuple.Tuple{int64(i)}.Pack()
-			stats.last = pos
-			doc, err := t.readDoc(p.ids[i])
-			if err != nil {
-				return stats, err
+		matched := 0
+		for i := start; i < len(p.ids); {
+			reads := make([]docRead, 0, min(o.window(i-start, matched), len(p.ids)-i))
+			for j := i; j < len(p.ids) && len(reads) < cap(reads); j++ {
+				reads = append(reads, t.startDoc(p.ids[j]))
 			}
-			if doc != nil && p.filter.root.match(doc) && !fn(p.ids[i], doc, pos) {
-				return stats, nil
-			}
-			if scanLimit > 0 && i-start+1 >= scanLimit && i+1 < len(p.ids) {
-				stats.limited = true
-				return stats, nil
+			for _, r := range reads {
+				pos := tuple.Tuple{int64(i)}.Pack()
+				stats.last = pos
+				doc, err := r.live()
+				if err != nil {
+					return stats, err
+				}
+				if doc != nil && p.filter.root.match(doc) {
+					matched++
+					if !fn(p.ids[i], doc, pos) {
+						return stats, nil
+					}
+				}
+				i++
+				if o.limit > 0 && i-start >= o.limit && i < len(p.ids) {
+					stats.limited = true
+					return stats, nil
+				}
 			}
 		}
 		return stats, nil
 	case planCollScan:
-		return t.scanCollection(p, after, scanLimit, fn)
+		return t.scanCollection(p, o.after, o.limit, fn)
 	}
-	return t.scanIndex(p, after, scanLimit, fn)
+	return t.scanIndex(p, o, fn)
 }
 
 func safeIndex(t tuple.Tuple) (int, bool) {
@@ -459,49 +500,65 @@ func (t *tx) scanCollection(p *Plan, after []byte, scanLimit int, fn func(id any
 
 // scanIndex reads index entries in the plan's range, fetching each document; the position is
 // an entry key relative to the index prefix.
-func (t *tx) scanIndex(p *Plan, after []byte, scanLimit int, fn func(id any, doc map[string]any, pos []byte) bool) (scanStats, error) {
+func (t *tx) scanIndex(p *Plan, o scanOptions, fn func(id any, doc map[string]any, pos []byte) bool) (scanStats, error) {
 	var stats scanStats
 	r, err := p.scanRange(t.st)
 	if err != nil {
 		return stats, err
 	}
 	full := r
-	if r, err = narrow(r, p.ix.prefix, after, p.reverse, 0x00); err != nil {
+	if r, err = narrow(r, p.ix.prefix, o.after, p.reverse, 0x00); err != nil {
 		return stats, err
 	}
 	it := t.rtr.GetRange(r, kv.RangeOptions{Reverse: p.reverse}).Iterator()
-	n := 0
-	for it.Next() {
-		key := it.KeyValue().Key
-		n++
-		pos := key[len(p.ix.prefix):]
-		stats.last = pos
-		id, err := entryID(p.ix, key)
-		if err != nil {
-			return stats, err
-		}
-		doc, err := t.readDoc(id)
-		if err != nil {
-			return stats, err
-		}
-		if doc != nil && p.multikey {
-			first, err := t.firstEntryInRange(p, doc, id, full)
+	type pending struct {
+		key []byte
+		doc docRead
+	}
+	var reads []pending
+	n, matched := 0, 0
+	for {
+		reads = reads[:0]
+		for w := o.window(n, matched); len(reads) < w && it.Next(); {
+			key := it.KeyValue().Key
+			id, err := entryID(p.ix, key)
 			if err != nil {
 				return stats, err
 			}
-			if !bytes.Equal(first, key) {
-				doc = nil // the document is returned at another of its entries
+			reads = append(reads, pending{key: key, doc: t.startDoc(id)})
+		}
+		if len(reads) == 0 {
+			return stats, it.Err()
+		}
+		for _, e := range reads {
+			n++
+			pos := e.key[len(p.ix.prefix):]
+			stats.last = pos
+			doc, err := e.doc.live()
+			if err != nil {
+				return stats, err
+			}
+			if doc != nil && p.multikey {
+				first, err := t.firstEntryInRange(p, doc, e.doc.id, full)
+				if err != nil {
+					return stats, err
+				}
+				if !bytes.Equal(first, e.key) {
+					doc = nil // the document is returned at another of its entries
+				}
+			}
+			if doc != nil && p.filter.root.match(doc) {
+				matched++
+				if !fn(e.doc.id, doc, pos) {
+					return stats, nil
+				}
+			}
+			if o.limit > 0 && n >= o.limit {
+				stats.limited = true
+				return stats, nil
 			}
 		}
-		if doc != nil && p.filter.root.match(doc) && !fn(id, doc, pos) {
-			return stats, nil
-		}
-		if scanLimit > 0 && n >= scanLimit {
-			stats.limited = true
-			return stats, nil
-		}
 	}
-	return stats, it.Err()
 }
 
 // firstEntryInRange returns the entry of doc, among those in r, that the scan meets first.
@@ -538,9 +595,9 @@ func (t *tx) sortedPage(q *query, p *Plan, pos tuple.Tuple, skip, limit int, pag
 	keysOf := func(id any, doc map[string]any) [][]byte {
 		out := make([][]byte, 0, len(p.sort)+1)
 		for _, f := range p.sort {
-			out = append(out, appendValueKey(nil, sortKey(doc, f)).Pack())
+			out = append(out, appendKey(nil, sortKey(doc, f)))
 		}
-		return append(out, idElems(id).Pack())
+		return append(out, appendKey(nil, id))
 	}
 	idDesc := allDescending(p.sort)
 	cmp := func(a, b [][]byte) int {
@@ -574,7 +631,7 @@ func (t *tx) sortedPage(q *query, p *Plan, pos tuple.Tuple, skip, limit int, pag
 	}
 	var items []item
 	var tooMany bool
-	_, err := t.scan(p, nil, 0, func(id any, doc map[string]any, _ []byte) bool {
+	_, err := t.scan(p, scanOptions{}, func(id any, doc map[string]any, _ []byte) bool {
 		k := keysOf(id, doc)
 		if afterKeys != nil && cmp(k, afterKeys) <= 0 {
 			return true

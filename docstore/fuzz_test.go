@@ -116,6 +116,8 @@ func FuzzStoredDocument(f *testing.F) {
 	f.Add([]byte{0x02, 'a', 0}, []byte{'x', 2, 5}, []byte{0x02, 'a', 0, 0x00, 0x14}, []byte("sabc"))
 	f.Add([]byte{0x02, 'a', 0}, []byte{'o'}, []byte{0x02, 'a', 0, 0x02, 'b', 0}, []byte{'D', 3})
 	f.Add([]byte{0x02, 'a', 0}, []byte{'a', 2}, []byte{0x02, 'a', 0, 0x15, 1}, []byte{'b', 4, 1})
+	f.Add([]byte{0x02, 'a', 0}, []byte{'A', 3, 's', 1, 'x', 'o', 2, 1, 'k', 'n', 1, 'l', 'i', 4, 'a', 1, 'D', 2}, []byte{0x02, 'b', 0}, []byte{'A', 0})
+	f.Add([]byte{0x02, 'a', 0}, []byte{'A', 1, 'b', 2, 0, 7, 7}, []byte{0x02, 'a', 0, 0x14}, []byte{'n'})
 	db := testdb.OpenEmbedded(f, &embedded.Options{})
 	ds, err := docstore.Open(ctx, db, []string{"fuzz"}, nil)
 	if err != nil {

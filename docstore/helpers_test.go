@@ -1,14 +1,17 @@
 package docstore_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/docstore"
 	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/subspace"
 )
 
 var ctx = context.Background()
@@ -35,6 +38,30 @@ func newEnvWith(t testing.TB, db kv.Database, opts *docstore.Options) *env {
 }
 
 func (e *env) coll(name string) *docstore.Collection { return e.ds.Collection(name) }
+
+// collSubspace returns the subspace (P) of a collection of the test docstore, for tests that
+// read its keys raw.
+func (e *env) collSubspace(name string) subspace.Subspace {
+	e.t.Helper()
+	dir, err := directory.Open(ctx, e.db, []string{"test", name}, nil)
+	require.NoError(e.t, err)
+	ss, err := dir.Subspace()
+	require.NoError(e.t, err)
+	return ss
+}
+
+// rawRows reads the keys from begin to end (nil: every key starting with begin).
+func (e *env) rawRows(begin, end []byte) []kv.KeyValue {
+	e.t.Helper()
+	if end == nil {
+		end = append(bytes.Clone(begin), 0xff)
+	}
+	rows, err := kv.ReadTransact(ctx, e.db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
+		return tr.GetRange(kv.Range{Begin: begin, End: end}, kv.RangeOptions{}).GetSlice()
+	})
+	require.NoError(e.t, err)
+	return rows
+}
 
 // find returns the _ids of a query's results, in order.
 func (e *env) ids(c *docstore.Collection, filter any, opts docstore.FindOptions) []any {

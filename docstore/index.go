@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/layerkit/layerkit/kv"
-	"github.com/layerkit/layerkit/tuple"
 )
 
 // Index describes a secondary index of a collection.
@@ -225,35 +224,28 @@ func (ix *indexState) entries(doc map[string]any, id any) (out []entry, multi bo
 	if total > MaxIndexEntriesPerDocument {
 		return nil, multi, fmt.Errorf("docstore: index %q: document %s would have %d entries; at most %d: %w", ix.meta.Name, formatID(id), total, MaxIndexEntriesPerDocument, ErrTooManyIndexEntries)
 	}
-	idt := idElems(id)
-	combo := make(tuple.Tuple, 0, 4*len(ix.paths))
-	var rec func(i int, t tuple.Tuple) error
-	rec = func(i int, t tuple.Tuple) error {
+	idKey := appendKey(nil, id)
+	buf := append(make([]byte, 0, 128), ix.prefix...)
+	var rec func(i int)
+	rec = func(i int) {
 		if i == len(perField) {
-			k, err := t.AppendPack(append(make([]byte, 0, len(ix.prefix)+32), ix.prefix...))
-			if err != nil {
-				return fmt.Errorf("docstore: index %q: %v: %w", ix.meta.Name, err, ErrInvalidDocument)
-			}
-			valEnd := len(k)
-			k, err = idt.AppendPack(k)
-			if err != nil {
-				return err
-			}
-			if len(k) > kv.MaxKeySize {
-				return fmt.Errorf("docstore: index %q: the key of document %s is %d bytes; keys hold at most %d: %w", ix.meta.Name, formatID(id), len(k), kv.MaxKeySize, ErrInvalidDocument)
-			}
-			out = append(out, entry{key: k, valEnd: valEnd})
-			return nil
+			k := make([]byte, len(buf)+len(idKey))
+			copy(k[copy(k, buf):], idKey)
+			out = append(out, entry{key: k, valEnd: len(buf)})
+			return
 		}
+		n := len(buf)
 		for _, v := range perField[i] {
-			if err := rec(i+1, appendValueKey(t, v)); err != nil {
-				return err
-			}
+			buf = appendKey(buf[:n], v)
+			rec(i + 1)
 		}
-		return nil
+		buf = buf[:n]
 	}
-	if err := rec(0, combo); err != nil {
-		return nil, multi, err
+	rec(0)
+	for _, e := range out {
+		if len(e.key) > kv.MaxKeySize {
+			return nil, multi, fmt.Errorf("docstore: index %q: the key of document %s is %d bytes; keys hold at most %d: %w", ix.meta.Name, formatID(id), len(e.key), kv.MaxKeySize, ErrInvalidDocument)
+		}
 	}
 	return out, multi, nil
 }
@@ -309,41 +301,28 @@ func (ix *indexState) String() string {
 	return b.String()
 }
 
-// payloadElems is how many tuple elements follow each type tag in a value's key form.
-var payloadElems = map[int64]int{tagUndefined: 0, tagNull: 0, tagNumber: 2, tagString: 1, tagObject: 1, tagArray: 1, tagBinary: 3, tagBool: 1, tagDate: 1}
-
-// splitEntry decodes an index entry key into its values' key elements and the _id.
-func splitEntry(ix *indexState, key []byte) (tuple.Tuple, any, error) {
+// splitEntry reads an index entry key: where its values end (the key before is the index
+// prefix and the values), and the _id after them.
+func splitEntry(ix *indexState, key []byte) (int, any, error) {
 	if !bytes.HasPrefix(key, ix.prefix) {
-		return nil, nil, fmt.Errorf("docstore: key %s is not in index %q: %w", kv.Printable(key), ix.meta.Name, ErrCorrupt)
+		return 0, nil, fmt.Errorf("docstore: key %s is not in index %q: %w", kv.Printable(key), ix.meta.Name, ErrCorrupt)
 	}
-	t, err := tuple.Unpack(key[len(ix.prefix):])
-	if err != nil {
-		return nil, nil, fmt.Errorf("docstore: index %q entry %s: %v: %w", ix.meta.Name, kv.Printable(key), err, ErrCorrupt)
-	}
-	pos := 0
+	pos := len(ix.prefix)
 	for range ix.paths {
-		if pos >= len(t) {
-			return nil, nil, fmt.Errorf("docstore: index %q entry %s is short: %w", ix.meta.Name, kv.Printable(key), ErrCorrupt)
+		n, err := skipKeyValue(key[pos:])
+		if err != nil {
+			return 0, nil, fmt.Errorf("docstore: index %q entry %s: %w", ix.meta.Name, kv.Printable(key), err)
 		}
-		tag, _ := t[pos].(int64)
-		n, ok := payloadElems[tag]
-		if !ok {
-			return nil, nil, fmt.Errorf("docstore: index %q entry %s has type tag %v: %w", ix.meta.Name, kv.Printable(key), t[pos], ErrCorrupt)
-		}
-		pos += 1 + n
+		pos += n
 	}
-	if pos > len(t) {
-		return nil, nil, fmt.Errorf("docstore: index %q entry %s is short: %w", ix.meta.Name, kv.Printable(key), ErrCorrupt)
-	}
-	id, rest, err := decodeIDElems(t[pos:])
+	id, n, err := readIDKey(key[pos:])
 	if err != nil {
-		return nil, nil, err
+		return 0, nil, fmt.Errorf("docstore: index %q entry %s: %w", ix.meta.Name, kv.Printable(key), err)
 	}
-	if len(rest) != 0 {
-		return nil, nil, fmt.Errorf("docstore: index %q entry %s has elements after the _id: %w", ix.meta.Name, kv.Printable(key), ErrCorrupt)
+	if pos+n != len(key) {
+		return 0, nil, fmt.Errorf("docstore: index %q entry %s has elements after the _id: %w", ix.meta.Name, kv.Printable(key), ErrCorrupt)
 	}
-	return t[:pos], id, nil
+	return pos, id, nil
 }
 
 // entryID reads the _id at the end of an index entry key.

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/layerkit/layerkit/docstore"
+	"github.com/layerkit/layerkit/kv"
 )
 
 func explain(t *testing.T, e *env, c *docstore.Collection, filter any, opts docstore.FindOptions) string {
@@ -134,11 +135,14 @@ func TestOnlineIndexBuild(t *testing.T) {
 	}
 	_, err := c.InsertMany(ctx, e.db, docs)
 	require.NoError(t, err)
-	tr, err := e.db.CreateTransaction()
-	require.NoError(t, err)
-	require.NoError(t, c.CreateIndex(ctx, tr, docstore.Index{Name: "v", Fields: []string{"v"}}))
-	require.NoError(t, c.CreateIndex(ctx, tr, docstore.Index{Name: "tags", Fields: []string{"tags"}}))
-	require.NoError(t, tr.Commit())
+	// Both indexes in one transaction, retried as any caller's would be (the test database
+	// injects commit faults).
+	require.NoError(t, e.db.Transact(ctx, func(tr kv.Transaction) error {
+		if err := c.CreateIndex(ctx, tr, docstore.Index{Name: "v", Fields: []string{"v"}}); err != nil {
+			return err
+		}
+		return c.CreateIndex(ctx, tr, docstore.Index{Name: "tags", Fields: []string{"tags"}})
+	}))
 	infos, err := c.Indexes(ctx, e.db)
 	require.NoError(t, err)
 	require.False(t, infos[0].Readable, "500 documents are too many to index inside the caller's transaction")

@@ -181,12 +181,31 @@ func randDoc(rng *rand.Rand, id int64) docstore.M {
 	if rng.IntN(40) == 0 {
 		d["big"] = strings.Repeat(fmt.Sprint(rng.IntN(10)), 150_000) // a split value
 	}
+	if rng.IntN(3) == 0 {
+		log := []any{}
+		for k := rng.IntN(12); k > 0; k-- {
+			log = append(log, randLogEntry(rng))
+		}
+		d["log"] = log
+	}
 	return d
+}
+
+// randLogEntry is an element of the array "log", large enough that a few of them make the array
+// too large to pack into one value, so that updates move it between both ways of storing it.
+func randLogEntry(rng *rand.Rand) any {
+	switch rng.IntN(3) {
+	case 0:
+		return strings.Repeat(fmt.Sprint(rng.IntN(10)), 300)
+	case 1:
+		return map[string]any{"m": strings.Repeat("m", 200+rng.IntN(100)), "n": int64(rng.IntN(4))}
+	}
+	return []any{int64(rng.IntN(4)), strings.Repeat("e", 100)}
 }
 
 func randUpdate(rng *rand.Rand) docstore.M {
 	t := fmt.Sprintf("t%d", rng.IntN(5))
-	switch rng.IntN(16) {
+	switch rng.IntN(23) {
 	case 0:
 		return docstore.M{"$set": docstore.M{"a": randScalar(rng)}}
 	case 1:
@@ -217,6 +236,28 @@ func randUpdate(rng *rand.Rand) docstore.M {
 		return docstore.M{"$push": docstore.M{"tags": docstore.M{"$each": docstore.A{t, "t0"}, "$sort": 1, "$slice": -3}}}
 	case 14:
 		return docstore.M{"$mul": docstore.M{"a": 2}}
+	case 15:
+		each := docstore.A{}
+		for k := 1 + rng.IntN(4); k > 0; k-- {
+			each = append(each, randLogEntry(rng))
+		}
+		return docstore.M{"$push": docstore.M{"log": docstore.M{"$each": each}}}
+	case 16:
+		return docstore.M{"$pop": docstore.M{"log": 2*rng.IntN(2) - 1}}
+	case 17:
+		return docstore.M{"$set": docstore.M{fmt.Sprintf("log.%d", rng.IntN(8)): randLogEntry(rng)}}
+	case 18:
+		return docstore.M{"$set": docstore.M{fmt.Sprintf("log.%d.n", rng.IntN(8)): int64(rng.IntN(4))}}
+	case 19:
+		return docstore.M{"$pull": docstore.M{"log": docstore.M{"n": int64(rng.IntN(4))}}}
+	case 20: // an array inside an object, packed or not
+		each := docstore.A{}
+		for k := 1 + rng.IntN(4); k > 0; k-- {
+			each = append(each, randLogEntry(rng))
+		}
+		return docstore.M{"$push": docstore.M{"o.log": docstore.M{"$each": each, "$slice": -1 - rng.IntN(8)}}}
+	case 21:
+		return docstore.M{"$pull": docstore.M{"o.log": docstore.M{"n": int64(rng.IntN(4))}}}
 	}
 	return docstore.M{"$set": docstore.M{"tags": docstore.A{}}}
 }
@@ -245,6 +286,9 @@ var modelFilters = []any{
 	docstore.M{"_id": docstore.M{"$in": docstore.A{1, 5, 9, 33}}},
 	docstore.M{"arr": docstore.M{"$elemMatch": docstore.M{"k": docstore.M{"$gt": 0}, "z": true}}},
 	docstore.M{"b": docstore.M{"$in": docstore.A{1, 3}}, "o.y": "y1"},
+	docstore.M{"log.n": docstore.M{"$gte": 2}},
+	docstore.M{"log": docstore.M{"$size": 3}},
+	docstore.M{"o.log.n": 1, "b": docstore.M{"$lt": 2}},
 }
 
 var modelSorts = [][]string{nil, {"a"}, {"-b", "a"}, {"o.x"}, {"-tags"}, {"tags", "-_id"}, {"_id"}, {"-_id"}, {"b", "u"}}
@@ -257,6 +301,8 @@ var modelIndexes = []docstore.Index{
 	{Name: "u", Fields: []string{"u"}, Unique: true, Sparse: true},
 	{Name: "arrk", Fields: []string{"arr.k"}},
 	{Name: "b_part", Fields: []string{"b"}, Partial: docstore.M{"b": docstore.M{"$gte": 2}}},
+	{Name: "logn", Fields: []string{"log.n"}},
+	{Name: "ologn", Fields: []string{"o.log.n", "b"}},
 }
 
 // Random inserts, replaces, updates (by _id and by filter), upserts and deletes, applied to the
@@ -432,6 +478,7 @@ func TestModelRandomOperations(t *testing.T) {
 			checkQuery(t, e, c, m, rng, op)
 		}
 		if op%50 == 49 {
+			require.NoError(t, c.Check(ctx, db), "op %d", op) // stored as written, indexes agree
 			for _, id := range m.sortedIDs() {
 				d, err := c.Get(ctx, db, id)
 				require.NoError(t, err)

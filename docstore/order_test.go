@@ -1,7 +1,6 @@
 package docstore_test
 
 import (
-	"bytes"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -15,9 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/docstore"
-	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/tuple"
 )
 
@@ -99,15 +96,8 @@ func TestTypeOrderGolden(t *testing.T) {
 	require.NoError(t, err)
 
 	// Index keys: read raw, in key order.
-	dir, err := directory.Open(ctx, e.db, []string{"test", "order"}, nil)
-	require.NoError(t, err)
-	ss, err := dir.Subspace()
-	require.NoError(t, err)
-	ixPrefix := ss.Pack(tuple.Tuple{int64(3), int64(1)})
-	rows, err := kv.ReadTransact(ctx, e.db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
-		return tr.GetRange(kv.Range{Begin: ixPrefix, End: append(bytes.Clone(ixPrefix), 0xff)}, kv.RangeOptions{}).GetSlice()
-	})
-	require.NoError(t, err)
+	ixPrefix := e.collSubspace("order").Pack(tuple.Tuple{int64(3), int64(1)})
+	rows := e.rawRows(ixPrefix, nil)
 	require.Len(t, rows, int(id))
 	var golden strings.Builder
 	prevRank, prevKey := -1, []byte(nil)

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/layerkit/layerkit/kv"
-	"github.com/layerkit/layerkit/tuple"
 )
 
 // Plan is how a query runs, as chosen by the planner: a lookup of _ids, a scan of the
@@ -496,35 +495,14 @@ func (p *Plan) scanRange(st *collState) (kv.Range, error) {
 	if p.kind == planIndexScan {
 		base = p.ix.prefix
 	}
-	eqKey := base
-	if len(p.eq) > 0 {
-		var t tuple.Tuple
-		for _, v := range p.eq {
-			t = appendValueKey(t, v)
-		}
-		k, err := t.AppendPack(clip(base))
-		if err != nil {
-			return kv.Range{}, fmt.Errorf("docstore: query values: %v: %w", err, ErrInvalidFilter)
-		}
-		eqKey = k
+	eqKey := clip(base)
+	for _, v := range p.eq {
+		eqKey = appendKey(eqKey, v)
 	}
 	r := kv.Range{Begin: clip(eqKey), End: append(clip(eqKey), 0xff)}
-	key := func(v any) ([]byte, error) {
-		k, err := appendValueKey(nil, v).AppendPack(clip(eqKey))
-		if err != nil {
-			return nil, fmt.Errorf("docstore: query value: %v: %w", err, ErrInvalidFilter)
-		}
-		return k, nil
-	}
-	typeStart := func(v any) []byte {
-		k, _ := tuple.Tuple{int64(typeTag(v))}.AppendPack(clip(eqKey))
-		return k
-	}
+	typeStart := func(v any) []byte { return appendTupleInt(clip(eqKey), int64(typeTag(v))) }
 	if p.low != nil {
-		k, err := key(p.low.value)
-		if err != nil {
-			return kv.Range{}, err
-		}
+		k := appendKey(clip(eqKey), p.low.value)
 		if !p.low.inclusive {
 			k = append(k, 0xff)
 		}
@@ -534,10 +512,7 @@ func (p *Plan) scanRange(st *collState) (kv.Range, error) {
 		}
 	}
 	if p.high != nil {
-		k, err := key(p.high.value)
-		if err != nil {
-			return kv.Range{}, err
-		}
+		k := appendKey(clip(eqKey), p.high.value)
 		if p.high.inclusive {
 			k = append(k, 0xff)
 		}

@@ -1,132 +1,15 @@
 package docstore
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/bits"
 	"slices"
 	"strings"
-	"time"
-	"unicode/utf8"
-
-	"github.com/google/uuid"
+	"sync"
 
 	"github.com/layerkit/layerkit/kv"
 )
-
-// Field values. Each object and array of a document has a marker key, and each scalar a key of
-// its own; the first byte of a value says which:
-//
-//	'o'                          object (the document root is one)
-//	'a' uvarint(length)          array
-//	'n' 't' 'f'                  null, true, false
-//	'i' varint                   int64 (zig-zag)
-//	'd' 8 bytes                  float64 bits, big-endian
-//	's' bytes                    string, UTF-8
-//	'b' subtype bytes            binary (subtype 0, or 4 for a UUID)
-//	'D' varint                   date, milliseconds since 1970 (zig-zag)
-//	'x' uvarint(n) uvarint(size) a scalar too large for one value: its encoding (one of the
-//	                             above, size bytes) is in n chunks at the key + (nil, i)
-const (
-	valObject = 'o'
-	valArray  = 'a'
-	valNull   = 'n'
-	valTrue   = 't'
-	valFalse  = 'f'
-	valInt    = 'i'
-	valFloat  = 'd'
-	valString = 's'
-	valBinary = 'b'
-	valDate   = 'D'
-	valSplit  = 'x'
-)
-
-// chunkSize is the most bytes of one value; larger scalars are split into chunks of this size.
-const chunkSize = kv.MaxValueSize
-
-// appendScalar appends the encoding of a normalised scalar.
-func appendScalar(b []byte, v any) []byte {
-	switch x := v.(type) {
-	case nil:
-		return append(b, valNull)
-	case bool:
-		if x {
-			return append(b, valTrue)
-		}
-		return append(b, valFalse)
-	case int64:
-		return binary.AppendVarint(append(b, valInt), x)
-	case float64:
-		return binary.BigEndian.AppendUint64(append(b, valFloat), math.Float64bits(x))
-	case string:
-		return append(append(b, valString), x...)
-	case []byte:
-		return append(append(b, valBinary, 0), x...)
-	case uuid.UUID:
-		return append(append(b, valBinary, binarySubtypeUUID), x[:]...)
-	case time.Time:
-		return binary.AppendVarint(append(b, valDate), x.UnixMilli())
-	}
-	panic(fmt.Sprintf("docstore: appendScalar of %T", v)) // normalised values only
-}
-
-// decodeScalar reads a value written by appendScalar.
-func decodeScalar(b []byte) (any, error) {
-	if len(b) == 0 {
-		return nil, fmt.Errorf("docstore: empty field value: %w", ErrCorrupt)
-	}
-	rest := b[1:]
-	switch b[0] {
-	case valNull:
-		if len(rest) == 0 {
-			return nil, nil
-		}
-	case valTrue, valFalse:
-		if len(rest) == 0 {
-			return b[0] == valTrue, nil
-		}
-	case valInt:
-		i, n := binary.Varint(rest)
-		if n > 0 && n == len(rest) {
-			return i, nil
-		}
-	case valFloat:
-		if len(rest) == 8 {
-			f := math.Float64frombits(binary.BigEndian.Uint64(rest))
-			if !math.IsNaN(f) && !math.IsInf(f, 0) {
-				return f, nil
-			}
-		}
-	case valString:
-		if utf8.Valid(rest) {
-			return string(rest), nil
-		}
-	case valBinary:
-		if len(rest) >= 1 {
-			switch {
-			case rest[0] == 0:
-				return append([]byte{}, rest[1:]...), nil
-			case rest[0] == binarySubtypeUUID && len(rest) == 17:
-				return uuid.UUID(rest[1:]), nil
-			}
-		}
-	case valDate:
-		ms, n := binary.Varint(rest)
-		if n > 0 && n == len(rest) {
-			return time.UnixMilli(ms).UTC(), nil
-		}
-	}
-	return nil, fmt.Errorf("docstore: field value %s does not decode: %w", kv.Printable(truncateBytes(b, 40)), ErrCorrupt)
-}
-
-func truncateBytes(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
 
 // fieldKV is one key of a stored document and its value.
 type fieldKV struct {
@@ -134,8 +17,10 @@ type fieldKV struct {
 	value []byte
 }
 
-// flattener turns a value into the keys that store it. Keys and values are cut from shared
-// buffers, so a document costs a few allocations, not two per field.
+// flattener turns a value into the keys that store it (see encoding.go for the values). Keys
+// and values are cut from shared buffers, which a pool keeps from one document to the next: a
+// transaction's writes may reuse what they were given (the engine copies it), so writing a
+// document allocates nothing here once the pool is warm.
 type flattener struct {
 	out    []fieldKV
 	size   int // bytes of the keys below the starting path, and of the values
@@ -145,11 +30,33 @@ type flattener struct {
 	doc    bool // the value is a whole document, whose _id is in the key rather than a field
 }
 
-// value appends the keys of v stored at path (the full key of where v goes).
-func (f *flattener) value(path []byte, v any) {
-	if f.out == nil {
-		f.base = len(path)
+var flatteners = sync.Pool{New: func() any { return new(flattener) }}
+
+// newFlattener takes a flattener from the pool; doc says it flattens whole documents.
+func newFlattener(doc bool) *flattener {
+	f := flatteners.Get().(*flattener)
+	f.doc = doc
+	return f
+}
+
+// release returns f to the pool once its keys and values are written or no longer needed.
+func (f *flattener) release() {
+	if cap(f.values) > 1<<20 || cap(f.out) > 1<<14 {
+		return // a large document's buffers are not kept
 	}
+	clear(f.out)
+	f.out, f.keys, f.values, f.size, f.base = f.out[:0], f.keys[:0], f.values[:0], 0, 0
+	flatteners.Put(f)
+}
+
+// value appends the keys of v stored at path (the full key of where v goes); size counts the
+// bytes below path.
+func (f *flattener) value(path []byte, v any) {
+	f.base = len(path)
+	f.walk(path, v)
+}
+
+func (f *flattener) walk(path []byte, v any) {
 	switch x := v.(type) {
 	case map[string]any:
 		f.add(path, f.scalarBuf(valObject))
@@ -157,14 +64,20 @@ func (f *flattener) value(path []byte, v any) {
 			if f.doc && len(path) == f.base && k == "_id" {
 				continue // the _id is in the key
 			}
-			f.value(f.key(path, func(b []byte) []byte { return appendKeyString(b, k) }), e)
+			f.walk(f.nameKey(path, k), e)
 		}
 	case []any:
 		start := len(f.values)
-		f.values = binary.AppendUvarint(append(f.values, valArray), uint64(len(x)))
+		b, ok := appendPackedArray(f.values, x)
+		if ok {
+			f.values = b
+			f.add(path, b[start:len(b):len(b)])
+			return
+		}
+		f.values = binary.AppendUvarint(append(b[:start], valArray), uint64(len(x)))
 		f.add(path, f.values[start:len(f.values):len(f.values)])
 		for i, e := range x {
-			f.value(f.key(path, func(b []byte) []byte { return appendKeyIndex(b, i) }), e)
+			f.walk(f.indexKey(path, false, i), e)
 		}
 	default:
 		start := len(f.values)
@@ -178,19 +91,36 @@ func (f *flattener) value(path []byte, v any) {
 		hdr := binary.AppendUvarint([]byte{valSplit}, uint64(n))
 		f.add(path, binary.AppendUvarint(hdr, uint64(len(enc))))
 		for i := 0; i < n; i++ {
-			k := f.key(path, func(b []byte) []byte { return appendKeyIndex(append(b, 0x00), i) })
-			f.add(k, enc[i*chunkSize:min(len(enc), (i+1)*chunkSize)])
+			f.add(f.indexKey(path, true, i), enc[i*chunkSize:min(len(enc), (i+1)*chunkSize)])
 		}
 	}
 }
 
-// key returns path extended by one element, cut from the shared key buffer.
-func (f *flattener) key(path []byte, elem func([]byte) []byte) []byte {
-	if cap(f.keys)-len(f.keys) < len(path)+32 {
-		f.keys = make([]byte, 0, max(1024, 4*(len(path)+32)))
+// room makes space for a key of n bytes in the shared key buffer.
+func (f *flattener) room(n int) {
+	if cap(f.keys)-len(f.keys) < n {
+		f.keys = make([]byte, 0, max(1024, 4*n))
 	}
+}
+
+// nameKey returns path extended by a field name, cut from the shared key buffer.
+func (f *flattener) nameKey(path []byte, name string) []byte {
+	f.room(len(path) + len(name) + 8)
 	start := len(f.keys)
-	f.keys = elem(append(f.keys, path...))
+	f.keys = appendKeyString(append(f.keys, path...), name)
+	return f.keys[start:len(f.keys):len(f.keys)]
+}
+
+// indexKey returns path extended by an array index, or by a chunk marker (nil) and a chunk
+// number, cut from the shared key buffer.
+func (f *flattener) indexKey(path []byte, chunk bool, i int) []byte {
+	f.room(len(path) + 16)
+	start := len(f.keys)
+	f.keys = append(f.keys, path...)
+	if chunk {
+		f.keys = append(f.keys, 0x00)
+	}
+	f.keys = appendKeyIndex(f.keys, i)
 	return f.keys[start:len(f.keys):len(f.keys)]
 }
 
@@ -243,6 +173,15 @@ func appendKeyIndex(b []byte, i int) []byte {
 	return b
 }
 
+// below reports whether key is prefix or a key below it: prefix followed by more tuple
+// elements. A key that merely starts with prefix may be a sibling: a string element ends in a
+// zero byte, and a string holding a zero byte goes on after it with the escape byte 0xff
+// ("a" is 02 61 00, "a\x00b" is 02 61 00 ff 62 00), which no element starts with.
+func below[T string | []byte](key, prefix T) bool {
+	return len(key) >= len(prefix) && string(key[:len(prefix)]) == string(prefix) &&
+		(len(key) == len(prefix) || key[len(prefix)] != 0xff)
+}
+
 // pathElem is one decoded component of a field key: a name, an index, or the chunk marker.
 type pathElem struct {
 	name  string
@@ -251,23 +190,23 @@ type pathElem struct {
 }
 
 // readPathElem decodes the next element of a field key suffix: a tuple string, a small
-// non-negative tuple integer, or nil (chunks).
-func readPathElem(b []byte) (pathElem, []byte, error) {
+// non-negative tuple integer, or nil (chunks). Names share the memory of b.
+func readPathElem(b string) (pathElem, string, error) {
 	if len(b) == 0 {
-		return pathElem{}, nil, fmt.Errorf("docstore: truncated field key: %w", ErrCorrupt)
+		return pathElem{}, "", fmt.Errorf("docstore: truncated field key: %w", ErrCorrupt)
 	}
 	switch c := b[0]; {
 	case c == 0x00:
 		return pathElem{kind: 'c'}, b[1:], nil
 	case c == 0x02:
-		if end := bytes.IndexByte(b[1:], 0x00); end >= 0 && (end+2 >= len(b) || b[end+2] != 0xff) {
-			return pathElem{name: string(b[1 : 1+end]), kind: 's'}, b[end+2:], nil // no escaped zero
+		if end := strings.IndexByte(b[1:], 0x00); end >= 0 && (end+2 >= len(b) || b[end+2] != 0xff) {
+			return pathElem{name: b[1 : 1+end], kind: 's'}, b[end+2:], nil // no escaped zero
 		}
 		var s []byte
 		i := 1
 		for {
 			if i >= len(b) {
-				return pathElem{}, nil, fmt.Errorf("docstore: unterminated field name in key: %w", ErrCorrupt)
+				return pathElem{}, "", fmt.Errorf("docstore: unterminated field name in key: %w", ErrCorrupt)
 			}
 			if b[i] == 0x00 {
 				if i+1 < len(b) && b[i+1] == 0xff {
@@ -284,23 +223,37 @@ func readPathElem(b []byte) (pathElem, []byte, error) {
 	case c >= 0x14 && c <= 0x18:
 		n := int(c - 0x14)
 		if len(b) < 1+n {
-			return pathElem{}, nil, fmt.Errorf("docstore: truncated array index in key: %w", ErrCorrupt)
+			return pathElem{}, "", fmt.Errorf("docstore: truncated array index in key: %w", ErrCorrupt)
 		}
 		v := 0
-		for _, d := range b[1 : 1+n] {
-			v = v<<8 | int(d)
+		for i := 1; i <= n; i++ {
+			v = v<<8 | int(b[i])
 		}
 		if v < 0 {
 			break
 		}
 		return pathElem{index: v, kind: 'i'}, b[1+n:], nil
 	}
-	return pathElem{}, nil, fmt.Errorf("docstore: field key element starts with %#x: %w", b[0], ErrCorrupt)
+	return pathElem{}, "", fmt.Errorf("docstore: field key element starts with %#x: %w", b[0], ErrCorrupt)
 }
 
-// assembler rebuilds a document from its keys, read in key order.
+// topName returns the field name of a key suffix that is one plain tuple string (no escaped
+// zero byte), the form of every top-level field key.
+func topName(suffix string) (string, bool) {
+	if len(suffix) < 2 || suffix[0] != 0x02 || suffix[len(suffix)-1] != 0x00 {
+		return "", false
+	}
+	name := suffix[1 : len(suffix)-1]
+	return name, strings.IndexByte(name, 0) < 0
+}
+
+// assembler rebuilds a document from its keys, read in key order. The names and strings of the
+// document share the memory of one string that holds the bytes of all its rows.
 type assembler struct {
 	root map[string]any
+	rows int // rows of the document: no exploded array can be longer
+	// packed is the key suffix of the last packed array read: no key may follow below it.
+	packed string
 	// the split scalar being assembled
 	split     []pathElem
 	splitN    int
@@ -309,11 +262,24 @@ type assembler struct {
 	elems     []pathElem
 }
 
-func newAssembler() *assembler { return &assembler{} }
-
 // add takes the next key (relative to the document prefix; the first key is the empty root
 // suffix) and its value.
-func (a *assembler) add(suffix, value []byte) error {
+func (a *assembler) add(suffix, value string) error {
+	if a.packed != "" && below(suffix, a.packed) {
+		return fmt.Errorf("docstore: field key below a packed array: %w", ErrCorrupt)
+	}
+	if name, ok := topName(suffix); ok && a.root != nil && a.split == nil && value != "" && value[0] != valSplit {
+		// A top-level field: the common case, without the general path walk.
+		v, err := a.valueOf(suffix, value)
+		if err != nil {
+			return err
+		}
+		if _, dup := a.root[name]; dup {
+			return fmt.Errorf("docstore: field %q stored twice: %w", name, ErrCorrupt)
+		}
+		a.root[name] = v
+		return nil
+	}
 	a.elems = a.elems[:0]
 	for rest := suffix; len(rest) > 0; {
 		e, r, err := readPathElem(rest)
@@ -325,13 +291,13 @@ func (a *assembler) add(suffix, value []byte) error {
 	}
 	elems := a.elems
 	if len(elems) == 0 {
-		if len(value) != 1 || value[0] != valObject {
-			return fmt.Errorf("docstore: document root marker is %s: %w", kv.Printable(value), ErrCorrupt)
+		if value != string(valObject) {
+			return fmt.Errorf("docstore: document root marker is %s: %w", kv.Printable([]byte(value)), ErrCorrupt)
 		}
 		if a.root != nil {
 			return fmt.Errorf("docstore: document has two roots: %w", ErrCorrupt)
 		}
-		a.root = map[string]any{}
+		a.root = make(map[string]any, min(a.rows, 32))
 		return nil
 	}
 	if a.root == nil {
@@ -348,45 +314,53 @@ func (a *assembler) add(suffix, value []byte) error {
 			return fmt.Errorf("docstore: misplaced chunk marker in a field key: %w", ErrCorrupt)
 		}
 	}
-	if len(value) == 0 {
-		return fmt.Errorf("docstore: empty field value: %w", ErrCorrupt)
-	}
-	var v any
-	switch value[0] {
-	case valObject:
-		if len(value) != 1 {
-			return fmt.Errorf("docstore: object marker with data: %w", ErrCorrupt)
-		}
-		v = map[string]any{}
-	case valArray:
-		n, k := binary.Uvarint(value[1:])
-		if k <= 0 || k != len(value)-1 || n > MaxDocumentSize {
-			return fmt.Errorf("docstore: array marker %s does not decode: %w", kv.Printable(value), ErrCorrupt)
-		}
-		v = make([]any, n)
-	case valSplit:
+	if len(value) > 0 && value[0] == valSplit {
 		rest := value[1:]
-		n, k := binary.Uvarint(rest)
+		n, k := uvarint(rest)
 		if k <= 0 {
 			return fmt.Errorf("docstore: split value header does not decode: %w", ErrCorrupt)
 		}
-		size, k2 := binary.Uvarint(rest[k:])
+		size, k2 := uvarint(rest[k:])
 		if k2 <= 0 || k+k2 != len(rest) || n == 0 || size > MaxDocumentSize || (size+chunkSize-1)/chunkSize != n {
 			return fmt.Errorf("docstore: split value header does not decode: %w", ErrCorrupt)
 		}
 		a.split = append(a.split[:0], elems...)
 		a.splitN, a.splitSize, a.splitBuf = int(n), int(size), make([]byte, 0, size)
 		return nil // placed by finishSplit once its chunks are read
-	default:
-		var err error
-		if v, err = decodeScalar(value); err != nil {
-			return err
-		}
+	}
+	v, err := a.valueOf(suffix, value)
+	if err != nil {
+		return err
 	}
 	return a.place(elems, v)
 }
 
-func (a *assembler) chunk(at []pathElem, idx pathElem, value []byte) error {
+// valueOf decodes the value of the key suffix (not a split value): an empty container for a
+// marker, whose contents follow in later keys, or the whole value.
+func (a *assembler) valueOf(suffix, value string) (any, error) {
+	if len(value) == 0 {
+		return nil, fmt.Errorf("docstore: empty field value: %w", ErrCorrupt)
+	}
+	switch value[0] {
+	case valObject:
+		if len(value) != 1 {
+			return nil, fmt.Errorf("docstore: object marker with data: %w", ErrCorrupt)
+		}
+		return map[string]any{}, nil
+	case valArray:
+		n, k := uvarint(value[1:])
+		if k <= 0 || k != len(value)-1 || n > uint64(a.rows) {
+			return nil, fmt.Errorf("docstore: array marker %s does not decode: %w", kv.Printable([]byte(value)), ErrCorrupt)
+		}
+		return make([]any, n), nil
+	case valPacked:
+		a.packed = suffix
+		return decodePackedArray(value)
+	}
+	return decodeScalar(value)
+}
+
+func (a *assembler) chunk(at []pathElem, idx pathElem, value string) error {
 	if a.split == nil || !slices.Equal(a.split, at) || idx.kind != 'i' || idx.index*chunkSize != len(a.splitBuf) {
 		return fmt.Errorf("docstore: chunk %d of a split value out of place: %w", idx.index, ErrCorrupt)
 	}
@@ -404,7 +378,7 @@ func (a *assembler) finishSplit() error {
 	if len(a.splitBuf) != a.splitSize {
 		return fmt.Errorf("docstore: split value has %d of %d bytes: %w", len(a.splitBuf), a.splitSize, ErrCorrupt)
 	}
-	v, err := decodeScalar(a.splitBuf)
+	v, err := decodeScalar(string(a.splitBuf))
 	if err != nil {
 		return err
 	}
@@ -451,10 +425,40 @@ func (a *assembler) place(path []pathElem, v any) error {
 	return nil
 }
 
-// done returns the document (nil when no root was read).
-func (a *assembler) done() (map[string]any, error) {
+// assemble rebuilds a document from its rows (keys under prefix, in key order); nil when there
+// are none.
+func assemble(prefix []byte, rows []kv.KeyValue) (map[string]any, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	n := 0
+	for _, r := range rows {
+		n += len(r.Key) - len(prefix) + len(r.Value)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, r := range rows {
+		if !below(r.Key, prefix) {
+			return nil, fmt.Errorf("docstore: key %s is not a key of the document: %w", kv.Printable(r.Key), ErrCorrupt)
+		}
+		sb.Write(r.Key[len(prefix):])
+		sb.Write(r.Value)
+	}
+	all := sb.String()
+	a := assembler{rows: len(rows)}
+	for _, r := range rows {
+		k := len(r.Key) - len(prefix)
+		suffix, value := all[:k], all[k:k+len(r.Value)]
+		all = all[k+len(r.Value):]
+		if err := a.add(suffix, value); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.finishSplit(); err != nil {
 		return nil, err
+	}
+	if a.root == nil {
+		return nil, fmt.Errorf("docstore: document has fields but no root: %w", ErrCorrupt)
 	}
 	return a.root, nil
 }
@@ -476,7 +480,7 @@ func eachDoc(st *collState, it kv.RangeIterator, reverse bool, fn func(prefix []
 	}
 	for it.Next() {
 		row := it.KeyValue()
-		if cur == nil || !bytes.HasPrefix(row.Key, cur) {
+		if cur == nil || !below(row.Key, cur) {
 			more, err := flush()
 			if err != nil || !more {
 				return err

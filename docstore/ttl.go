@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/layerkit/layerkit/kv"
-	"github.com/layerkit/layerkit/tuple"
 )
 
 // SweepOptions bound one Sweep.
@@ -98,9 +97,8 @@ func (c *Collection) sweepBatch(ctx context.Context, tr kv.Transaction, batch in
 			continue // not built yet: its documents are still hidden by the read-time check
 		}
 		cutoff := w.now.Add(-ix.expireAfter).UnixMilli()
-		begin, _ := tuple.Tuple{int64(tagDate)}.AppendPack(clip(ix.prefix))
-		end, _ := tuple.Tuple{int64(tagDate), cutoff}.AppendPack(clip(ix.prefix))
-		end = append(end, 0xff)
+		begin := appendTupleInt(clip(ix.prefix), tagDate)
+		end := append(appendTupleInt(clip(begin), cutoff), 0xff)
 		rows, err := tr.Snapshot().GetRange(kv.Range{Begin: begin, End: end}, kv.RangeOptions{Limit: batch - len(removed)}).GetSlice()
 		if err != nil {
 			return removed, err
@@ -110,7 +108,7 @@ func (c *Collection) sweepBatch(ctx context.Context, tr kv.Transaction, batch in
 			if err != nil {
 				return removed, err
 			}
-			key := string(idElems(id).Pack())
+			key := string(appendKey(nil, id))
 			if seen[key] {
 				continue
 			}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/docstore"
 	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
@@ -89,10 +88,7 @@ func TestRunSweeper(t *testing.T) {
 		require.NoError(t, err)
 	}
 	clock.advance(3 * time.Second) // 0..3 have expired
-	dir, err := directory.Open(ctx, e.db, []string{"test", "s"}, nil)
-	require.NoError(t, err)
-	ss, err := dir.Subspace()
-	require.NoError(t, err)
+	ss := e.collSubspace("s")
 	stored := func() int { // documents stored, expired or not: their revision keys
 		rows, err := kv.ReadTransact(ctx, e.db, func(tr kv.ReadTransaction) ([]kv.KeyValue, error) {
 			return tr.GetRange(ss.Sub(int64(2)), kv.RangeOptions{}).GetSlice()

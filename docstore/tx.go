@@ -28,124 +28,122 @@ type tx struct {
 // readDoc reads a whole document: nil when there is none or it has expired. The read covers
 // every key of the document, so a write to any field of it by a concurrent transaction conflicts.
 func (t *tx) readDoc(id any) (map[string]any, error) {
-	doc, err := t.readDocRaw(id)
-	if err != nil || doc == nil {
-		return nil, err
-	}
-	if t.st.expired(doc, t.now) {
-		return nil, nil
-	}
-	return doc, nil
+	return t.startDoc(id).live()
 }
 
 // readDocRaw reads a whole document, expired or not.
 func (t *tx) readDocRaw(id any) (map[string]any, error) {
+	return t.startDoc(id).raw()
+}
+
+// docRead is the read of a whole document, issued and not waited for yet: a query issues the
+// reads of the documents it will need before it waits for any.
+type docRead struct {
+	t      *tx
+	id     any
+	prefix []byte
+	r      kv.RangeResult
+}
+
+// startDoc issues the read of a whole document: one range read of its keys, whose first batch
+// (4 KB) holds most documents.
+func (t *tx) startDoc(id any) docRead {
 	prefix := t.st.docPrefix(id)
-	rows, err := readRows(t.rtr, docRange(prefix))
+	return docRead{t: t, id: id, prefix: prefix, r: t.rtr.GetRange(docRange(prefix), kv.RangeOptions{})}
+}
+
+// raw waits for the document, expired or not (nil when there is none).
+func (d docRead) raw() (map[string]any, error) {
+	rows, err := d.r.GetSlice()
 	if err != nil {
 		return nil, err
 	}
-	return assembleDoc(prefix, id, rows)
+	return assembleDoc(d.prefix, d.id, rows)
 }
 
-// readRows reads a small range (a document, a field's subtree) through an iterator, whose first
-// batch is sized for a few rows rather than for a large read.
-func readRows(rtr kv.ReadTransaction, r kv.Range) ([]kv.KeyValue, error) {
-	it := rtr.GetRange(r, kv.RangeOptions{}).Iterator()
-	var rows []kv.KeyValue
-	for it.Next() {
-		rows = append(rows, it.KeyValue())
+// live waits for the document: nil when there is none or it has expired.
+func (d docRead) live() (map[string]any, error) {
+	doc, err := d.raw()
+	if err != nil || doc == nil || !d.t.st.expired(doc, d.t.now) {
+		return doc, err
 	}
-	return rows, it.Err()
+	return nil, nil
 }
 
 // assembleDoc rebuilds a document from its rows (nil when there are none).
 func assembleDoc(prefix []byte, id any, rows []kv.KeyValue) (map[string]any, error) {
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	a := newAssembler()
-	for _, r := range rows {
-		if err := a.add(r.Key[len(prefix):], r.Value); err != nil {
-			return nil, fmt.Errorf("docstore: document %s: %w", formatID(id), err)
-		}
-	}
-	doc, err := a.done()
+	doc, err := assemble(prefix, rows)
 	if err != nil {
 		return nil, fmt.Errorf("docstore: document %s: %w", formatID(id), err)
 	}
-	if doc == nil {
-		return nil, fmt.Errorf("docstore: document %s has fields but no root: %w", formatID(id), ErrCorrupt)
+	if doc != nil {
+		doc["_id"] = id
 	}
-	doc["_id"] = id
 	return doc, nil
 }
 
-// loadView reads the parts of a document that paths name, and the root: a partial document
-// holding, for each path, its whole subtree and the containers above it (an array on the way is
-// read whole). Reads conflict only on those keys, so transactions that change other fields of the
-// document do not conflict with this one. exists is false when the document is absent.
+// loadView reads the parts of a document that paths name: a partial document holding, for each
+// path, its whole subtree and the containers above it (an array on the way is read whole).
+// Reads conflict only on those keys, so transactions that change other fields of the document
+// do not conflict with this one. exists is false when the document is absent.
 //
 // Every key on the paths is read with a point read first, all issued before any is waited for;
 // a subtree is read as a range only where the point read found a container (or a split value).
-// A scalar or a missing key has no keys below it, so the point read covers it exactly: a
-// concurrent write that gave it children would have to write the key itself.
+// A scalar, a packed array or a missing key has no keys below it, so the point read covers it
+// exactly: a concurrent write that gave it children would have to write the key itself.
+//
+// The root is read only when none of those keys exists. A key on a path exists only under the
+// root, and whatever removes the document clears every key of it, the ones read here included:
+// a concurrent delete conflicts with this read all the same.
 func (t *tx) loadView(id any, paths []fieldPath) (view map[string]any, exists bool, err error) {
 	prefix := t.st.docPrefix(id)
-	rootF := t.rtr.Get(prefix)
 	type pending struct {
 		key  []byte
 		f    kv.Future[[]byte]
 		leaf bool // the end of a path, rather than a container above one
 	}
 	var points []pending
-	seen := map[string]int{}
 	for _, p := range minimalPaths(paths) {
 		var key []byte = clip(prefix)
 		for i, c := range p {
 			key = appendPathString(clip(key), c)
 			leaf := i == len(p)-1
-			if j, ok := seen[string(key)]; ok {
+			if j := slices.IndexFunc(points, func(q pending) bool { return bytes.Equal(q.key, key) }); j >= 0 {
 				points[j].leaf = points[j].leaf || leaf
 				continue
 			}
-			seen[string(key)] = len(points)
 			points = append(points, pending{key: key, f: t.rtr.Get(key), leaf: leaf})
 		}
 	}
-	root, err := rootF.Get()
-	if err != nil {
-		return nil, false, err
-	}
-	if root == nil {
-		return nil, false, nil
-	}
-	rows := []kv.KeyValue{{Key: prefix, Value: root}}
+	rows := make([]kv.KeyValue, 1, len(points)+1)
+	rows[0] = kv.KeyValue{Key: prefix, Value: []byte{valObject}}
 	var subtrees []kv.RangeResult // containers at the end of a path, arrays and split values on it
 	for _, p := range points {
 		v, err := p.f.Get()
 		if err != nil {
 			return nil, false, err
 		}
-		if len(v) == 0 {
-			if v != nil {
-				rows = append(rows, kv.KeyValue{Key: p.key, Value: v}) // the assembler reports it
-			}
+		if v == nil {
 			continue
 		}
-		rows = append(rows, kv.KeyValue{Key: p.key, Value: v})
-		if v[0] == valArray || v[0] == valSplit || p.leaf && v[0] == valObject {
+		rows = append(rows, kv.KeyValue{Key: p.key, Value: v}) // an empty value: the assembler reports it
+		if len(v) > 0 && (v[0] == valArray || v[0] == valSplit || p.leaf && v[0] == valObject) {
 			subtrees = append(subtrees, t.rtr.GetRange(docRange(p.key), kv.RangeOptions{}))
 		}
 	}
-	for _, r := range subtrees {
-		it := r.Iterator() // a subtree is usually a few keys: a small first batch
-		for it.Next() {
-			rows = append(rows, it.KeyValue())
-		}
-		if err := it.Err(); err != nil {
+	if len(rows) == 1 {
+		root, err := t.rtr.Get(prefix).Get()
+		if err != nil || root == nil {
 			return nil, false, err
 		}
+		rows[0].Value = root
+	}
+	for _, r := range subtrees {
+		more, err := r.GetSlice()
+		if err != nil {
+			return nil, false, err
+		}
+		rows = append(rows, more...)
 	}
 	slices.SortFunc(rows, func(a, b kv.KeyValue) int { return bytes.Compare(a.Key, b.Key) })
 	rows = slices.CompactFunc(rows, func(a, b kv.KeyValue) bool { return bytes.Equal(a.Key, b.Key) })
@@ -190,7 +188,8 @@ func minimalPaths(paths []fieldPath) []fieldPath {
 // writeDoc stores a new document (no keys of it may exist).
 func (t *tx) writeDoc(id any, doc map[string]any) error {
 	prefix := t.st.docPrefix(id)
-	f := &flattener{doc: true}
+	f := newFlattener(true)
+	defer f.release()
 	f.value(prefix, doc)
 	if f.size > MaxDocumentSize {
 		return fmt.Errorf("docstore: document %s is %d bytes encoded; at most %d: %w", formatID(id), f.size, MaxDocumentSize, ErrDocumentTooLarge)
@@ -199,6 +198,8 @@ func (t *tx) writeDoc(id any, doc map[string]any) error {
 		if len(kvp.key) > kv.MaxKeySize {
 			return fmt.Errorf("docstore: document %s: a field path makes a key of %d bytes; at most %d: %w", formatID(id), len(kvp.key), kv.MaxKeySize, ErrInvalidDocument)
 		}
+	}
+	for _, kvp := range f.out {
 		t.tr.Set(kvp.key, kvp.value)
 	}
 	t.bumpRevision(id)
@@ -254,83 +255,106 @@ type diffWriter struct {
 	size    int
 }
 
+// Ways a value is kept at its key (see encoding.go): storedObject and storedArray have keys
+// below the value's own, storedSplit chunks below it; storedWhole is all in the one key.
+const (
+	storedWhole = iota
+	storedObject
+	storedArray
+	storedSplit
+)
+
+func storedAs(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		return storedObject
+	case []any:
+		if packs(x) {
+			return storedWhole
+		}
+		return storedArray
+	case string:
+		if len(x)+1 > chunkSize {
+			return storedSplit
+		}
+	case []byte:
+		if len(x)+2 > chunkSize {
+			return storedSplit
+		}
+	}
+	return storedWhole
+}
+
 // at writes the difference between old and new at the key key (a path inside the document).
 func (d *diffWriter) at(key []byte, old any, oldOK bool, new any, newOK bool) {
 	switch {
 	case !oldOK && !newOK:
 		return
 	case oldOK && !newOK:
-		d.t.tr.ClearRange(docRange(key))
-		d.changed = true
+		d.remove(key, storedAs(old))
 		return
 	case !oldOK && newOK:
 		d.write(key, new)
 		return
 	}
-	switch o := old.(type) {
-	case map[string]any:
-		if n, ok := new.(map[string]any); ok {
-			for k, ov := range o {
-				nv, nok := n[k]
-				d.at(appendPathString(clip(key), k), ov, true, nv, nok)
-			}
-			for k, nv := range n {
-				if _, ok := o[k]; !ok {
-					d.at(appendPathString(clip(key), k), nil, false, nv, true)
-				}
-			}
-			return
+	ko, kn := storedAs(old), storedAs(new)
+	switch {
+	case ko == storedObject && kn == storedObject:
+		o, n := old.(map[string]any), new.(map[string]any)
+		for k, ov := range o {
+			nv, nok := n[k]
+			d.at(appendPathString(clip(key), k), ov, true, nv, nok)
 		}
-	case []any:
-		if n, ok := new.([]any); ok {
-			if len(o) != len(n) {
-				d.t.tr.Set(key, appendArrayMarker(len(n)))
-				d.changed = true
-			}
-			for i := 0; i < len(o) && i < len(n); i++ {
-				d.at(appendPathIndex(clip(key), i), o[i], true, n[i], true)
-			}
-			if len(o) > len(n) {
-				d.t.tr.ClearRange(kv.Range{Begin: appendPathIndex(clip(key), len(n)), End: append(clip(key), 0xff)})
-			}
-			for i := len(o); i < len(n); i++ {
-				d.write(appendPathIndex(clip(key), i), n[i])
-			}
-			return
-		}
-	default:
-		if sameValue(old, new) {
-			return
-		}
-		if _, isContainer := new.(map[string]any); !isContainer {
-			if _, isArr := new.([]any); !isArr && !isSplit(old) {
-				d.write(key, new)
-				return
+		for k, nv := range n {
+			if _, ok := o[k]; !ok {
+				d.at(appendPathString(clip(key), k), nil, false, nv, true)
 			}
 		}
+		return
+	case ko == storedArray && kn == storedArray:
+		o, n := old.([]any), new.([]any)
+		if len(o) != len(n) {
+			d.t.tr.Set(key, appendArrayMarker(len(n)))
+			d.changed = true
+		}
+		for i := 0; i < len(o) && i < len(n); i++ {
+			d.at(appendPathIndex(clip(key), i), o[i], true, n[i], true)
+		}
+		if len(o) > len(n) {
+			d.t.tr.ClearRange(kv.Range{Begin: appendPathIndex(clip(key), len(n)), End: append(clip(key), 0xff)})
+		}
+		for i := len(o); i < len(n); i++ {
+			d.write(appendPathIndex(clip(key), i), n[i])
+		}
+		return
 	}
-	// The kind changed (or a split value is replaced): clear what was there, write the new.
-	d.t.tr.ClearRange(docRange(key))
+	if sameValue(old, new) {
+		return
+	}
+	if ko != storedWhole {
+		d.t.tr.ClearRange(docRange(key)) // the keys below go; the new value's are written next
+	}
 	d.write(key, new)
 }
 
-func isSplit(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return len(x)+1 > chunkSize
-	case []byte:
-		return len(x)+2 > chunkSize
+// remove clears the value at key, kept as kind says.
+func (d *diffWriter) remove(key []byte, kind int) {
+	if kind == storedWhole {
+		d.t.tr.Clear(key)
+	} else {
+		d.t.tr.ClearRange(docRange(key))
 	}
-	return false
+	d.changed = true
 }
 
 func appendArrayMarker(n int) []byte {
 	return binary.AppendUvarint([]byte{valArray}, uint64(n))
 }
 
-// write stores v at key (nothing was there).
+// write stores v at key (nothing was there, or a value without keys below it).
 func (d *diffWriter) write(key []byte, v any) {
-	f := &flattener{}
+	f := newFlattener(false)
+	defer f.release()
 	f.value(key, v)
 	for _, kvp := range f.out {
 		d.t.tr.Set(kvp.key, kvp.value)

@@ -147,16 +147,18 @@ func (n normalizer) value(v any, path string, depth int) (any, error) {
 	if depth > MaxDepth {
 		return nil, valueError(path, "nested more than %d levels", MaxDepth)
 	}
+	// A value already in its stored form is returned as the interface it came in, which costs
+	// no new allocation.
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
 	case bool:
-		return x, nil
+		return v, nil
 	case string:
 		if !utf8.ValidString(x) {
 			return nil, valueError(path, "string is not valid UTF-8")
 		}
-		return x, nil
+		return v, nil
 	case int:
 		return int64(x), nil
 	case int8:
@@ -166,7 +168,7 @@ func (n normalizer) value(v any, path string, depth int) (any, error) {
 	case int32:
 		return int64(x), nil
 	case int64:
-		return x, nil
+		return v, nil
 	case uint:
 		return uintValue(uint64(x), path)
 	case uint8:
@@ -180,17 +182,23 @@ func (n normalizer) value(v any, path string, depth int) (any, error) {
 	case float32:
 		return floatValue(float64(x), path)
 	case float64:
+		if x != 0 && !math.IsNaN(x) && !math.IsInf(x, 0) {
+			return v, nil
+		}
 		return floatValue(x, path)
 	case json.Number:
 		return numberValue(string(x), path)
 	case []byte:
 		return bytes.Clone(x), nil
 	case uuid.UUID:
-		return x, nil
+		return v, nil
 	case tuple.UUID:
 		return uuid.UUID(x), nil
 	case time.Time:
-		return dateValue(x), nil
+		if d := dateValue(x); d != x {
+			return d, nil
+		}
+		return v, nil
 	case Date:
 		return dateValue(x.Time), nil
 	case *Date:

@@ -326,7 +326,8 @@ func (t *tx) replace(id any, doc map[string]any) error {
 }
 
 func checkSize(id any, doc map[string]any) error {
-	f := &flattener{doc: true}
+	f := newFlattener(true)
+	defer f.release()
 	f.value(nil, doc)
 	if f.size > MaxDocumentSize {
 		return fmt.Errorf("docstore: document %s is %d bytes encoded; at most %d: %w", formatID(id), f.size, MaxDocumentSize, ErrDocumentTooLarge)
@@ -394,7 +395,7 @@ func (t *tx) matches(f *Filter, sort []sortField, limit int, fn func(id any, doc
 		return nil
 	}
 	n := 0
-	_, err = t.scan(p, nil, 0, func(id any, doc map[string]any, _ []byte) bool {
+	_, err = t.scan(p, scanOptions{want: limit}, func(id any, doc map[string]any, _ []byte) bool {
 		fn(id, doc)
 		n++
 		return limit == 0 || n < limit

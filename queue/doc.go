@@ -72,8 +72,9 @@
 // # The lease clock
 //
 // Leases, delays and backoffs use wall-clock time (Options.Clock, time.Now by default), stored as
-// unix milliseconds, not commit versions: versions measure time only on FoundationDB (about a
-// million a second), and the embedded engine counts commits. A lease expires at the receiving
+// unix milliseconds, not commit versions: versions tell time only roughly (about a million a
+// second on both engines, with jumps when a cluster recovers), while delays and leases are
+// stated in wall time and tests move Options.Clock. A lease expires at the receiving
 // consumer's now plus the lease duration; another consumer takes the message over only once
 // its own clock has passed that expiry plus Options.ClockTolerance (one second by default).
 // Clocks that disagree by less than the tolerance therefore never give a message to two holders

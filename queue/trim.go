@@ -99,7 +99,11 @@ func (s *Stream) TrimOlderThan(ctx context.Context, t kv.Transactor, age time.Du
 				cursor, more = p.Cursor, p.More
 			}
 			if cursor == StreamStart {
-				return result{StreamStart, true}, nil // an empty stream: nothing to trim
+				// An empty stream: nothing to trim. Its trim point is the answer, also when this
+				// is a retry of a transaction that did the trim and was reported
+				// commit_unknown_result.
+				p, err := s.TrimmedBefore(ctx, tr)
+				return result{p, true}, err
 			}
 			next := successor(cursor)
 			return result{next, !more}, s.trim(tr, next)

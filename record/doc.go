@@ -101,6 +101,8 @@
 //	S+(8)+pk                         record version before format 6: 12 raw bytes
 //	S+(9, index)+(n)                 index build state: n = 1 records scanned (8-byte ADD), 2 the
 //	                                 build stamp (IndexBuildIndexingStamp, BY_RECORDS)
+//	S+(10, index)+…                  never written (Java's leaderboard indexes keep their time
+//	                                 windows there); cleared with an index's data, as Java does
 //
 // # Caveats
 //
@@ -120,7 +122,18 @@
 //     default refuses them; declare the setting of a shared store's Java metadata.
 //   - Unique indexes exempt keys with a null column. A WRITE_ONLY unique index records
 //     violations instead of refusing the save; RebuildIndex refuses to make it READABLE while
-//     violations exist.
+//     violations exist, while BuildIndex ends such a build READABLE_UNIQUE_PENDING at any store
+//     format (Java's indexer does so only when asked, at format 9 or later, and otherwise fails
+//     the build).
+//   - A FieldNotNull column under an unset nested message evaluates to a plain null here, so a
+//     unique index exempts it and COUNT_NOT_NULL does not count it; Java's NOT_NULL stand-in
+//     packs the same bytes but is neither exempt nor skipped.
+//   - MIN_EVER_TUPLE and MAX_EVER_TUPLE apply nothing when a record is removed; Java applies the
+//     removed value again, which changes the stored bytes only where the group did not yet hold
+//     it (a record deleted ahead of an online build).
+//   - Making an index READABLE clears all its build data at S+(9, name); Java's markIndexReadable
+//     leaves it to its indexer, and its indexer also clears it on READABLE_UNIQUE_PENDING, where
+//     this package keeps it.
 //   - The record count key is maintained when the metadata or the header has one, except its
 //     kinds of key expression this package does not evaluate (those refuse the store); a store
 //     whose index is WRITE_ONLY_WITH_QUEUE refuses record writes, since its queue is not kept.
@@ -130,7 +143,8 @@
 //     a join only on a single (non-repeated) field, one IN per scan; an OR becomes a union only
 //     at the top of the filter (not inside Nested) and when every branch is narrowed by an index
 //     or the primary key; unions and intersections need the queried types to share their
-//     primary key. A range on a fan-out column or a FieldNotNull column is not used. Covering
+//     primary key. A range on a fan-out column is not used, and a FieldNotNull column is not used
+//     at all (its index holds defaults where a filter's field is null). Covering
 //     plans are made for one queried record type, from index columns that are single fields.
 //     An in-memory sort reads every match (up to its bound) in each page; its continuation is
 //     the sort key and primary key of the last record returned.

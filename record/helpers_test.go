@@ -46,6 +46,7 @@ func plannerMetaData(t testing.TB) *record.MetaData {
 	md, err := testBuilder().
 		AddIndex(record.Index{Name: "by_year", RecordTypes: []string{"Book"}, Expression: record.Field("year")}).
 		AddIndex(record.Index{Name: "by_author_year", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("author"), record.Field("year"))}).
+		AddIndex(record.Index{Name: "by_branch_price", RecordTypes: []string{"Book"}, Expression: record.Concat(record.Field("branch"), record.Field("price"))}).
 		Build()
 	require.NoError(t, err)
 	return md

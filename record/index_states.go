@@ -50,6 +50,7 @@ func (s *Store) clearIndexData(ix *Index) {
 	s.tr.ClearRange(s.subKeyRange(keyIndexSecondary, ix.Name))
 	s.indexRangeSet(ix.Name).clear(s.tr)
 	s.tr.ClearRange(s.subKeyRange(keyUniqueViolations, ix.Name))
+	s.tr.ClearRange(s.subKeyRange(keySlidingWindow, ix.Name))
 	s.clearIndexBuildData(ix.Name)
 }
 
@@ -165,7 +166,7 @@ func (s *Store) builtPredicate(ix *Index) (func(pk []byte) bool, error) {
 // index keeps its value, and the build data at S+(9, name).
 func (s *Store) removeFormerIndex(fi FormerIndex) {
 	s.tr.Clear(s.key(keyIndex, fi.Name))
-	for _, id := range []int{keyIndex, keyIndexSecondary, keyIndexRange, keyUniqueViolations, keyIndexBuild} {
+	for _, id := range []int{keyIndex, keyIndexSecondary, keyIndexRange, keyUniqueViolations, keyIndexBuild, keySlidingWindow} {
 		s.tr.ClearRange(s.subKeyRange(id, fi.Name))
 	}
 	s.tr.Clear(s.key(keyIndexState, fi.Name))

@@ -120,7 +120,7 @@ func (pl *planner) choose(conj []conjunct, o order) (*choice, error) {
 	}
 	var best *choice
 	for _, c := range cands {
-		if ch := pl.fromCandidate(c, conj, o); ch != nil && (best == nil || ch.score > best.score) {
+		if ch := pl.fromCandidate(c, conj, o); ch != nil && (best == nil || ch.score > best.score || pl.coversTie(ch, best)) {
 			best = ch
 		}
 	}
@@ -141,6 +141,26 @@ func (pl *planner) choose(conj []conjunct, o order) (*choice, error) {
 		}
 	}
 	return best, nil
+}
+
+// coversTie reports whether ch, scoring as best and leaving as many conjuncts to filter, answers
+// the query from index entries alone where best cannot: between otherwise equal scans the Java
+// Record Layer's planner prefers the one that needs no fetch (RecordQueryPlanner.isBetterThanOther
+// and compareIndexes), so an index holding every required field beats the primary-key scan.
+func (pl *planner) coversTie(ch, best *choice) bool {
+	if len(pl.q.RequiredFields) == 0 || ch.score != best.score || len(ch.residual) != len(best.residual) {
+		return false
+	}
+	return pl.covers(ch) && !pl.covers(best)
+}
+
+// covers reports whether Plan would turn ch into a covering plan.
+func (pl *planner) covers(ch *choice) bool {
+	f := recordFilter{types: pl.queryTypes, residual: andOf(ch.residual)}
+	for _, sc := range ch.node.scans(nil) {
+		f.typeFilter = f.typeFilter || sc.typeFilter
+	}
+	return pl.cover(ch.node, &f, nil) != nil
 }
 
 // candidates matches every scan against conj: the primary key and each scannable index.

@@ -314,6 +314,9 @@ func TestExplainGolden(t *testing.T) {
 		{"union of an in-union and a scan", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").In("A", "B"), record.Where("year").Equals(1999))}},
 		{"covering union", record.Query{RecordTypes: []string{"Book"}, Filter: record.Or(record.Where("author").Equals("A"), record.Where("author").Equals("B")), RequiredFields: []record.KeyExpression{record.Field("author"), record.Field("branch")}}},
 		{"covering in-union", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").In("A", "B"), Sort: record.Field("year"), RequiredFields: []record.KeyExpression{record.Field("year")}}},
+		{"a covering index beats an equal primary-key scan", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("branch").Equals("b1"), RequiredFields: []record.KeyExpression{record.Field("price")}}},
+		{"without required fields the primary-key scan stays", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("branch").Equals("b1")}},
+		{"not covering: the primary-key scan stays", record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("branch").Equals("b1"), RequiredFields: []record.KeyExpression{record.Field("title")}}},
 	})
 	path := filepath.Join("testdata", "explain.golden")
 	if *update {

@@ -26,6 +26,7 @@ const (
 	keyUniqueViolations  = 7
 	keyRecordVersion     = 8
 	keyIndexBuild        = 9
+	keySlidingWindow     = 10 // INDEX_SLIDING_WINDOW_SPACE: written by Java's leaderboard indexes only; cleared with an index
 	unsplitSuffix        = 0
 	splitChunkSize       = 100_000
 	maxRecordsForRebuild = 200 // FDBRecordStore.MAX_RECORDS_FOR_REBUILD

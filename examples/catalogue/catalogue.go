@@ -4,28 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/layerkit/layerkit/directory"
 	"github.com/layerkit/layerkit/examples/catalogue/catalogpb"
 	"github.com/layerkit/layerkit/kv"
-	"github.com/layerkit/layerkit/kv/embedded"
 	"github.com/layerkit/layerkit/record"
 )
-
-type config struct {
-	books, branches int
-	dir             string
-	seed            int64
-	pageSize        int
-}
-
-func defaultConfig() config {
-	return config{books: 100_000, branches: 700, seed: 1, pageSize: 10}
-}
 
 // ErrNotAtSource is returned by moveBook when the book is not on the shelf it is moved from:
 // someone else moved or removed it first.
@@ -63,197 +49,21 @@ func (c *catalogue) do(ctx context.Context, fn func(st *record.Store) error) err
 	})
 }
 
-func run(ctx context.Context, w io.Writer, cfg config) error {
-	total := time.Now()
-	step := func(name string, start time.Time) {
-		fmt.Fprintf(w, "   [%s: %v]\n\n", name, time.Since(start).Round(time.Microsecond))
-	}
-
-	start := time.Now()
-	db, err := embedded.Open(cfg.dir, nil)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	where := "in memory"
-	if cfg.dir != "" {
-		where = "in " + cfg.dir
-	}
-	dir, err := directory.CreateOrOpen(ctx, db, []string{"library", "catalogue"}, nil)
-	if err != nil {
-		return err
-	}
-	md, err := metaData()
-	if err != nil {
-		return err
-	}
-	c := &catalogue{db: db, md: md, prefix: dir}
-	fmt.Fprintf(w, "1. Opened the embedded engine %s; the store lives in directory (library, catalogue) at prefix %s.\n", where, kv.Printable(dir.Bytes()))
-	if err := c.do(ctx, func(st *record.Store) error { return st.DeleteAllRecords() }); err != nil {
-		return err
-	}
-	step("open", start)
-
-	start = time.Now()
-	gen := newGenerator(cfg)
-	books := gen.books()
-	const batch = 500
-	for i := 0; i < len(books); i += batch {
-		part := books[i:min(i+batch, len(books))]
-		if err := c.do(ctx, func(st *record.Store) error {
-			for _, b := range part {
-				if _, err := st.SaveRecord(b); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("load books %d..%d: %w", i, i+len(part), err)
-		}
-	}
-	el := time.Since(start)
-	fmt.Fprintf(w, "2. Loaded %d books across %d branches in transactions of %d (%.0f books/s).\n", len(books), cfg.branches, batch, float64(len(books))/el.Seconds())
-	step("load", start)
-
-	start = time.Now()
-	sample := books[len(books)/3]
-	shelfQuery := record.Query{RecordTypes: []string{"Book"}, Filter: record.And(record.Where("branch").Equals(sample.Branch), record.Where("shelf").Equals(sample.Shelf))}
-	var shelf []*catalogpb.Book
-	var plan string
-	if err := c.do(ctx, func(st *record.Store) error {
-		p, err := st.Plan(shelfQuery)
-		if err != nil {
-			return err
-		}
-		plan = p.Explain()
-		recs, err := st.Execute(p, record.ExecuteOptions{}).All()
-		shelf = shelf[:0]
-		for _, r := range recs {
-			shelf = append(shelf, r.Message.(*catalogpb.Book))
-		}
-		return err
-	}); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "3. Shelf %s of branch %s holds %s (plan: %s):\n", sample.Shelf, sample.Branch, plural(len(shelf), "book"), plan)
-	for _, b := range shelf[:min(5, len(shelf))] {
-		fmt.Fprintf(w, "     %s  %q by %s (%d)\n", b.BookId, b.Title, b.Author, b.Year)
-	}
-	if len(shelf) > 5 {
-		fmt.Fprintf(w, "     … and %d more\n", len(shelf)-5)
-	}
-	step("list shelf", start)
-
-	start = time.Now()
-	wanted := books[len(books)*2/3]
-	found, plan, err := c.findByID(ctx, wanted.BookId)
-	if err != nil {
-		return err
-	}
-	if found == nil {
-		return fmt.Errorf("book %s not found through the index", wanted.BookId)
-	}
-	fmt.Fprintf(w, "4. Book %s is %q by %s, at branch %s, shelf %s (plan: %s).\n", found.BookId, found.Title, found.Author, found.Branch, found.Shelf, plan)
-	step("find by id", start)
-
-	start = time.Now()
-	author := mostFrequentAuthor(books)
-	authorQuery := record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("author").Equals(author)}
-	var cont []byte
-	pages, seen := 0, 0
-	fmt.Fprintf(w, "5. Books by %s, %d per page, each page in its own transaction:\n", author, cfg.pageSize)
-	for {
-		var ids []string
-		if err := c.do(ctx, func(st *record.Store) error {
-			ids = ids[:0]
-			cur, err := st.ExecuteQuery(authorQuery, record.ExecuteOptions{ReturnLimit: cfg.pageSize, Continuation: cont})
-			if err != nil {
-				return err
-			}
-			for cur.Next() {
-				b := cur.Record().Message.(*catalogpb.Book)
-				ids = append(ids, b.BookId+"@"+b.Branch)
-			}
-			cont = cur.Continuation()
-			return cur.Err()
-		}); err != nil {
-			return err
-		}
-		pages++
-		seen += len(ids)
-		if pages <= 3 {
-			fmt.Fprintf(w, "     page %d: %v\n", pages, ids)
-		}
-		if cont == nil {
-			break
-		}
-	}
-	fmt.Fprintf(w, "     %d books in %d pages.\n", seen, pages)
-	step("author paging", start)
-
-	start = time.Now()
-	target := "MOVED-1"
-	if err := c.moveBook(ctx, found.BookId, found.Branch, found.Shelf, found.Branch, target); err != nil {
-		return err
-	}
-	moved, _, err := c.findByID(ctx, found.BookId)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "6. Moved book %s from shelf %s to shelf %s of branch %s in one transaction.\n", found.BookId, found.Shelf, moved.Shelf, moved.Branch)
-	step("move", start)
-
-	start = time.Now()
-	racer := books[len(books)/2]
-	dests := []string{"RACE-A", "RACE-B"}
-	results := c.race(ctx, racer, dests)
-	wins := 0
-	for i, err := range results {
-		switch {
-		case err == nil:
-			wins++
-			fmt.Fprintf(w, "7. Move of %s to shelf %s: succeeded.\n", racer.BookId, dests[i])
-		case errors.Is(err, ErrNotAtSource):
-			fmt.Fprintf(w, "7. Move of %s to shelf %s: failed: %v\n", racer.BookId, dests[i], err)
-		default:
-			return err
-		}
-	}
-	if wins != 1 {
-		return fmt.Errorf("race: %d moves succeeded, want exactly 1", wins)
-	}
-	step("race", start)
-
-	start = time.Now()
-	copies, scanned, pagesRead, err := c.audit(ctx, racer.BookId)
-	if err != nil {
-		return err
-	}
-	if copies != 1 || scanned != len(books) {
-		return fmt.Errorf("audit: book %s has %d copies and the catalogue %d books, want 1 and %d", racer.BookId, copies, scanned, len(books))
-	}
-	fmt.Fprintf(w, "8. Audit: book %s exists exactly once; all %d books are present (counted in %d pages of at most 25,000 records or 1s each, as the COUNT index says in one read); records and indexes agree.\n", racer.BookId, scanned, pagesRead)
-	step("audit", start)
-	fmt.Fprintf(w, "Done in %v.\n", time.Since(total).Round(time.Millisecond))
-	return nil
-}
-
 // findByID looks a book up anywhere in the network through the unique index on book ids.
 func (c *catalogue) findByID(ctx context.Context, id string) (*catalogpb.Book, string, error) {
-	var out *catalogpb.Book
 	var plan string
-	err := c.do(ctx, func(st *record.Store) error {
-		out = nil
+	out, err := read(ctx, c, func(st *record.Store) (*catalogpb.Book, error) {
 		p, err := st.Plan(record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("book_id").Equals(id)})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		plan = p.Explain()
 		cur := st.Execute(p, record.ExecuteOptions{ReturnLimit: 1})
+		var b *catalogpb.Book
 		if cur.Next() {
-			out = cur.Record().Message.(*catalogpb.Book)
+			b = cur.Record().Message.(*catalogpb.Book)
 		}
-		return cur.Err()
+		return b, cur.Err()
 	})
 	return out, plan, err
 }
@@ -313,92 +123,120 @@ func (c *catalogue) moveBookHook(ctx context.Context, id, fromBranch, fromShelf,
 	})
 }
 
+// raced is how one move of a race ended: its error (nil for the winner) and how many times
+// kv.Transact ran it (2 for a loser that conflicted with the winner and was retried).
+type raced struct {
+	dest     string
+	err      error
+	attempts int
+}
+
 // race runs two moves of the same book at once. Both read the book before either writes, so
 // their transactions overlap for real; the second to commit conflicts, is retried, and no longer
 // finds the book where it started.
-func (c *catalogue) race(ctx context.Context, b *catalogpb.Book, dests []string) []error {
+func (c *catalogue) race(ctx context.Context, b *catalogpb.Book, dests []string) []raced {
 	var wg sync.WaitGroup
 	var ready sync.WaitGroup
 	ready.Add(len(dests))
-	results := make([]error, len(dests))
+	results := make([]raced, len(dests))
 	for i, dest := range dests {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var once sync.Once
-			results[i] = c.moveBookHook(ctx, b.BookId, b.Branch, b.Shelf, b.Branch, dest, func() {
+			attempts := 0
+			err := c.moveBookHook(ctx, b.BookId, b.Branch, b.Shelf, b.Branch, dest, func() {
 				// On the first attempt only, wait (briefly) until the other move has read too.
-				once.Do(func() {
-					ready.Done()
-					done := make(chan struct{})
-					go func() { ready.Wait(); close(done) }()
-					select {
-					case <-done:
-					case <-time.After(2 * time.Second):
-					}
-				})
+				if attempts++; attempts > 1 {
+					return
+				}
+				ready.Done()
+				done := make(chan struct{})
+				go func() { ready.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(2 * time.Second):
+				}
 			})
+			results[i] = raced{dest: dest, err: err, attempts: attempts}
 		}()
 	}
 	wg.Wait()
 	return results
 }
 
-// audit counts the copies of one book through its index, counts every book with a scan that
-// spans transactions through continuations, checks that count against the COUNT index (one
-// read), and runs the record store's consistency check. It only reads, so it opens the store
-// read-only inside kv.ReadTransact.
-func (c *catalogue) audit(ctx context.Context, id string) (copies, books, pages int, err error) {
-	var counted int64
-	_, err = kv.ReadTransact(ctx, c.db, func(tr kv.ReadTransaction) (any, error) {
-		st, err := record.OpenReadOnly(ctx, tr, c.md, c.prefix)
-		if err != nil {
-			return nil, err
-		}
+// audited is what the audit found.
+type audited struct {
+	copies []*catalogpb.Book // the records of the audited book id
+	books  int               // the books counted by the scan
+	pages  int               // the transactions the scan took
+}
+
+// audit finds the copies of one book through its index, counts every book with a scan that
+// spans transactions through continuations (showing its progress on bar), checks that count
+// against the COUNT index (one read), and runs the record store's consistency check. It only
+// reads: the store is opened read-only inside kv.ReadTransact.
+func (c *catalogue) audit(ctx context.Context, id string, bar *progress) (audited, error) {
+	var out audited
+	counted, err := read(ctx, c, func(st *record.Store) (int64, error) {
 		recs, err := st.ExecuteQuery(record.Query{RecordTypes: []string{"Book"}, Filter: record.Where("book_id").Equals(id)}, record.ExecuteOptions{})
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		all, err := recs.All()
-		copies = len(all)
-		if err != nil {
-			return nil, err
+		out.copies = out.copies[:0]
+		for _, r := range all {
+			out.copies = append(out.copies, r.Message.(*catalogpb.Book))
 		}
-		counted, err = st.RecordCount()
-		return nil, err
+		if err != nil {
+			return 0, err
+		}
+		return st.RecordCount()
 	})
 	if err != nil {
-		return 0, 0, 0, err
+		return out, err
 	}
+	bar.start(counted, "audit: counting books")
 	var cont []byte
 	for {
-		var n int
-		err := c.do(ctx, func(st *record.Store) error {
+		n, err := read(ctx, c, func(st *record.Store) (int, error) {
 			cur, err := st.ExecuteQuery(record.Query{}, record.ExecuteOptions{Continuation: cont, ScanLimit: auditPage, TimeLimit: time.Second})
 			if err != nil {
-				return err
+				return 0, err
 			}
-			n = 0
+			n := 0
 			for cur.Next() {
 				n++
 			}
 			cont = cur.Continuation()
-			return cur.Err()
+			return n, cur.Err()
 		})
 		if err != nil {
-			return 0, 0, 0, err
+			return out, err
 		}
-		books += n
-		pages++
+		out.books += n
+		out.pages++
+		bar.add(n)
 		if cont == nil {
 			break
 		}
 	}
-	if int64(books) != counted {
-		return 0, 0, 0, fmt.Errorf("audit: the scan found %d books, the COUNT index %d", books, counted)
+	bar.finish()
+	if int64(out.books) != counted {
+		return out, fmt.Errorf("audit: the scan found %d books, the COUNT index %d", out.books, counted)
 	}
-	err = record.Check(c.md, c.prefix)(ctx, c.db)
-	return copies, books, pages, err
+	return out, record.Check(c.md, c.prefix)(ctx, c.db)
+}
+
+// read runs fn with the store opened read-only in a read transaction of its own.
+func read[T any](ctx context.Context, c *catalogue, fn func(st *record.Store) (T, error)) (T, error) {
+	return kv.ReadTransact(ctx, c.db, func(tr kv.ReadTransaction) (T, error) {
+		st, err := record.OpenReadOnly(ctx, tr, c.md, c.prefix)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return fn(st)
+	})
 }
 
 func plural(n int, what string) string {
@@ -410,51 +248,3 @@ func plural(n int, what string) string {
 
 // auditPage is the most records the audit reads in one transaction.
 const auditPage = 25_000
-
-func mostFrequentAuthor(books []*catalogpb.Book) string {
-	n := map[string]int{}
-	best := ""
-	for _, b := range books {
-		n[b.Author]++
-		if n[b.Author] > n[best] || (n[b.Author] == n[best] && b.Author < best) {
-			best = b.Author
-		}
-	}
-	return best
-}
-
-// generator makes a deterministic catalogue.
-type generator struct {
-	cfg config
-	rng *rand.Rand
-}
-
-func newGenerator(cfg config) *generator {
-	return &generator{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(cfg.seed), 0x1ab))}
-}
-
-var (
-	givenNames = []string{"Ada", "Miles", "Henry", "Ethel", "Patrick", "Judith", "Les", "Christina", "Tim", "Kate", "David", "Helen", "Peter", "Ruth", "Thomas", "Alexis"}
-	surnames   = []string{"Franklin", "Lawson", "Richardson", "Turner", "White", "Wright", "Murray", "Stead", "Winton", "Grenville", "Malouf", "Garner", "Carey", "Park", "Keneally", "Wright"}
-	words      = []string{"River", "Harvest", "Shadow", "Island", "Season", "Country", "Secret", "Light", "Voyage", "Garden", "Storm", "Letters", "Silence", "Road", "Fire", "Tide"}
-)
-
-func (g *generator) books() []*catalogpb.Book {
-	out := make([]*catalogpb.Book, g.cfg.books)
-	for i := range out {
-		author := fmt.Sprintf("%s %s", givenNames[g.rng.IntN(len(givenNames))], surnames[g.rng.IntN(len(surnames))])
-		if g.rng.IntN(4) == 0 { // a long tail of less common authors
-			author = fmt.Sprintf("%s %c. %s", givenNames[g.rng.IntN(len(givenNames))], 'A'+rune(g.rng.IntN(26)), surnames[g.rng.IntN(len(surnames))])
-		}
-		out[i] = &catalogpb.Book{
-			Branch: fmt.Sprintf("BR-%03d", g.rng.IntN(g.cfg.branches)),
-			Shelf:  fmt.Sprintf("%03d", 50*g.rng.IntN(20)), // 20 shelves (Dewey classes) a branch
-			BookId: fmt.Sprintf("B%07d", i),
-			Title:  fmt.Sprintf("The %s of the %s", words[g.rng.IntN(len(words))], words[g.rng.IntN(len(words))]),
-			Author: author,
-			Year:   int32(1850 + g.rng.IntN(175)),
-			Isbn:   fmt.Sprintf("978-0-%05d-%03d-%d", g.rng.IntN(100000), g.rng.IntN(1000), g.rng.IntN(10)),
-		}
-	}
-	return out
-}

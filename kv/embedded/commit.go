@@ -178,9 +178,12 @@ func (db *DB) runGroup(group []*transaction) {
 			db.abandonVersion()
 		}
 	}()
+	// An indexed batch reads through to the database (and sees the group's earlier members):
+	// atomic mutations over a value not read need it, and so do range clears, which look for
+	// the keys they cover (see clearRange).
 	needRead := false
 	for _, tx := range group {
-		if tx.writes.needsRead {
+		if tx.writes.needsRead || len(tx.writes.clears) > 0 {
 			needRead = true
 		}
 	}
@@ -405,7 +408,7 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching b
 		}
 	}
 	for _, r := range w.clears {
-		b.DeleteRange(r.Begin, r.End, nil)
+		clearRange(b, r)
 	}
 	for _, f := range finals {
 		if f.present {
@@ -453,6 +456,54 @@ func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching b
 		touched.ranges = append(touched.ranges, w.clears...)
 	}
 	return nil
+}
+
+// clearPointLimit is the most keys a range clear writes as point deletions; a clear that covers
+// more is one range deletion.
+const clearPointLimit = 16
+
+// clearRange clears r in the batch. A clear that covers at most clearPointLimit keys, as it is
+// applied (after the commits before it and the group's earlier members), is written as point
+// deletions of those keys instead of a range deletion: the result is the same, but range
+// deletions are costly for Pebble to hold in a memtable — each read that follows a new one
+// fragments every range deletion the memtable holds again — and the layers clear small ranges
+// all the time (the record layer clears a record's keys before it saves it again, the document
+// layer a field's subtree). CockroachDB's storage does the same (ClearRangeWithHeuristic).
+func clearRange(b *pebble.Batch, r kv.Range) {
+	if b.Indexed() {
+		if keys, ok := fewKeys(b, r); ok {
+			for _, k := range keys {
+				b.Delete(k, nil)
+			}
+			return
+		}
+	}
+	b.DeleteRange(r.Begin, r.End, nil)
+}
+
+// fewKeys returns the keys in r, read through the indexed batch, when there are at most
+// clearPointLimit of them.
+func fewKeys(b *pebble.Batch, r kv.Range) ([][]byte, bool) {
+	opts := pebble.IterOptions{LowerBound: r.Begin, UpperBound: r.End}
+	if len(r.Begin) == 0 {
+		opts.LowerBound = nil // the start of the keyspace (Pebble's checks refuse an empty bound)
+	}
+	it, err := b.NewIter(&opts)
+	if err != nil {
+		return nil, false
+	}
+	var keys [][]byte
+	for valid := it.First(); valid; valid = it.Next() {
+		if len(keys) == clearPointLimit {
+			it.Close()
+			return nil, false
+		}
+		keys = append(keys, bytes.Clone(it.Key()))
+	}
+	if it.Close() != nil {
+		return nil, false
+	}
+	return keys, true
 }
 
 // fillStamp returns a versionstamped value: the parameter without its offset suffix, with the

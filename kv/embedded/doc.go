@@ -54,7 +54,7 @@
 // middle was damaged. Pebble itself fails only when a later 32 KiB block of the log proves the
 // log was synced past the damage. Open looks further, from the damaged record on, including the
 // rest of its own block, and fails when it finds a valid record written after the log had been
-// synced past the damaged one (the store's format, Pebble's FormatTableFormatV6, records in each
+// synced past the damaged one (the store's format, Pebble's FormatValueSeparation, records in each
 // record the offset synced so far, so no fsync is added to the commit path), or the trailer of a
 // clean close. What stays undetectable: damage to the last records of a log that was not closed
 // cleanly when no later record vouches for them (with syncing on, the commits of the last group
@@ -65,6 +65,15 @@
 //
 // Pebble still stops the process (Logger.Fatalf panics) where it cannot go on: a failed write
 // of its manifest or log, or one of its own invariants broken.
+//
+// # Large values and range clears
+//
+// On disk, Pebble keeps values of 4 KB and more in blob files that compactions do not rewrite,
+// its memtables grow to 64 MB, and writes never stop for the number of files in L0, so commits
+// of large values (a record's 100 KB chunks) do not stall the small commits around them. A range
+// clear that covers at most 16 keys when its commit is applied is written as point deletions of
+// those keys, which Pebble reads past more cheaply than range deletions. Opening a store written
+// by an older layerkit upgrades its Pebble format, after which older builds cannot open it.
 //
 // # Caveats
 //

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -15,10 +16,16 @@ func HotKeyCount(db *DB) int {
 
 // Compact compacts the whole keyspace, as a background compaction would. It gives up after
 // 300 ms: a compaction that fails is retried in the background, and the database may close its
-// storage meanwhile.
-func Compact(db *DB) error {
+// storage meanwhile. When a background compaction met damage first and the database has
+// already closed its storage, Pebble panics with "pebble: closed"; that is returned as an error.
+func Compact(db *DB) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("compact: %v", r)
+		}
+	}()
 	return db.pdb.Compact(ctx, nil, []byte{0xff, 0xff}, false)
 }
 

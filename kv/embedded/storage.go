@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -21,18 +22,52 @@ import (
 // on), which is how Open tells an acknowledged record that was damaged from a torn tail (see
 // checkLog), and its sstables checksum their footers. Opening a store written in an older format
 // upgrades it, which cannot be undone.
-const storageFormat = pebble.FormatTableFormatV6
+// From FormatValueSeparation on, large values can live in blob files (see pebbleOptions).
+const storageFormat = pebble.FormatValueSeparation
 
 // pebbleOptions returns the storage settings. Bloom filters spare point reads of absent keys a
 // walk through every level. In memory, there is no write-ahead log (nothing survives the
 // process anyway) and no block compression, which would only trade CPU for memory that the
 // in-memory engine, meant for tests and small stores, does not need to save.
+//
+// On disk the settings keep a steady mix of small commits and large values (the 100 KB chunks
+// of a split record) from stalling writers:
+//   - 64 MB memtables (Pebble starts small and grows them to this size): fewer flushes, so
+//     fewer L0 files for reads to look through and for compactions to merge;
+//   - L0 compactions start at two files, and writes never stop for L0's file count (they stop
+//     only when memtables are full): a burst of large values makes L0 deeper for a while
+//     instead of stalling every commit behind it;
+//   - values of 4 KB and more are separated into blob files when flushed: compactions then
+//     move their references, not the values, so large values are written about once, not once
+//     per level — the work that otherwise competes with the commits for the disk and the CPU.
+//
+// The memtable and L0 settings are those CockroachDB runs Pebble with (the OPTIONS file of its
+// stores: mem_table_size=67108864, l0_compaction_threshold=2, l0_stop_writes_threshold=1000,
+// lbase_max_bytes=67108864); value separation is Pebble's blob files.
 func pebbleOptions(inMemory bool) *pebble.Options {
 	o := &pebble.Options{CacheSize: 64 << 20, FormatMajorVersion: storageFormat}
 	for i := range o.Levels {
 		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		if inMemory {
 			o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		}
+	}
+	if !inMemory {
+		o.MemTableSize = 64 << 20
+		o.MemTableStopWritesThreshold = 4
+		o.L0CompactionThreshold = 2
+		o.L0StopWritesThreshold = 1000
+		o.LBaseMaxBytes = 64 << 20
+		// The memtables are reserved in the block cache (see the in-memory case below).
+		o.CacheSize = 64<<20 + 2*int64(o.MemTableSize)
+		o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+			return pebble.ValueSeparationPolicy{
+				Enabled:               true,
+				MinimumSize:           4 << 10,
+				MaxBlobReferenceDepth: 10,
+				RewriteMinimumAge:     5 * time.Minute,
+				TargetGarbageRatio:    0.2,
+			}
 		}
 	}
 	if inMemory {
