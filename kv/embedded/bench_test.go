@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/layerkit/layerkit/kv"
@@ -149,21 +147,13 @@ func engineTx(b *testing.B, store string) (work func(rng *rand.Rand, key []byte)
 // pebbleTx opens a raw Pebble store with the engine's settings and the benchmark's keys, and
 // returns the same work done directly: a read, and a batch of one write committed.
 func pebbleTx(b *testing.B, store string) func(rng *rand.Rand, key []byte) {
-	// The same settings as the engine's (see pebbleOptions in storage.go), so the ratio measures
-	// the engine's own work.
-	opts := &pebble.Options{Logger: quietLogger{}, CacheSize: 64 << 20, FormatMajorVersion: pebble.FormatTableFormatV6}
-	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		if store == "memory" {
-			opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-		}
-	}
-	dir := b.TempDir()
-	wo := pebble.Sync
+	// The engine's own settings (pebbleOptions in storage.go), so the ratio measures the
+	// engine's own work.
+	opts := embedded.PebbleOptions(store == "memory")
+	opts.Logger = quietLogger{}
+	dir, wo := b.TempDir(), pebble.Sync
 	if store == "memory" {
-		opts.FS, opts.DisableWAL, dir, wo = vfs.NewMem(), true, "", pebble.NoSync
-		opts.MemTableSize = 32 << 20
-		opts.CacheSize = 64<<20 + 2*int64(opts.MemTableSize)
+		dir, wo = "", pebble.NoSync
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
