@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/layerkit/layerkit/directory"
+	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
 	"github.com/layerkit/layerkit/subspace"
 	"github.com/layerkit/layerkit/tuple"
@@ -297,4 +298,28 @@ func TestWindowAdvanceTrace(t *testing.T) {
 		"write-conflict-key fe01fe00016863610015011542",
 	}
 	require.Equal(t, want, log[first-1:first-1+len(want)])
+}
+
+// A transaction that wrote versionstamped keys inside a directory's contents can still open
+// directories: the overlap checks read only the node subspace, so they never meet keys the
+// transaction cannot read before it commits (accessed_unreadable, 1036).
+func TestOpenAfterVersionstampedWrites(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.Open(t)
+	d, err := directory.CreateOrOpen(ctx, db, []string{"feed"}, nil)
+	require.NoError(t, err)
+	_, err = directory.CreateOrOpen(ctx, db, []string{"other"}, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Transact(ctx, func(tr kv.Transaction) error {
+		// The key's bytes: the directory's prefix, ten placeholder bytes, the offset (LE32).
+		key := append(append(d.Bytes(), make([]byte, 10)...), byte(len(d.Bytes())), 0, 0, 0)
+		tr.Atomic(kv.SetVersionstampedKey, key, []byte("entry"))
+		for _, path := range [][]string{{"feed"}, {"other"}} {
+			if _, err := directory.Open(ctx, tr, path, nil); err != nil {
+				return err
+			}
+		}
+		_, err := directory.CreateOrOpen(ctx, tr, []string{"third"}, nil)
+		return err
+	}))
 }

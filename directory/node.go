@@ -212,36 +212,38 @@ func (l *Layer) checkPrefix(path []string, p []byte) error {
 }
 
 // overlap is the pair of snapshot reads that find another directory's node overlapping a
-// directory's prefix p: the last key before p's node (whose directory's prefix may contain p)
-// and the first key after p's own node keys (a node whose prefix starts with p). Snapshot
+// directory's prefix p: the last node key before p's node (whose directory's prefix may contain
+// p) and the first node key after p's own node keys (a node whose prefix starts with p). Snapshot
 // reads: they look for damage, not for concurrent changes, and must not make opens conflict
-// with unrelated creates.
+// with unrelated creates. Both are range reads bounded to the node subspace, never key
+// selectors, which could walk out of it into contents the transaction wrote with versionstamps
+// and fail with accessed_unreadable (1036).
 type overlap struct {
 	p, end         []byte // p, and the node key of strinc(p) (nil when p has none)
-	before, inside kv.Future[[]byte]
+	before, inside kv.RangeResult
 }
 
 func (l *Layer) startOverlap(rtr kv.ReadTransaction, p []byte) overlap {
 	snap := rtr.Snapshot()
 	node := l.nodeKey(p)
-	o := overlap{p: p, before: snap.GetKey(kv.LastLessThan(node))}
+	o := overlap{p: p, before: snap.GetRange(kv.Range{Begin: l.nodePrefix, End: node}, kv.RangeOptions{Limit: 1, Reverse: true})}
 	if end, err := kv.Strinc(p); err == nil {
 		// p's own keys are node + a packed tuple, below node + ff; the node of a prefix p + x
 		// starts at node + ff (x from 00) or above.
 		o.end = l.nodeKey(end)
-		o.inside = snap.GetKey(kv.FirstGreaterOrEqual(append(node, 0xff)))
+		o.inside = snap.GetRange(kv.Range{Begin: append(node, 0xff), End: o.end}, kv.RangeOptions{Limit: 1})
 	}
 	return o
 }
 
 // check waits for the reads and reports the overlap, wrapping ErrCorrupt, naming path.
 func (o overlap) check(l *Layer, path []string) error {
-	k, err := o.before.Get()
+	rows, err := o.before.GetSlice()
 	if err != nil {
 		return err
 	}
-	if bytes.HasPrefix(k, l.nodePrefix) {
-		if q, ok := l.nodePrefixOf(k); ok && bytes.HasPrefix(o.p, q) {
+	if len(rows) == 1 {
+		if q, ok := l.nodePrefixOf(rows[0].Key); ok && bytes.HasPrefix(o.p, q) {
 			return fmt.Errorf("%w: directory %s has prefix %s, which lies inside the prefix %s of another directory",
 				ErrCorrupt, l.abs(path), kv.Printable(o.p), kv.Printable(q))
 		}
@@ -249,12 +251,12 @@ func (o overlap) check(l *Layer, path []string) error {
 	if o.inside == nil {
 		return nil
 	}
-	if k, err = o.inside.Get(); err != nil {
+	if rows, err = o.inside.GetSlice(); err != nil {
 		return err
 	}
-	if bytes.Compare(k, o.end) < 0 {
+	if len(rows) == 1 {
 		return fmt.Errorf("%w: directory %s has prefix %s, which contains the prefix of another directory (node key %s)",
-			ErrCorrupt, l.abs(path), kv.Printable(o.p), kv.Printable(k))
+			ErrCorrupt, l.abs(path), kv.Printable(o.p), kv.Printable(rows[0].Key))
 	}
 	return nil
 }
