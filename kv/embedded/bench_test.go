@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/layerkit/layerkit/kv"
@@ -52,8 +50,9 @@ func BenchmarkTransaction(b *testing.B) {
 			work, conflicts := engineTx(b, c.store)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			runWorkers(b.N, c.goroutines, work)
+			reportCPU(b, cpu, b.N)
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
 			b.ReportMetric(float64(conflicts.Load())/float64(b.N), "conflicts/op")
 		})
@@ -61,8 +60,9 @@ func BenchmarkTransaction(b *testing.B) {
 			work := pebbleTx(b, c.store)
 			b.ReportAllocs()
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu := time.Now(), processCPU()
 			runWorkers(b.N, c.goroutines, work)
+			reportCPU(b, cpu, b.N)
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tx/s")
 		})
 	}
@@ -147,21 +147,13 @@ func engineTx(b *testing.B, store string) (work func(rng *rand.Rand, key []byte)
 // pebbleTx opens a raw Pebble store with the engine's settings and the benchmark's keys, and
 // returns the same work done directly: a read, and a batch of one write committed.
 func pebbleTx(b *testing.B, store string) func(rng *rand.Rand, key []byte) {
-	// The same settings as the engine's (see pebbleOptions in storage.go), so the ratio measures
-	// the engine's own work.
-	opts := &pebble.Options{Logger: quietLogger{}, CacheSize: 64 << 20, FormatMajorVersion: pebble.FormatTableFormatV6}
-	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		if store == "memory" {
-			opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-		}
-	}
-	dir := b.TempDir()
-	wo := pebble.Sync
+	// The engine's own settings (pebbleOptions in storage.go), so the ratio measures the
+	// engine's own work.
+	opts := embedded.PebbleOptions(store == "memory")
+	opts.Logger = quietLogger{}
+	dir, wo := b.TempDir(), pebble.Sync
 	if store == "memory" {
-		opts.FS, opts.DisableWAL, dir, wo = vfs.NewMem(), true, "", pebble.NoSync
-		opts.MemTableSize = 32 << 20
-		opts.CacheSize = 64<<20 + 2*int64(opts.MemTableSize)
+		dir, wo = "", pebble.NoSync
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -235,6 +227,7 @@ func BenchmarkRangeRead(b *testing.B) {
 			r := kv.Range{Begin: []byte("bench/"), End: []byte("bench0")}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu := processCPU()
 			for range b.N {
 				tr, _ := db.CreateTransaction()
 				n := 0
@@ -259,6 +252,7 @@ func BenchmarkRangeRead(b *testing.B) {
 				}
 				tr.Cancel()
 			}
+			reportCPU(b, cpu, b.N)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/key")
 		})
 	}
@@ -371,6 +365,12 @@ func BenchmarkHotKeyReverseRead(b *testing.B) {
 			it.Close()
 		}
 	})
+}
+
+// reportCPU reports the process's CPU time since cpu per op, as cpu-ns/op: on a shared machine
+// less disturbed than elapsed time.
+func reportCPU(b *testing.B, cpu time.Duration, ops int) {
+	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(ops), "cpu-ns/op")
 }
 
 // processCPU is the CPU time the process has used, user and system.

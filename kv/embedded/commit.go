@@ -61,9 +61,6 @@ func (tx *transaction) Commit() error {
 			return fail(tooOldErr("commit"))
 		}
 	}
-	if tx.done == nil {
-		tx.done = make(chan struct{}, 1)
-	}
 	tx.committing = true
 	tx.mu.Unlock()
 
@@ -113,12 +110,18 @@ func (db *DB) commit(tx *transaction, readOnly bool) error {
 		db.qmu.Unlock()
 		return err
 	}
-	db.queue = append(db.queue, tx)
 	if db.leading {
+		// A follower waits for the leader to answer it. Only followers need the channel (made
+		// once per transaction): a leader runs its own group.
+		if tx.done == nil {
+			tx.done = make(chan struct{}, 1)
+		}
+		db.queue = append(db.queue, tx)
 		db.qmu.Unlock()
 		<-tx.done
 		return tx.commitErr
 	}
+	db.queue = append(db.queue, tx)
 	db.leading = true
 	defer func() {
 		if p := recover(); p != nil {
@@ -150,7 +153,9 @@ func (db *DB) commit(tx *transaction, readOnly bool) error {
 	db.leading = false
 	db.idle.Broadcast()
 	db.qmu.Unlock()
-	<-tx.done
+	if tx.done != nil {
+		<-tx.done // answered with its group, like the followers
+	}
 	return tx.commitErr
 }
 
@@ -192,7 +197,8 @@ func (db *DB) runGroup(group []*transaction) {
 
 	watching := db.watches.active()
 	var touched touchedKeys
-	gw := &groupWrites{}
+	gw := &db.gw
+	defer gw.reset()
 	applied := 0
 	for i, tx := range group {
 		tx.commitErr = nil
@@ -260,7 +266,9 @@ func (db *DB) runGroup(group []*transaction) {
 		if tx.commitErr == nil && tx.fault == faultUnknownApplied {
 			tx.commitErr = fmt.Errorf("embedded: injected fault, applied: %w", kv.ErrCommitUnknownResult)
 		}
-		tx.done <- struct{}{}
+		if tx.done != nil {
+			tx.done <- struct{}{}
+		}
 	}
 }
 
@@ -307,6 +315,13 @@ type groupWrites struct {
 	set    map[string]struct{} // points, built once the group has enough of them
 }
 
+// reset empties g for the next group, keeping its slices.
+func (g *groupWrites) reset() {
+	clear(g.points)
+	clear(g.ranges)
+	g.points, g.ranges, g.set = g.points[:0], g.ranges[:0], nil
+}
+
 func (g *groupWrites) addPoint(k []byte) {
 	g.points = append(g.points, k)
 	if g.set != nil {
@@ -350,9 +365,12 @@ func (g *groupWrites) conflicts(reads []kv.Range) bool {
 // On error nothing is added.
 func (db *DB) apply(b *pebble.Batch, tx *transaction, stamp [10]byte, watching bool, touched *touchedKeys, gw *groupWrites) error {
 	w := &tx.writes
-	var finals []final
-	if w.points.Len() > 0 {
+	var small [4]final
+	finals := small[:0]
+	if w.points.Len() > len(small) {
 		finals = make([]final, 0, w.points.Len())
+	}
+	if w.points.Len() > 0 {
 		for k, e := range w.points.Ascend(nil, nil) {
 			f := final{key: k, e: e}
 			if e.known && len(e.ops) == 0 {

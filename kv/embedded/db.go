@@ -85,6 +85,8 @@ type DB struct {
 
 	// resolver is used by the commit leader, under vmu when it adds writes.
 	resolver resolver
+	// gw are the write conflicts of the group being committed, owned by the commit leader.
+	gw groupWrites
 
 	faults faultInjector
 

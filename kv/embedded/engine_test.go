@@ -739,3 +739,25 @@ func TestAbandonedTransactionCancelsWatches(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectorResolvesToEmptyKey guards that a key selector landing on the empty key returns an
+// empty key, not nil, also when the read's scratch memory is fresh (the collectors' pool is
+// emptied by two collections).
+func TestSelectorResolvesToEmptyKey(t *testing.T) {
+	db := openMem(t, nil)
+	set(t, db, "", "v")
+	for _, reverse := range []bool{false, true} {
+		sel := kv.FirstGreaterOrEqual(nil)
+		if reverse {
+			sel = kv.LastLessThan([]byte("a"))
+		}
+		runtime.GC()
+		runtime.GC()
+		k, err := kv.ReadTransact(context.Background(), db, func(tr kv.ReadTransaction) ([]byte, error) {
+			return tr.GetKey(sel).Get()
+		})
+		require.NoError(t, err)
+		require.NotNil(t, k, "%v", sel)
+		require.Empty(t, k, "%v", sel)
+	}
+}

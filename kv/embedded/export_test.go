@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // HotKeyCount is the number of keys the registry of hot keys holds (see hotkeys.go).
@@ -31,3 +33,7 @@ func Compact(db *DB) (err error) {
 
 // Flush flushes the memtable to an sstable.
 func Flush(db *DB) error { return db.pdb.Flush() }
+
+// PebbleOptions are the storage settings the engine opens Pebble with, for benchmarks that
+// compare the engine with raw Pebble doing the same work.
+func PebbleOptions(inMemory bool) *pebble.Options { return pebbleOptions(inMemory) }

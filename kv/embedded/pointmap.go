@@ -18,6 +18,8 @@ const smallPoints = 32
 type pointMap struct {
 	small []pointEntry
 	tree  *btreemap.BTreeMap[[]byte, *entry]
+	// buf holds the first keys, inside the transaction's own allocation.
+	buf [4]pointEntry
 }
 
 type pointEntry struct {
@@ -62,6 +64,9 @@ func (m *pointMap) Insert(key []byte, e *entry) {
 		m.small = nil
 		m.tree.ReplaceOrInsert(key, e)
 		return
+	}
+	if m.small == nil {
+		m.small = m.buf[:0]
 	}
 	i := m.search(key)
 	m.small = append(m.small, pointEntry{})

@@ -29,8 +29,7 @@ func tooOldErr(what string) error {
 func (tx *transaction) get(key []byte, snapshot bool) kv.Future[[]byte] {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
-	v, err := tx.getLocked(key, snapshot)
-	return kv.Ready(v, err)
+	return tx.getLocked(key, snapshot)
 }
 
 // getLocked reads key as FoundationDB's read-your-writes layer does: a value the transaction's
@@ -38,49 +37,53 @@ func (tx *transaction) get(key []byte, snapshot bool) kv.Future[[]byte] {
 // 1007); otherwise the database is read at the read version, which fails with 1007 once the
 // version has left the window, unless the transaction fetched the key before (FoundationDB's
 // read cache answers that).
-func (tx *transaction) getLocked(key []byte, snapshot bool) ([]byte, error) {
+func (tx *transaction) getLocked(key []byte, snapshot bool) *result {
 	now := time.Now()
 	if err := tx.check(now); err != nil {
-		return nil, err
+		return failedResult(err)
 	}
 	if len(key) > 0 && key[0] == 0xff {
 		if !bytes.Equal(key, metadataVersionKey) {
-			return nil, readKeyErr("get", key)
+			return failedResult(readKeyErr("get", key))
 		}
 	} else if len(key) > maxReadKeySize {
 		// No key that long can exist.
-		return nil, nil
+		return absent
 	}
 	e := tx.writes.get(key)
 	switch {
 	case e != nil && e.unreadable, e == nil && tx.writes.unreadableAt(key):
-		return nil, fmt.Errorf("embedded: get of key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(key)), kv.ErrAccessedUnreadable)
+		return failedResult(fmt.Errorf("embedded: get of key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(key)), kv.ErrAccessedUnreadable))
 	case e != nil && e.independent():
-		return cloneValue(e.value, e.present), nil
+		return valueResult(e.value, e.present)
 	case e == nil && tx.writes.cleared(key):
-		return nil, nil
+		return absent
 	}
 	v, err := tx.readView(now)
 	if err != nil {
-		return nil, err
+		return failedResult(err)
 	}
 	if tx.old(now) && !tx.fetched(key, kv.KeyAfter(key)) {
-		return nil, tooOldErr("get of key " + kv.Printable(truncate(key)))
+		return failedResult(tooOldErr("get of key " + kv.Printable(truncate(key))))
 	}
-	base, present, err := v.get(key)
+	var res *result
+	var after []byte
+	err = v.get(key, func(val []byte, present bool) {
+		if e != nil {
+			val, present = e.resolve(val, present)
+		}
+		res, after = readResult(key, val, present)
+	})
 	if err != nil {
-		return nil, err
+		return failedResult(err)
 	}
+	r := kv.Range{Begin: after[:len(key):len(key)], End: after}
 	if snapshot {
-		tx.snapReads = append(tx.snapReads, tx.readPoint(key))
+		tx.snapReads = append(tx.snapReads, r)
 	} else {
-		tx.reads = append(tx.reads, tx.readPoint(key))
+		tx.reads = append(tx.reads, r)
 	}
-	if e != nil {
-		r, p := e.resolve(base, present)
-		return cloneValue(r, p), nil
-	}
-	return base, nil
+	return res
 }
 
 // fetched reports whether every key of [b, e) was read from the database earlier (by a read,
@@ -185,22 +188,12 @@ func appendRange(dst *[]kv.Range, b, e []byte, owned bool) {
 	*dst = append(*dst, kv.Range{Begin: b, End: e})
 }
 
-// cloneValue copies v for the caller: nil when absent, non-nil when present.
-func cloneValue(v []byte, present bool) []byte {
-	if !present {
-		return nil
-	}
-	out := make([]byte, len(v))
-	copy(out, v)
-	return out
-}
-
-// get reads key from the snapshot, returning a copy.
-func (v *view) get(key []byte) ([]byte, bool, error) {
+// get reads key from the view and passes its value to use, which must not keep it.
+func (v *view) get(key []byte, use func(val []byte, present bool)) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.closed {
-		return nil, false, v.closedErr()
+		return v.closedErr()
 	}
 	var val []byte
 	var closer io.Closer
@@ -211,14 +204,14 @@ func (v *view) get(key []byte) ([]byte, bool, error) {
 		val, closer, err = v.db.Get(key)
 	}
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
+		use(nil, false)
+		return nil
 	}
 	if err != nil {
-		return nil, false, storageErr("get", err)
+		return storageErr("get", err)
 	}
-	out := cloneValue(val, true)
-	closer.Close()
-	return out, true, nil
+	use(val, true)
+	return closer.Close()
 }
 
 // getKey resolves a selector against the snapshot merged with the transaction's writes.
@@ -253,7 +246,9 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		if bytes.Compare(start, maxReadKey) >= 0 {
 			return bytes.Clone(maxReadKey), nil
 		}
-		rows, resume, err := tx.scanAll(&arena{first: arenaFirst(sel.Offset)}, nil, start, maxReadKey, false, sel.Offset, 0, true, snapshot, now)
+		c := getCollector(true)
+		defer c.put()
+		resume, err := tx.scanAll(c, start, maxReadKey, false, sel.Offset, 0, snapshot, now)
 		if err != nil {
 			return nil, err
 		}
@@ -264,10 +259,10 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 			}
 			tx.addReadRange(start, end, &tx.reads, false)
 		}
-		if len(rows) < sel.Offset {
+		if c.len() < sel.Offset {
 			return bytes.Clone(maxReadKey), nil
 		}
-		return rows[len(rows)-1].Key, nil
+		return bytes.Clone(c.lastKey()), nil
 	}
 	// The (1-offset)-th key before end, going backwards.
 	end := key
@@ -278,7 +273,9 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 	if sel.Offset < math.MinInt+2 {
 		n = math.MaxInt
 	}
-	rows, resume, err := tx.scanAll(&arena{first: arenaFirst(n)}, nil, nil, end, true, n, 0, true, snapshot, now)
+	c := getCollector(true)
+	defer c.put()
+	resume, err := tx.scanAll(c, nil, end, true, n, 0, snapshot, now)
 	if err != nil {
 		return nil, err
 	}
@@ -289,10 +286,10 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 		}
 		tx.addReadRange(begin, end, &tx.reads, false)
 	}
-	if len(rows) < n {
+	if c.len() < n {
 		return []byte{}, nil
 	}
-	return rows[len(rows)-1].Key, nil
+	return bytes.Clone(c.lastKey()), nil
 }
 
 // rowCost is what a row counts against a batch's byte limit on FoundationDB's storage servers
@@ -300,66 +297,55 @@ func (tx *transaction) resolveSelector(sel kv.KeySelector, snapshot bool, now ti
 func rowCost(k, v []byte) int { return rangeOverhead + len(k) + len(v) }
 
 // scanAll reads rows of [lo, hi) (forwards, or backwards from hi), merged with the transaction's
-// writes, appending them to rows: at most n rows, and when budget is positive only until their
-// cost reaches it (FoundationDB's byte limit of one batch; the row that reaches it is included).
-// resume is nil when the whole range was read; otherwise the rows cover [lo, resume) forwards or
-// [resume, hi) backwards.
+// writes, into c: at most n rows, and when budget is positive only until their cost reaches it
+// (FoundationDB's byte limit of one batch; the row that reaches it is included). resume is nil
+// when the whole range was read; otherwise the rows cover [lo, resume) forwards or [resume, hi)
+// backwards.
 //
 // As in FoundationDB, a range the transaction's own writes decide is read without the database
 // (and without taking a read version); otherwise the database is read at the read version, which
 // fails with 1007 once the version has left the window unless the whole part read was fetched
 // before. A range that meets a key a versionstamp may write fails with 1036. Snapshot reads
 // record what they fetched; the caller adds the read conflict range of other reads.
-func (tx *transaction) scanAll(a *arena, rows []kv.KeyValue, lo, hi []byte, reverse bool, n, budget int, keysOnly, snapshot bool, now time.Time) (_ []kv.KeyValue, resume []byte, err error) {
-	if rows == nil {
-		// Start with room for a typical page of rows (or the whole limit when small) so that
-		// short reads do not grow the slice step by step.
-		want := min(n, 128)
-		if budget > 0 {
-			want = min(want, budget/rangeOverhead+1)
-		}
-		rows = make([]kv.KeyValue, 0, want)
-	}
-	start := len(rows)
+func (tx *transaction) scanAll(c *collector, lo, hi []byte, reverse bool, n, budget int, snapshot bool, now time.Time) (resume []byte, err error) {
 	store := true
 	if tx.view == nil && !tx.writes.empty() {
 		// The transaction's own writes may decide the whole read.
-		saved := *a
-		got, next, dep, err := tx.scanPasses(nil, rows, lo, hi, reverse, n, budget, keysOnly, a)
+		next, dep, err := tx.scanPasses(nil, c, lo, hi, reverse, n, budget)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		b, e := region(lo, hi, reverse, next)
 		if !dep && tx.writes.decided(orEmpty(b), e) {
-			rows, resume, store = got, next, false
+			resume, store = next, false
 		} else {
-			rows, *a = rows[:start], saved
+			c.reset()
 		}
 	}
 	if store {
 		v, err := tx.readView(now)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		rows, resume, _, err = tx.scanPasses(v, rows, lo, hi, reverse, n, budget, keysOnly, a)
+		resume, _, err = tx.scanPasses(v, c, lo, hi, reverse, n, budget)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	b, e := region(lo, hi, reverse, resume)
 	b = orEmpty(b)
 	if tx.writes.unreadableIn(b, e) {
-		return nil, nil, fmt.Errorf("embedded: range read of [%s, %s) meets a key a versionstamp may write: %w", kv.Printable(truncate(b)), kv.Printable(truncate(e)), kv.ErrAccessedUnreadable)
+		return nil, fmt.Errorf("embedded: range read of [%s, %s) meets a key a versionstamp may write: %w", kv.Printable(truncate(b)), kv.Printable(truncate(e)), kv.ErrAccessedUnreadable)
 	}
 	if store {
 		if tx.old(now) && !tx.fetched(b, e) {
-			return nil, nil, tooOldErr(fmt.Sprintf("range read of [%s, %s)", kv.Printable(truncate(b)), kv.Printable(truncate(e))))
+			return nil, tooOldErr(fmt.Sprintf("range read of [%s, %s)", kv.Printable(truncate(b)), kv.Printable(truncate(e))))
 		}
 		if snapshot {
 			appendRange(&tx.snapReads, b, e, false)
 		}
 	}
-	return rows, resume, nil
+	return resume, nil
 }
 
 // region is the part of [lo, hi) a read that stopped at resume (nil: at the end) covered.
@@ -376,21 +362,20 @@ func region(lo, hi []byte, reverse bool, resume []byte) ([]byte, []byte) {
 
 // scanPasses runs scan until n rows, the budget or the end of the range: one pass can stop early
 // when the transaction's writes in the range outnumber what it may return.
-func (tx *transaction) scanPasses(v *view, rows []kv.KeyValue, lo, hi []byte, reverse bool, n, budget int, keysOnly bool, a *arena) (_ []kv.KeyValue, resume []byte, dep bool, err error) {
+func (tx *transaction) scanPasses(v *view, c *collector, lo, hi []byte, reverse bool, n, budget int) (resume []byte, dep bool, err error) {
 	var left *int
 	if budget > 0 {
 		left = &budget
 	}
 	for got := 0; got < n; {
-		before := len(rows)
-		more, next, d, err := tx.scan(v, lo, hi, reverse, n-got, left, keysOnly, a, rows)
+		before := c.len()
+		next, d, err := tx.scan(v, lo, hi, reverse, n-got, left, c)
 		if err != nil || d {
-			return nil, nil, d, err
+			return nil, d, err
 		}
-		got += len(more) - before
-		rows = more
+		got += c.len() - before
 		if next == nil {
-			return rows, nil, false, nil
+			return nil, false, nil
 		}
 		if reverse {
 			hi = next
@@ -402,68 +387,7 @@ func (tx *transaction) scanPasses(v *view, rows []kv.KeyValue, lo, hi []byte, re
 			break
 		}
 	}
-	return rows, resume, false, nil
-}
-
-// arenaFirst is the size of the first chunk of an arena for a read of at most n rows: 4 KB, or
-// less for a short read (limit 1, say), which would not fill it.
-func arenaFirst(n int) int {
-	if n < 64 {
-		return 64 * max(n, 1)
-	}
-	return 4 << 10
-}
-
-// arena hands out copies of keys and values from shared chunks, so a range read allocates a
-// few chunks instead of two slices per row. Each copy is capped, so appending to one never
-// writes into its neighbour.
-type arena struct {
-	buf []byte
-	// first is the size of the first chunk; 0 means 64 bytes, for arenas that often hold only a
-	// key or two (a transaction's writes and point read conflicts).
-	first int
-	// missed counts the bytes of copies that did not fit the current chunk. Chunks grow to it,
-	// so an arena whose copies are too big for its small first chunks soon takes them.
-	missed int
-}
-
-// room makes room for n more bytes in the current chunk, or reports false when the copy should
-// be allocated alone. Chunks double from the first size to 256 KB, so a large read makes few
-// allocations and a small one wastes little; a copy over a quarter of the next chunk is
-// allocated alone, so a small arena costs no more than the copies it replaces.
-func (a *arena) room(n int) bool {
-	if n <= cap(a.buf)-len(a.buf) {
-		return true
-	}
-	a.missed += n
-	size := min(max(2*cap(a.buf), a.first, 64, a.missed), 256<<10)
-	if n > size/4 {
-		return false
-	}
-	a.buf = make([]byte, 0, size)
-	return true
-}
-
-func (a *arena) copy(b []byte) []byte {
-	if len(b) == 0 {
-		return []byte{}
-	}
-	if !a.room(len(b)) {
-		return append(make([]byte, 0, len(b)), b...)
-	}
-	n := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return a.buf[n:len(a.buf):len(a.buf)]
-}
-
-// copyAfter returns a copy of b followed by a zero byte: the key right after b.
-func (a *arena) copyAfter(b []byte) []byte {
-	if !a.room(len(b) + 1) {
-		return kv.KeyAfter(b)
-	}
-	n := len(a.buf)
-	a.buf = append(append(a.buf, b...), 0)
-	return a.buf[n:len(a.buf):len(a.buf)]
+	return resume, false, nil
 }
 
 // overlayEntry is a buffered write met by a scan.
@@ -472,16 +396,16 @@ type overlayEntry struct {
 	e   *entry
 }
 
-// scan reads one batch of rows of [lo, hi), at most n, appending them to rows; when left is not
-// nil it stops once the rows' cost uses up *left. next is nil when the range is exhausted;
-// otherwise the next batch starts there (forwards: [next, hi); backwards: [lo, next)). With a nil
-// view it reads the transaction's own writes only, and dep reports that it met a key whose value
-// depends on the database. It needs tx.mu.
-func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *int, keysOnly bool, a *arena, rows []kv.KeyValue) (_ []kv.KeyValue, next []byte, dep bool, err error) {
+// scan reads one batch of rows of [lo, hi), at most n, into c; when left is not nil it stops
+// once the rows' cost uses up *left. next is nil when the range is exhausted; otherwise the next
+// batch starts there (forwards: [next, hi); backwards: [lo, next)). With a nil view it reads the
+// transaction's own writes only, and dep reports that it met a key whose value depends on the
+// database. It needs tx.mu.
+func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *int, c *collector) (next []byte, dep bool, err error) {
 	// hi is always a key (nil is the empty key), but Pebble reads an empty upper bound as none,
 	// so the empty range before "" is handled here.
 	if len(hi) == 0 || bytes.Compare(lo, hi) >= 0 {
-		return rows, nil, false, nil
+		return nil, false, nil
 	}
 	// Collect the buffered writes of the range, at most as many as the batch may return (each
 	// yields at most one row); when there are more, the batch stops at the last one.
@@ -489,7 +413,8 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 	if left != nil {
 		limit = min(limit, *left/rangeOverhead+1)
 	}
-	var overlay []overlayEntry
+	overlay := c.overlay[:0]
+	defer func() { c.overlay = overlay[:0] }()
 	truncated := false
 	if pts := &tx.writes.points; pts.Len() > 0 {
 		if !reverse {
@@ -516,7 +441,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 		v.mu.RLock()
 		defer v.mu.RUnlock()
 		if v.closed {
-			return nil, nil, false, v.closedErr()
+			return nil, false, v.closedErr()
 		}
 		opts := pebble.IterOptions{LowerBound: lo, UpperBound: hi}
 		if len(lo) == 0 {
@@ -525,7 +450,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 		}
 		pit, err := v.newIter(&opts)
 		if err != nil {
-			return nil, nil, false, storageErr("range read", err)
+			return nil, false, storageErr("range read", err)
 		}
 		defer pit.Close()
 		it = pit
@@ -534,11 +459,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 	clears := tx.writes.clears
 	spent := false
 	emit := func(k, val []byte) {
-		kv := kv.KeyValue{Key: a.copy(k)}
-		if !keysOnly {
-			kv.Value = a.copy(val)
-		}
-		rows = append(rows, kv)
+		c.add(k, val)
 		if left != nil {
 			*left -= rowCost(k, val)
 			spent = *left <= 0
@@ -585,10 +506,10 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 			oi++
 			if v == nil && (o.e.unreadable || !o.e.independent()) {
 				// Stored keys may come first: only a read of the database can tell.
-				return nil, nil, true, nil
+				return nil, true, nil
 			}
 			if o.e.unreadable {
-				return nil, nil, false, fmt.Errorf("embedded: range read meets key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
+				return nil, false, fmt.Errorf("embedded: range read meets key %s, whose value holds or may be overwritten by a versionstamp: %w", kv.Printable(truncate(o.key)), kv.ErrAccessedUnreadable)
 			}
 			var base []byte
 			present := false
@@ -605,7 +526,7 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 				valid = step()
 			}
 			if truncated && oi == len(overlay) {
-				return rows, resumeAt(o.key), false, nil
+				return resumeAt(o.key), false, nil
 			}
 			continue
 		}
@@ -619,12 +540,12 @@ func (tx *transaction) scan(v *view, lo, hi []byte, reverse bool, n int, left *i
 		}
 	}
 	if err := it.Error(); err != nil {
-		return nil, nil, false, storageErr("range read", err)
+		return nil, false, storageErr("range read", err)
 	}
 	if got == n || spent {
-		return rows, resumeAt(rows[len(rows)-1].Key), false, nil
+		return resumeAt(c.lastKey()), false, nil
 	}
-	return rows, nil, false, nil
+	return nil, false, nil
 }
 
 // iterator is what scan needs of a Pebble iterator.
@@ -709,8 +630,11 @@ type rangeResult struct {
 	first  []kv.KeyValue
 	resume []byte
 	taken  bool // the first batch's rows were handed out
-	// a holds the rows of every batch, so that later batches fill the chunks the first began.
-	a arena
+	// it is the first iterator, and keyBuf holds short bounds: both in the read's own
+	// allocation.
+	it      rangeIterator
+	itTaken bool
+	keyBuf  [48]byte
 }
 
 // start checks the options, resolves the selectors and reads the first batch. It needs tx.mu.
@@ -743,9 +667,12 @@ func (r *rangeResult) start(begin, end kv.KeySelector, now time.Time) error {
 	}
 	// The range keeps its bounds for later batches, and the caller may reuse its key slices
 	// once GetRange returns: one copy of both keys.
-	keys := make([]byte, 0, len(begin.Key)+len(end.Key))
+	keys := r.keyBuf[:0]
+	if n := len(begin.Key) + len(end.Key); n > len(r.keyBuf) {
+		keys = make([]byte, 0, n)
+	}
 	keys = append(append(keys, begin.Key...), end.Key...)
-	lo, hi := keys[:len(begin.Key):len(begin.Key)], keys[len(begin.Key):]
+	lo, hi := keys[:len(begin.Key):len(begin.Key)], keys[len(begin.Key):len(keys):len(keys)]
 	var err error
 	if !isPlain(begin) {
 		if lo, err = tx.resolveSelector(begin, r.snapshot, now); err != nil {
@@ -788,13 +715,13 @@ func (r *rangeResult) left(got int) int {
 // conflict range of what it read (unless a snapshot read). It needs tx.mu.
 func (r *rangeResult) batch(rows []kv.KeyValue, lo, hi []byte, n, budget int, now time.Time) ([]kv.KeyValue, []byte, error) {
 	tx := r.tx
-	if r.a.first == 0 {
-		r.a.first = arenaFirst(n)
-	}
-	rows, resume, err := tx.scanAll(&r.a, rows, lo, hi, r.opts.Reverse, n, budget, false, r.snapshot, now)
+	c := getCollector(false)
+	defer c.put()
+	resume, err := tx.scanAll(c, lo, hi, r.opts.Reverse, n, budget, r.snapshot, now)
 	if err != nil {
 		return nil, nil, err
 	}
+	rows = c.rows(rows)
 	if !r.snapshot {
 		// The bounds and resume keys belong to this read and never change.
 		b, e := region(lo, hi, r.opts.Reverse, resume)
@@ -853,6 +780,13 @@ func (r *rangeResult) GetSlice() ([]kv.KeyValue, error) {
 
 // Iterator returns an iterator that goes on from the first batch in batches of growing size.
 func (r *rangeResult) Iterator() kv.RangeIterator {
+	r.tx.mu.Lock()
+	defer r.tx.mu.Unlock()
+	if !r.itTaken {
+		r.itTaken = true
+		r.it.r = r
+		return &r.it
+	}
 	return &rangeIterator{r: r}
 }
 

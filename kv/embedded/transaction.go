@@ -82,10 +82,8 @@ type transaction struct {
 	reads     []kv.Range
 	explicit  []kv.Range
 	snapReads []kv.Range
-	// readMem holds the keys of point read ranges; it starts afresh on reset.
-	readMem arena
-	wconf   []kv.Range // explicit and range-clear write conflict ranges
-	noWC    bool
+	wconf     []kv.Range // explicit and range-clear write conflict ranges
+	noWC      bool
 	// size bounds from above FoundationDB's count of the mutations and write conflict ranges;
 	// the exact count is worked out at commit only when the bound passes the limit.
 	size int
@@ -477,12 +475,6 @@ func pointRange(key []byte) kv.Range {
 	return kv.Range{Begin: end[:len(key):len(key)], End: end}
 }
 
-// readPoint is pointRange(key) with the key copied into the transaction's read arena.
-func (tx *transaction) readPoint(key []byte) kv.Range {
-	end := tx.readMem.copyAfter(key)
-	return kv.Range{Begin: end[:len(key):len(key)], End: end}
-}
-
 // conflictRange validates an explicit conflict range as fdb_transaction_add_conflict_range does:
 // an inverted range is refused at once (ok false, with the error); any other problem, and use
 // after Commit, becomes the transaction's deferred error, returned by the next read or the
@@ -607,7 +599,6 @@ func (tx *transaction) reset(keepOptions bool) {
 	tx.committed, tx.finished = false, false
 	tx.writes.reset()
 	tx.reads, tx.explicit, tx.snapReads = tx.reads[:0], tx.explicit[:0], tx.snapReads[:0]
-	tx.readMem = arena{}
 	tx.wconf = tx.wconf[:0]
 	tx.noWC = false
 	tx.size = 0

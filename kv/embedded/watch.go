@@ -104,7 +104,7 @@ func (tx *transaction) Watch(key []byte) kv.Watch {
 	w := &watch{reg: reg, key: bytes.Clone(key), done: make(chan struct{})}
 	h := &watchHandle{w}
 	runtime.AddCleanup(h, func(w *watch) { w.finish(kv.ErrOperationCancelled) }, w)
-	v, err := tx.getLocked(key, false)
+	v, err := tx.getLocked(key, false).Get()
 	if err != nil {
 		w.finish(err)
 		return h

@@ -104,10 +104,12 @@ type writeBuffer struct {
 	// needsRead is set when an entry has ops over an unknown base.
 	needsRead bool
 	// mem holds the copies of written keys, values and params, and slab the entries, so that a
-	// write allocates a few chunks per transaction instead of three objects. Both start afresh
-	// on reset (never reused), since committed keys may live on in the resolver.
+	// write allocates a few chunks per transaction instead of three objects. mem starts afresh on
+	// reset (never reused), since committed keys may live on in the resolver. The first entry is
+	// one, inside the transaction's own allocation: most transactions write a key or two.
 	mem  arena
 	slab []entry
+	one  [1]entry
 }
 
 func (w *writeBuffer) reset() {
@@ -118,14 +120,19 @@ func (w *writeBuffer) reset() {
 	w.vsKeys = w.vsKeys[:0]
 	w.needsRead = false
 	w.mem, w.slab = arena{}, nil
+	w.one = [1]entry{}
 }
 
 // newEntry returns a zero entry from the slab.
 func (w *writeBuffer) newEntry() *entry {
 	if len(w.slab) == cap(w.slab) {
-		// Slabs double from 1 to 256 entries, so a transaction of one write allocates what it
-		// did without a slab, and a large one allocates little more than a slab per 256 writes.
-		w.slab = make([]entry, 0, min(max(2*cap(w.slab), 1), 256))
+		// Slabs double from 2 to 256 entries after the first, so a large transaction allocates
+		// little more than a slab per 256 writes.
+		if w.slab == nil {
+			w.slab = w.one[:0]
+		} else {
+			w.slab = make([]entry, 0, min(2*cap(w.slab), 256))
+		}
 	}
 	w.slab = w.slab[:len(w.slab)+1]
 	return &w.slab[len(w.slab)-1]
@@ -139,13 +146,14 @@ func (w *writeBuffer) get(key []byte) *entry {
 	return w.points.Get(key)
 }
 
-// put returns the entry for key, creating it (owning a copy of key) when absent. split reports
-// whether a new entry lands inside a cleared range, where FoundationDB then sends the range
-// clear as two.
-func (w *writeBuffer) put(key []byte) (e *entry, split bool) {
+// put returns the entry for key, creating it (owning a copy of key) when absent, and a copy of
+// data (a value or a parameter), made with the key's in one step. split reports whether a new
+// entry lands inside a cleared range, where FoundationDB then sends the range clear as two.
+func (w *writeBuffer) put(key, data []byte) (e *entry, dataCopy []byte, split bool) {
 	if e := w.points.Get(key); e != nil {
-		return e, false
+		return e, w.mem.copy(data), false
 	}
+	key, dataCopy = w.mem.copy2(key, data)
 	e = w.newEntry()
 	if w.cleared(key) {
 		e.known, e.cleared, split = true, true, true
@@ -153,8 +161,8 @@ func (w *writeBuffer) put(key []byte) (e *entry, split bool) {
 	if len(w.unreadable) > 0 && findAny(w.unreadable, key) {
 		e.unreadable = true
 	}
-	w.points.Insert(w.mem.copy(key), e)
-	return e, split
+	w.points.Insert(key, e)
+	return e, dataCopy, split
 }
 
 // cleared reports whether key lies in a cleared range.
@@ -183,19 +191,19 @@ func findAny(rs []kv.Range, key []byte) bool {
 
 // set records a Set and reports whether it split a cleared range (see put).
 func (w *writeBuffer) set(key, value []byte, conflict bool) bool {
-	e, split := w.put(key)
+	e, value, split := w.put(key, value)
 	if e.unreadable {
 		e.shadow = e.mutationBytes(key)
 	}
 	// The arena's copy is never nil, so a set of an empty value stays present.
-	e.known, e.present, e.value, e.ops, e.cleared = true, true, w.mem.copy(value), nil, false
+	e.known, e.present, e.value, e.ops, e.cleared = true, true, value, nil, false
 	e.conflict = e.conflict || conflict
 	return split
 }
 
 // clear records a Clear of one key.
 func (w *writeBuffer) clear(key []byte, conflict bool) {
-	e, _ := w.put(key)
+	e, _, _ := w.put(key, nil)
 	e.known, e.present, e.value, e.ops, e.cleared = true, false, nil, nil, true
 	e.unreadable, e.shadow = false, 0
 	e.conflict = e.conflict || conflict
@@ -211,9 +219,8 @@ func (w *writeBuffer) clear(key []byte, conflict bool) {
 // COMPARE_AND_CLEAR and, for parameters of different lengths, the types that are not
 // associative. It reports whether the write split a cleared range (see put).
 func (w *writeBuffer) atomic(typ kv.MutationType, key, param []byte, conflict bool) bool {
-	e, split := w.put(key)
+	e, p, split := w.put(key, param) // p is never nil
 	e.conflict = e.conflict || conflict
-	p := w.mem.copy(param) // never nil
 	if typ == kv.SetVersionstampedValue {
 		if e.unreadable {
 			e.shadow = e.mutationBytes(key)
@@ -372,4 +379,62 @@ func (w *writeBuffer) decided(b, e []byte) bool {
 		return false
 	}
 	return true
+}
+
+// arena hands out copies of the keys, values and parameters a transaction writes from shared
+// chunks, so that a transaction of many writes allocates a few chunks instead of two slices per
+// write. Each copy is capped, so appending to one never writes into its neighbour.
+type arena struct {
+	buf []byte
+	// missed counts the bytes of copies that did not fit the current chunk. Chunks grow to it,
+	// so an arena whose copies are too big for its small first chunks soon takes them.
+	missed int
+}
+
+// room makes room for n more bytes in the current chunk, or reports false when the copy should
+// be allocated alone. Chunks double from 64 bytes to 256 KB, so a large transaction makes few
+// allocations and a small one wastes little; a copy over a quarter of the next chunk is
+// allocated alone, so a small arena costs no more than the copies it replaces.
+func (a *arena) room(n int) bool {
+	if n <= cap(a.buf)-len(a.buf) {
+		return true
+	}
+	a.missed += n
+	size := min(max(2*cap(a.buf), 64, a.missed), 256<<10)
+	if n > size/4 {
+		return false
+	}
+	a.buf = make([]byte, 0, size)
+	return true
+}
+
+func (a *arena) copy(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte{}
+	}
+	if !a.room(len(b)) {
+		return append(make([]byte, 0, len(b)), b...)
+	}
+	n := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return a.buf[n:len(a.buf):len(a.buf)]
+}
+
+// copy2 copies x and y next to each other, each capped: a key and its value take one allocation
+// even when they are too large for a chunk.
+func (a *arena) copy2(x, y []byte) ([]byte, []byte) {
+	n := len(x) + len(y)
+	if n == 0 {
+		return []byte{}, []byte{}
+	}
+	var buf []byte
+	if a.room(n) {
+		buf = a.buf[len(a.buf) : len(a.buf)+n]
+		a.buf = a.buf[:len(a.buf)+n]
+	} else {
+		buf = make([]byte, n)
+	}
+	copy(buf, x)
+	copy(buf[len(x):], y)
+	return buf[:len(x):len(x)], buf[len(x):n:n]
 }
