@@ -127,3 +127,43 @@ func TestUniqueIndexConcurrentWriters(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(rounds), n)
 }
+
+// Writers racing to create a collection by their first write, each inserting and then updating
+// in one transaction, all commit: a transaction whose handle saw another's creation and opens
+// the collection's directory again does not trip over its own versionstamped writes (1036).
+func TestWritersRaceToCreateACollection(t *testing.T) {
+	for round := range 5 {
+		db := testdb.OpenEmbedded(t, &embedded.Options{})
+		e := newEnvWith(t, db, nil)
+		name := fmt.Sprint("race", round)
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for w := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := e.coll(name)
+				for i := range 5 {
+					id := fmt.Sprintf("w%di%d", w, i)
+					errs[w] = db.Transact(ctx, func(tr kv.Transaction) error {
+						if _, err := c.Insert(ctx, tr, docstore.M{"_id": id, "n": i}); err != nil {
+							return err
+						}
+						_, err := c.UpdateByID(ctx, tr, id, docstore.M{"$set": docstore.M{"u": w}})
+						return err
+					})
+					if errs[w] != nil {
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for w, err := range errs {
+			require.NoError(t, err, "writer %d", w)
+		}
+		n, err := e.coll(name).Count(ctx, db, docstore.M{"u": docstore.M{"$exists": true}})
+		require.NoError(t, err)
+		require.Equal(t, int64(20), n)
+	}
+}

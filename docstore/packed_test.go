@@ -134,9 +134,8 @@ func TestZeroByteNamesBesideArrays(t *testing.T) {
 // to the caller do not change when later writes reuse the buffers.
 func TestPooledBuffersNotShared(t *testing.T) {
 	e := newEnv(t)
-	// Created first: writers that race to create it can fail another way (a transaction whose
-	// cached collection state came from another's uncommitted creation reopens the directory,
-	// which meets its own versionstamped revisions: accessed_unreadable), not the one tested here.
+	// Created first, so that the writers test buffer reuse only (racing creators have their own
+	// test, TestWritersRaceToCreateACollection).
 	c, err := e.ds.CreateCollection(ctx, e.db, "pool", docstore.CollectionOptions{})
 	require.NoError(t, err)
 	doc := func(w, i int) docstore.M {
