@@ -91,6 +91,63 @@ func ReadTransact[T any](ctx context.Context, t ReadTransactor, fn func(ReadTran
 // ctx ends, so that a call blocked in the engine (a read, a commit, OnError's backoff) returns,
 // and then reports ctx's error.
 func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transaction) error, opts ...TransactOption) error {
+	return runLoop(ctx, db, readOnly, func(tr Transaction, _ Attempt) error { return fn(tr) }, opts...)
+}
+
+// Attempt describes one run of fn in [TransactAttempts]: which run it is, and what the run
+// before it ended with.
+type Attempt struct {
+	// N counts the runs of fn, from 1.
+	N int
+	// Err is the error the previous run ended with (from fn or its commit), nil on the first.
+	Err error
+	// MaybeCommitted is set when the previous run may have been applied: its commit failed with
+	// an error [IsMaybeCommitted] reports. Under a transactor that is neither a Database nor a
+	// Transaction, whose commit errors the loop cannot see, it is set after every run whose fn
+	// succeeded.
+	MaybeCommitted bool
+}
+
+// TransactAttempts is [Transact] for operations that must recognise their own work after
+// [ErrCommitUnknownResult]: each run of fn is told whether the run before it may have been
+// applied, so that a retry that finds the work done can report it as its own instead of
+// failing on it or doing it again. On a [Database] it runs the shared retry loop (with its
+// cancellation when ctx ends); on a [Transaction] fn runs once in place, as the first attempt.
+func TransactAttempts[T any](ctx context.Context, t Transactor, fn func(Transaction, Attempt) (T, error), opts ...TransactOption) (T, error) {
+	var out T
+	var err error
+	switch x := t.(type) {
+	case Transaction:
+		err = RunInPlace(ctx, x, func(tr Transaction) error {
+			v, err := fn(tr, Attempt{N: 1})
+			out = v
+			return err
+		})
+	case Database:
+		err = runLoop(ctx, x, false, func(tr Transaction, a Attempt) error {
+			v, err := fn(tr, a)
+			out = v
+			return err
+		}, opts...)
+	default:
+		var a Attempt
+		err = t.Transact(ctx, func(tr Transaction) error {
+			a.N++
+			v, err := fn(tr, a)
+			out = v
+			a.MaybeCommitted = err == nil
+			return err
+		}, opts...)
+	}
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
+// runLoop is the retry loop of RunTransact, telling fn about the previous attempt.
+func runLoop(ctx context.Context, db Database, readOnly bool, fn func(Transaction, Attempt) error, opts ...TransactOption) error {
 	o := NewTransactOptions(opts...)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -119,8 +176,10 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 	if o.Timeout > 0 {
 		tr.SetTimeout(o.Timeout)
 	}
+	var a Attempt
 	for retries := 0; ; retries++ {
-		err := fn(tr)
+		a.N = retries + 1
+		err := fn(tr, a)
 		if err == nil && !readOnly {
 			// A ctx that ended while fn ran stops the loop before the commit, whether or not
 			// the cancellation has reached the transaction yet.
@@ -133,6 +192,7 @@ func RunTransact(ctx context.Context, db Database, readOnly bool, fn func(Transa
 			committed = !readOnly
 			return nil
 		}
+		a.Err, a.MaybeCommitted = err, IsMaybeCommitted(err)
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}

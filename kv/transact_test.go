@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/embedded"
 )
 
 func TestBackoffBounds(t *testing.T) {
@@ -148,4 +150,62 @@ func TestFutures(t *testing.T) {
 	_, err = m.Get()
 	require.ErrorIs(t, err, boom)
 	require.False(t, mapped, "an error skips the function")
+}
+
+// onlyTransactor hides that a database is one: the loop cannot see its commit errors.
+type onlyTransactor struct{ db kv.Database }
+
+func (o onlyTransactor) Transact(ctx context.Context, fn func(kv.Transaction) error, opts ...kv.TransactOption) error {
+	return o.db.Transact(ctx, fn, opts...)
+}
+
+func (o onlyTransactor) ReadTransact(ctx context.Context, fn func(kv.ReadTransaction) error, opts ...kv.TransactOption) error {
+	return o.db.ReadTransact(ctx, fn, opts...)
+}
+
+// TransactAttempts tells each run what the run before it ended with: a commit applied and
+// reported unknown (1021) is MaybeCommitted, a conflict (1020) or an error of fn is not; in a
+// transaction fn runs once; under a transactor whose commit errors it cannot see, a run after
+// one whose fn succeeded counts as MaybeCommitted.
+func TestTransactAttempts(t *testing.T) {
+	ctx := context.Background()
+	record := func(tor kv.Transactor, fail error) []kv.Attempt {
+		var seen []kv.Attempt
+		_, err := kv.TransactAttempts(ctx, tor, func(tr kv.Transaction, a kv.Attempt) (int, error) {
+			seen = append(seen, a)
+			tr.Set([]byte("k"), []byte("v"))
+			if a.N == 1 && fail != nil {
+				return 0, fail
+			}
+			return 0, nil
+		})
+		require.NoError(t, err)
+		return seen
+	}
+
+	unknown := testdb.NewUnknownOnce(testdb.OpenEmbedded(t, &embedded.Options{}))
+	seen := record(unknown, nil)
+	require.Len(t, seen, 2)
+	require.Equal(t, kv.Attempt{N: 1}, seen[0])
+	require.Equal(t, 2, seen[1].N)
+	require.True(t, seen[1].MaybeCommitted)
+	require.ErrorIs(t, seen[1].Err, kv.ErrCommitUnknownResult)
+
+	db := testdb.OpenEmbedded(t, &embedded.Options{})
+	seen = record(db, kv.ErrNotCommitted)
+	require.Len(t, seen, 2)
+	require.False(t, seen[1].MaybeCommitted, "a conflict was not applied")
+	require.ErrorIs(t, seen[1].Err, kv.ErrNotCommitted)
+
+	tr, err := db.CreateTransaction()
+	require.NoError(t, err)
+	require.Equal(t, []kv.Attempt{{N: 1}}, record(tr, nil))
+
+	hidden := onlyTransactor{testdb.NewUnknownOnce(testdb.OpenEmbedded(t, &embedded.Options{}))}
+	seen = record(hidden, nil)
+	require.Len(t, seen, 2)
+	require.True(t, seen[1].MaybeCommitted, "the first run reached its commit")
+	seen = record(onlyTransactor{db}, kv.ErrNotCommitted)
+	require.Len(t, seen, 2)
+	require.False(t, seen[1].MaybeCommitted, "the first run failed before its commit")
 }

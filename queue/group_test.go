@@ -325,41 +325,25 @@ func TestStreamGroupCursorSurvivesReopen(t *testing.T) {
 	require.Equal(t, 1, lid.Compare(in[4]), "IDs keep growing across a reopen")
 }
 
-// firstCommitUnknown is a database whose first transaction's commit is applied and then reported
-// as commit_unknown_result (1021), so the retry meets the work already done.
-type firstCommitUnknown struct {
-	kv.Database
-	attempts int
-}
-
-func (f *firstCommitUnknown) Transact(ctx context.Context, fn func(kv.Transaction) error, opts ...kv.TransactOption) error {
-	fi := f.Database.(kv.FaultInjector)
-	defer fi.InjectFaults(kv.Faults{})
-	return f.Database.Transact(ctx, func(tr kv.Transaction) error {
-		f.attempts++
-		if f.attempts == 1 {
-			fi.InjectFaults(kv.Faults{UnknownApplied: 1})
-		} else {
-			fi.InjectFaults(kv.Faults{})
-		}
-		return fn(tr)
-	}, opts...)
-}
-
 // A TrimOlderThan whose trim committed but was reported unknown, retried, finds the stream empty
 // and still returns the trim point it made, not the stream's start.
 func TestStreamTrimOlderThanRetriedAfterUnknownResult(t *testing.T) {
-	e := newStreamEnv(t, nil)
-	e.db.(kv.FaultInjector).InjectFaults(kv.Faults{})
-	e.append("a")
-	last := e.append("b")
-	db := &firstCommitUnknown{Database: e.db}
-	point, err := e.s.TrimOlderThan(ctx, db, 0)
+	db := testdb.NewUnknownOnce(testdb.OpenEmbedded(t, &embedded.Options{}))
+	s, err := queue.NewStream(subspace.Sub("trim"), nil)
 	require.NoError(t, err)
-	require.Greater(t, db.attempts, 1, "the trim was retried")
+	var last queue.EntryID
+	for _, v := range []string{"a", "b"} {
+		f, err := s.Append(ctx, db.DB, []byte(v), nil)
+		require.NoError(t, err)
+		last, err = f.Get()
+		require.NoError(t, err)
+	}
+	point, err := s.TrimOlderThan(ctx, db, 0)
+	require.NoError(t, err)
+	require.Greater(t, db.Commits.Load(), int32(1), "the trim was retried")
 	require.Equal(t, 1, point.Compare(last), "the trim point is after the last removed entry")
-	stored, err := e.s.TrimmedBefore(ctx, e.db)
+	stored, err := s.TrimmedBefore(ctx, db.DB)
 	require.NoError(t, err)
 	require.Equal(t, stored, point)
-	require.Empty(t, readAll(t, e.db, e.s, 4))
+	require.Empty(t, readAll(t, db.DB, s, 4))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/layerkit/layerkit/examples/ide/idestore"
 	"github.com/layerkit/layerkit/internal/testdb"
 	"github.com/layerkit/layerkit/kv"
+	"github.com/layerkit/layerkit/kv/embedded"
 	"github.com/layerkit/layerkit/queue"
 )
 
@@ -348,42 +349,19 @@ func TestVersionListIsCovering(t *testing.T) {
 	require.Equal(t, `Covering(IndexScan(file_versions eq=("session", "path")) -> [number, size, saved_ms, saved_by])`, plan)
 }
 
-// unknownOnce is a database whose first transaction's commit is applied and then reported as
-// commit_unknown_result (1021), so the retry meets the work already done.
-type unknownOnce struct {
-	kv.Database
-	attempts int
-}
-
-func (u *unknownOnce) Transact(ctx context.Context, fn func(kv.Transaction) error, opts ...kv.TransactOption) error {
-	fi := u.Database.(kv.FaultInjector)
-	defer fi.InjectFaults(kv.Faults{})
-	return u.Database.Transact(ctx, func(tr kv.Transaction) error {
-		u.attempts++
-		if u.attempts == 1 {
-			fi.InjectFaults(kv.Faults{UnknownApplied: 1})
-		} else {
-			fi.InjectFaults(kv.Faults{})
-		}
-		return fn(tr)
-	}, opts...)
-}
-
 // A DeleteSession whose commit happened but was reported unknown, retried, reports the
 // deletion as its own.
 func TestDeleteSessionRetriedAfterUnknownResult(t *testing.T) {
 	ctx := context.Background()
-	db := testdb.Open(t)
-	db.(kv.FaultInjector).InjectFaults(kv.Faults{})
-	ide := newStore(t, db, nil)
-	s, err := ide.CreateSession(ctx, db, idestore.NewSession{Workspace: "/w", Title: "doomed"})
+	db := testdb.NewUnknownOnce(testdb.OpenEmbedded(t, &embedded.Options{}))
+	ide := newStore(t, db.DB, nil)
+	s, err := ide.CreateSession(ctx, db.DB, idestore.NewSession{Workspace: "/w", Title: "doomed"})
 	require.NoError(t, err)
-	u := &unknownOnce{Database: db}
-	ok, err := ide.DeleteSession(ctx, u, s.Id)
+	ok, err := ide.DeleteSession(ctx, db, s.Id)
 	require.NoError(t, err)
-	require.Greater(t, u.attempts, 1, "the deletion was retried")
+	require.Greater(t, db.Commits.Load(), int32(1), "the deletion was retried")
 	require.True(t, ok)
-	ok, err = ide.DeleteSession(ctx, db, s.Id)
+	ok, err = ide.DeleteSession(ctx, db.DB, s.Id)
 	require.NoError(t, err)
 	require.False(t, ok, "a later call finds nothing to delete")
 }

@@ -298,15 +298,14 @@ func (s *Store) Stats(ctx context.Context, t kv.ReadTransactor, id string) (Sess
 
 // DeleteSession removes a session and everything it owns — its messages (records and stream),
 // files and versions, and tabs — with range clears only: it costs the same for ten files or ten
-// thousand. It reports false when there was no such session. Given a database, an attempt that
-// finds the session gone after an earlier attempt of the same call deleted it (a commit whose
-// result was unknown, or a conflict) reports true: the deletion is taken for this call's own.
+// thousand. It reports false when there was no such session. An attempt that finds the session
+// gone right after an attempt of the same call whose commit may have been applied (1021)
+// reports true: the deletion is that attempt's.
 func (s *Store) DeleteSession(ctx context.Context, t kv.Transactor, id string) (bool, error) {
 	if id == "" {
 		return false, fmt.Errorf("%w: empty session id", ErrInvalid)
 	}
-	attempted := false // an earlier attempt of this call deleted the session, then was retried
-	return kv.Transact(ctx, t, func(tr kv.Transaction) (bool, error) {
+	return kv.TransactAttempts(ctx, t, func(tr kv.Transaction, a kv.Attempt) (bool, error) {
 		sessions, err := s.sessionStore(ctx, tr)
 		if err != nil {
 			return false, err
@@ -317,7 +316,7 @@ func (s *Store) DeleteSession(ctx context.Context, t kv.Transactor, id string) (
 		}
 		found, err := sessions.Delete(pk)
 		if err != nil || !found {
-			return attempted && err == nil, err
+			return a.MaybeCommitted && err == nil, err
 		}
 		if err := sessions.DeleteRecordsWhere(tuple.Tuple{s.messageType.TypeKey(), id}); err != nil {
 			return false, err
@@ -336,7 +335,6 @@ func (s *Store) DeleteSession(ctx context.Context, t kv.Transactor, id string) (
 		if _, err := s.tabs.Delete(ctx, tr, docstore.M{"_id": id}); err != nil {
 			return false, err
 		}
-		attempted = true
 		return true, nil
 	})
 }
